@@ -1,0 +1,138 @@
+"""Tests for ssvae.losses against hand computations and at edge cases."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ssvae import losses
+
+
+def test_bernoulli_log_likelihood_matches_hand_computation():
+  x = jnp.array([[1.0, 0.0, 0.5]])
+  logits = jnp.array([[2.0, -1.0, 0.3]])
+  p = 1 / (1 + np.exp(-np.array([2.0, -1.0, 0.3])))
+  expected = (np.log(p[0]) + np.log(1 - p[1])
+              + 0.5 * np.log(p[2]) + 0.5 * np.log(1 - p[2]))
+  np.testing.assert_allclose(losses.bernoulli_log_likelihood(x, logits),
+                             [expected], rtol=1e-5)
+
+
+def test_gaussian_log_likelihood_matches_hand_computation():
+  x = jnp.array([[0.5, -1.0]])
+  mean = jnp.array([[0.0, 1.0]])
+  var = jnp.array([[2.0, 0.5]])
+  expected = sum(-0.5 * np.log(2 * np.pi * v) - (a - m) ** 2 / (2 * v)
+                 for a, m, v in [(0.5, 0.0, 2.0), (-1.0, 1.0, 0.5)])
+  np.testing.assert_allclose(losses.gaussian_log_likelihood(x, mean, var),
+                             [expected], rtol=1e-5)
+
+
+def test_kl_is_zero_at_prior_and_matches_formula():
+  zeros = jnp.zeros((2, 3))
+  np.testing.assert_allclose(losses.kl_to_standard_normal(zeros, zeros), 0.0)
+  mean, logvar = jnp.array([[1.0, -2.0]]), jnp.array([[0.5, -0.3]])
+  expected = sum(0.5 * (np.exp(lv) + m**2 - 1 - lv)
+                 for m, lv in [(1.0, 0.5), (-2.0, -0.3)])
+  np.testing.assert_allclose(losses.kl_to_standard_normal(mean, logvar),
+                             [expected], rtol=1e-5)
+
+
+def test_masked_cross_entropy_averages_over_labeled_points_only():
+  logits = jnp.array([[2.0, 0.0], [0.0, 3.0], [5.0, -5.0]])
+  labels = jnp.array([0, 0, 1])
+  mask = jnp.array([1.0, 1.0, 0.0])
+  ce = lambda l, y: -(l[y] - np.log(np.exp(l).sum()))
+  expected = (ce(np.array([2.0, 0.0]), 0) + ce(np.array([0.0, 3.0]), 0)) / 2
+  loss, n = losses.masked_cross_entropy(logits, labels, mask)
+  np.testing.assert_allclose(loss, expected, rtol=1e-5)
+  assert n == 2
+
+
+@pytest.mark.parametrize("mask", [[0.0, 0.0], [1.0, 1.0]])
+def test_cross_entropy_and_its_gradient_are_finite_at_edges(mask):
+  logits = jnp.array([[1e4, -1e4], [-1e4, 1e4]])  # extreme logits
+  labels = jnp.array([1, 0])  # and confidently wrong
+  mask = jnp.array(mask)
+  loss, _ = losses.masked_cross_entropy(logits, labels, mask)
+  grad = jax.grad(lambda l: losses.masked_cross_entropy(l, labels, mask)[0])(
+      logits)
+  assert np.isfinite(loss) and np.all(np.isfinite(grad))
+  if mask.sum() == 0:
+    assert loss == 0.0 and np.all(grad == 0.0)
+
+
+def test_unlabeled_nan_logits_do_not_leak_into_loss():
+  logits = jnp.array([[1.0, 2.0], [jnp.nan, 0.0]])
+  loss, _ = losses.masked_cross_entropy(logits, jnp.array([1, 0]),
+                                        jnp.array([1.0, 0.0]))
+  assert np.isfinite(loss)
+
+
+def _batch(rng, b=4, d=3, c=2):
+  k = jax.random.split(rng, 5)
+  return dict(
+      x=jax.random.bernoulli(k[0], 0.5, (b, 6)).astype(jnp.float32),
+      labels=jax.random.randint(k[1], (b,), 0, c),
+      label_mask=jnp.array([1.0, 1.0, 0.0, 0.0]),
+      class_logits=jax.random.normal(k[2], (b, c)),
+      z_mean=jax.random.normal(k[3], (b, d)),
+      z_logvar=0.1 * jax.random.normal(k[4], (b, d)),
+      recon_loc=jax.random.normal(k[0], (b, 6)))
+
+
+def test_ssvae_loss_combines_terms_with_alpha_and_beta():
+  batch = _batch(jax.random.PRNGKey(0))
+  total, terms = losses.ssvae_loss(**batch, alpha=3.0, beta=0.5)
+  recon = -np.mean(losses.bernoulli_log_likelihood(batch["x"],
+                                                   batch["recon_loc"]))
+  kl = np.mean(losses.kl_to_standard_normal(batch["z_mean"],
+                                            batch["z_logvar"]))
+  ce, _ = losses.masked_cross_entropy(batch["class_logits"], batch["labels"],
+                                      batch["label_mask"])
+  np.testing.assert_allclose(terms["reconstruction"], recon, rtol=1e-5)
+  np.testing.assert_allclose(terms["kl"], kl, rtol=1e-5)
+  np.testing.assert_allclose(terms["classification"], ce, rtol=1e-5)
+  np.testing.assert_allclose(total, recon + 0.5 * kl + 3.0 * ce, rtol=1e-5)
+  np.testing.assert_allclose(terms["elbo"], -(recon + kl), rtol=1e-5)
+  assert terms["num_labeled"] == 2
+
+
+def test_siblings_drop_their_absent_terms():
+  batch = _batch(jax.random.PRNGKey(1))
+  supervised = dict(batch, z_mean=None, z_logvar=None, recon_loc=None)
+  total, terms = losses.ssvae_loss(**supervised)
+  assert terms["reconstruction"] == 0 and terms["kl"] == 0
+  np.testing.assert_allclose(total, terms["classification"])
+  unsupervised = dict(batch, class_logits=None)
+  total, terms = losses.ssvae_loss(**unsupervised)
+  assert terms["classification"] == 0
+  np.testing.assert_allclose(total, -terms["elbo"], rtol=1e-6)
+
+
+def test_factor_logits_add_one_cross_entropy_per_factor():
+  labels = jnp.array([[0, 2], [1, 0]])
+  mask = jnp.ones(2)
+  f0 = jnp.array([[1.0, 0.0], [0.0, 1.0]])
+  f1 = jnp.array([[0.0, 0.0, 1.0], [2.0, 0.0, 0.0]])
+  _, terms = losses.ssvae_loss(x=jnp.zeros((2, 1)), labels=labels,
+                               label_mask=mask, class_logits=f0, z_mean=None,
+                               z_logvar=None, recon_loc=None,
+                               factor_logits=(f0, f1))
+  expected = (losses.masked_cross_entropy(f0, labels[:, 0], mask)[0]
+              + losses.masked_cross_entropy(f1, labels[:, 1], mask)[0])
+  np.testing.assert_allclose(terms["classification"], expected, rtol=1e-6)
+
+
+def test_ssvae_loss_gradient_is_finite_without_labels():
+  batch = _batch(jax.random.PRNGKey(2))
+  batch["label_mask"] = jnp.zeros(4)
+  grads = jax.grad(lambda logits: losses.ssvae_loss(
+      **dict(batch, class_logits=logits))[0])(batch["class_logits"])
+  assert np.all(np.isfinite(grads))
+
+
+def test_unknown_likelihood_is_a_clear_error():
+  with pytest.raises(ValueError, match="likelihood"):
+    losses.reconstruction_log_likelihood(jnp.zeros((1, 2)), jnp.zeros((1, 2)),
+                                         None, "poisson")

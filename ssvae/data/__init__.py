@@ -1,0 +1,23 @@
+"""Data sets, labeled-subset selection and the on-device batch sampler."""
+
+from ssvae.data.dataset import Dataset
+from ssvae.data.dataset import Split
+from ssvae.data.labels import hold_out_class
+from ssvae.data.labels import select_labeled_indices
+from ssvae.data.registry import load_dataset
+from ssvae.data.sampler import make_pools
+from ssvae.data.sampler import Pools
+from ssvae.data.sampler import sample_batch
+from ssvae.data.sampler import sampling_mode
+
+__all__ = [
+    "Dataset",
+    "Split",
+    "hold_out_class",
+    "load_dataset",
+    "make_pools",
+    "Pools",
+    "sample_batch",
+    "sampling_mode",
+    "select_labeled_indices",
+]

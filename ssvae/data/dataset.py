@@ -1,0 +1,49 @@
+"""In-memory data set containers returned by every loader."""
+
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+  """One split held in host memory.
+
+  x: float32 [N, *input_shape]. Images are [N, H, W, C] scaled to [0, 1];
+    time series are [N, T, channels] (real-valued, Gaussian likelihood;
+    UCI-HAR is standardized per channel with train statistics).
+  y: int32 [N] class labels, or [N, F] factor classes for multi-factor data.
+  """
+  x: np.ndarray
+  y: np.ndarray
+
+  def __post_init__(self):
+    if len(self.x) != len(self.y):
+      raise ValueError(
+          f"Split has {len(self.x)} inputs but {len(self.y)} labels.")
+
+  def __len__(self) -> int:
+    return len(self.x)
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+  """A train/test pair plus what models need to know about it.
+
+  num_classes: classes of the y head (for multi-factor data: of factor 0).
+  likelihood: "bernoulli" (pixels in [0, 1]) or "gaussian" (real values).
+  factor_sizes: for multi-factor data (dSprites, Small-NORB), the number of
+    classes of each column of y; empty for single-label data.
+  """
+  name: str
+  train: Split
+  test: Split
+  num_classes: int
+  likelihood: str
+  class_names: tuple = ()
+  factor_names: tuple = ()
+  factor_sizes: tuple = ()
+
+  @property
+  def input_shape(self) -> tuple:
+    return tuple(self.train.x.shape[1:])

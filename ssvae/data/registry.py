@@ -1,0 +1,94 @@
+"""load_dataset: one entry point from a config's `data` block to a Dataset."""
+
+import importlib
+from typing import Any
+
+from ssvae.data import dataset as dataset_lib
+
+SOURCES = ("auto", "files", "tfds", "embedded")
+EMBEDDED_NAMES = ("digits",)
+IDX_NAMES = ("mnist", "fashion_mnist")
+# Written as separate modules ssvae/data/<name>.py exposing
+# load(source: str, data_dir: str) -> Dataset; imported on first use.
+MODULE_NAMES = ("dsprites", "smallnorb", "uci_har")
+NAMES = EMBEDDED_NAMES + IDX_NAMES + MODULE_NAMES
+
+
+def _load_digits(source: str) -> dataset_lib.Dataset:
+  if source not in ("auto", "embedded"):
+    raise ValueError(
+        f"data.source={source!r} is not available for digits, which is "
+        "embedded in scikit-learn; use 'auto' or 'embedded'.")
+  from ssvae.data import digits  # pylint: disable=g-import-not-at-top
+  return digits.load_digits_dataset()
+
+
+def _load_idx_family(name: str, source: str,
+                     data_dir: str) -> dataset_lib.Dataset:
+  """mnist / fashion_mnist from raw IDX files, tfds, or files then tfds."""
+  # Imported here so that importing ssvae.data stays cheap.
+  from ssvae.data import idx  # pylint: disable=g-import-not-at-top
+  from ssvae.data import tfds_source  # pylint: disable=g-import-not-at-top
+  if source == "files":
+    return idx.load_idx_dataset(name, data_dir)
+  if source == "tfds":
+    return tfds_source.load_tfds_dataset(name, data_dir)
+  if source == "embedded":
+    raise ValueError(
+        f"There is no embedded copy of {name}; use data.source 'auto', "
+        "'files' or 'tfds'.")
+  try:
+    return idx.load_idx_dataset(name, data_dir)
+  except FileNotFoundError as files_error:
+    try:
+      return tfds_source.load_tfds_dataset(name, data_dir)
+    except FileNotFoundError as tfds_error:
+      raise FileNotFoundError(
+          f"Could not load {name} (data.source='auto').\n"
+          f"1) raw files: {files_error}\n2) tfds: {tfds_error}") from tfds_error
+
+
+def _load_from_module(name: str, source: str,
+                      data_dir: str) -> dataset_lib.Dataset:
+  module_name = f"ssvae.data.{name}"
+  try:
+    module = importlib.import_module(module_name)
+  except ModuleNotFoundError as err:
+    if err.name != module_name:
+      raise  # A dependency of the module is missing: show the real cause.
+    raise ValueError(
+        f"Data set {name!r} needs module {module_name}, which does not exist "
+        "yet.") from err
+  dataset = module.load(source, data_dir)
+  if not isinstance(dataset, dataset_lib.Dataset):
+    raise TypeError(
+        f"{module_name}.load returned {type(dataset).__name__}, expected "
+        "ssvae.data.dataset.Dataset.")
+  return dataset
+
+
+def load_dataset(data_config: Any) -> dataset_lib.Dataset:
+  """Loads the data set a config's `data` block names.
+
+  Args:
+    data_config: object with fields name, source ('auto' | 'files' | 'tfds' |
+      'embedded') and data_dir ('' = known locations / tfds default). For tfds
+      sources data_dir is the tfds data_dir.
+
+  Returns:
+    The Dataset, in host memory.
+  """
+  name = data_config.name
+  source = getattr(data_config, "source", "auto") or "auto"
+  data_dir = getattr(data_config, "data_dir", "") or ""
+  if source not in SOURCES:
+    raise ValueError(
+        f"Unknown data.source {source!r}; expected one of {SOURCES}.")
+  if name in EMBEDDED_NAMES:
+    return _load_digits(source)
+  if name in IDX_NAMES:
+    return _load_idx_family(name, source, data_dir)
+  if name in MODULE_NAMES:
+    return _load_from_module(name, source, data_dir)
+  raise ValueError(
+      f"Unknown data set name {name!r}; expected one of {NAMES}.")

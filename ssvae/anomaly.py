@@ -1,0 +1,160 @@
+"""Anomaly detection by reconstruction probability (An & Cho 2015).
+
+The score of x is the negative log of the Monte-Carlo reconstruction
+probability
+
+  p_rec(x) = (1/L) sum_l p(x | z_l, y),   z_l = mu(x) + exp(logvar(x)/2) * eps_l,
+
+with eps_l ~ N(0, I), y = softmax(class_logits(x)) for models with a class
+head (the semi-supervised VAE feeds y to its decoder) and None otherwise. The
+mean over samples is taken in log space (logsumexp - log L) so that
+likelihoods far below float32's range do not underflow to log(0).
+
+Nothing here knows about model classes: callers pass closures
+
+  encode_fn(x) -> (z_mean, z_logvar, class_logits or None)
+  decode_fn(z, y) -> (recon_loc, recon_var or None)
+
+e.g. `lambda x: model.apply(variables, x, method='encode', train=False)`.
+"""
+
+import math
+from typing import Callable, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from sklearn import metrics
+
+from ssvae import losses
+from ssvae import types
+
+Array = jax.Array
+EncodeFn = Callable[[Array], tuple[Array, Array, Optional[Array]]]
+DecodeFn = Callable[[Array, Optional[Array]], tuple[Array, Optional[Array]]]
+
+
+def _check_likelihood(likelihood: str) -> None:
+  if likelihood not in types.LIKELIHOODS:
+    raise ValueError(f"Unknown likelihood {likelihood!r}; expected one of "
+                     f"{types.LIKELIHOODS}.")
+
+
+def _check_num_samples(num_samples: int) -> None:
+  if not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
+    raise ValueError(
+        f"num_samples must be a positive integer, got {num_samples!r}.")
+
+
+def reconstruction_log_prob(encode_fn: EncodeFn, decode_fn: DecodeFn,
+                            x: Array, rng: Array, num_samples: int,
+                            likelihood: str) -> Array:
+  """log (1/L) sum_l p(x | z_l, y) per example; x [N, ...] -> [N].
+
+  Pure JAX and jit-friendly (num_samples and likelihood must be static).
+  The L decoder passes are vmapped, so memory grows as L * N * |x|.
+  """
+  _check_likelihood(likelihood)
+  _check_num_samples(num_samples)
+  z_mean, z_logvar, class_logits = encode_fn(x)
+  y = None if class_logits is None else jax.nn.softmax(class_logits, axis=-1)
+  eps = jax.random.normal(rng, (num_samples,) + z_mean.shape, z_mean.dtype)
+  z_samples = z_mean + jnp.exp(0.5 * z_logvar) * eps
+
+  def log_likelihood(z: Array) -> Array:
+    recon_loc, recon_var = decode_fn(z, y)
+    if likelihood == types.GAUSSIAN and recon_var is None:
+      raise ValueError("likelihood 'gaussian' needs decode_fn to return a "
+                       "variance, but it returned recon_var=None.")
+    return losses.reconstruction_log_likelihood(x, recon_loc, recon_var,
+                                                likelihood)
+
+  per_sample = jax.vmap(log_likelihood)(z_samples)  # [L, N]
+  return jax.nn.logsumexp(per_sample, axis=0) - math.log(num_samples)
+
+
+def score_in_batches(score_fn: Callable[..., Array], x: np.ndarray,
+                     batch_size: int,
+                     rng: Optional[Array] = None) -> np.ndarray:
+  """Applies score_fn batch by batch and concatenates the [b] results.
+
+  Every call sees exactly batch_size rows (the last batch is padded by
+  repeating its final row and the padding's scores are dropped), so a jitted
+  score_fn compiles once. With rng, score_fn(batch, key) is called with
+  key = fold_in(rng, batch_index); without, score_fn(batch).
+  """
+  if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+    raise ValueError(f"batch_size must be a positive integer, got "
+                     f"{batch_size!r}.")
+  num_examples = len(x)
+  if num_examples == 0:
+    raise ValueError("x is empty: nothing to score.")
+  batch_size = min(batch_size, num_examples)
+  scores = []
+  for index, start in enumerate(range(0, num_examples, batch_size)):
+    batch = x[start:start + batch_size]
+    num_real = len(batch)
+    if num_real < batch_size:
+      padding = np.repeat(np.asarray(batch[-1:]), batch_size - num_real, axis=0)
+      batch = np.concatenate([np.asarray(batch), padding], axis=0)
+    if rng is None:
+      batch_scores = score_fn(batch)
+    else:
+      batch_scores = score_fn(batch, jax.random.fold_in(rng, index))
+    batch_scores = np.asarray(batch_scores)
+    if batch_scores.shape != (batch_size,):
+      raise ValueError(f"score_fn returned shape {batch_scores.shape} for a "
+                       f"batch of {batch_size}; expected ({batch_size},).")
+    scores.append(batch_scores[:num_real])
+  return np.concatenate(scores)
+
+
+def anomaly_scores(encode_fn: EncodeFn, decode_fn: DecodeFn, x: np.ndarray,
+                   rng: Array, num_samples: int, likelihood: str,
+                   batch_size: int = 1000) -> np.ndarray:
+  """Negative log reconstruction probability of every x; higher = more anomalous.
+
+  Returns float numpy [N]. Each batch draws its own noise from
+  fold_in(rng, batch_index).
+  """
+  _check_likelihood(likelihood)
+  _check_num_samples(num_samples)
+
+  @jax.jit
+  def score_fn(batch, key):
+    return -reconstruction_log_prob(encode_fn, decode_fn, batch, key,
+                                    num_samples, likelihood)
+
+  return score_in_batches(score_fn, x, batch_size, rng=rng)
+
+
+def roc_auc(scores: np.ndarray, is_anomaly: np.ndarray) -> float:
+  """Area under the ROC curve of scores (higher = anomaly) vs boolean truth."""
+  scores = np.asarray(scores, dtype=np.float64)
+  is_anomaly = np.asarray(is_anomaly)
+  if scores.ndim != 1 or is_anomaly.shape != scores.shape:
+    raise ValueError(f"scores and is_anomaly must be 1-d of equal length, got "
+                     f"shapes {scores.shape} and {is_anomaly.shape}.")
+  if is_anomaly.dtype != np.bool_:
+    if not np.all(np.isin(is_anomaly, (0, 1))):
+      raise ValueError("is_anomaly must be boolean (or 0/1).")
+    is_anomaly = is_anomaly.astype(bool)
+  if not np.all(np.isfinite(scores)):
+    raise ValueError(f"scores contain {np.sum(~np.isfinite(scores))} "
+                     "non-finite value(s); the AUC would be meaningless.")
+  num_anomalies = int(is_anomaly.sum())
+  if num_anomalies == 0 or num_anomalies == len(is_anomaly):
+    missing = "anomalies" if num_anomalies == 0 else "normal points"
+    raise ValueError(f"ROC AUC needs both classes, but there are no {missing} "
+                     f"among the {len(is_anomaly)} points.")
+  return float(metrics.roc_auc_score(is_anomaly, scores))
+
+
+def held_out_class_mask(y: np.ndarray, anomaly_class: int) -> np.ndarray:
+  """is_anomaly for the held-out-class protocol: points of anomaly_class."""
+  y = np.asarray(y)
+  if y.ndim != 1:
+    raise ValueError(f"y must be 1-d class labels, got shape {y.shape}.")
+  if anomaly_class not in set(np.unique(y).tolist()):
+    raise ValueError(f"anomaly_class {anomaly_class} does not occur in y.")
+  return y == anomaly_class

@@ -1,0 +1,202 @@
+"""Class-conditional generation and latent traversals (paper Figures 2 and 3).
+
+The decoder is a plain callable `decode_fn(z, y) -> (recon_loc, recon_var)`,
+e.g. `lambda z, y: model.apply(variables, z, y, method='decode', train=False)`.
+Its outputs become images as the mean of p(x | z, y): sigmoid(logits) when
+recon_var is None (Bernoulli), recon_loc itself otherwise (Gaussian).
+"""
+
+import math
+import pathlib
+from typing import Callable, Optional, Sequence, Union
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from matplotlib.backends import backend_agg
+from matplotlib import figure
+
+Array = jax.Array
+DecodeFn = Callable[[Array, Optional[Array]], tuple[Array, Optional[Array]]]
+
+_DPI = 100
+_MIN_IMAGE_PIXELS = 64  # small images are upscaled to about this size
+_LABEL_PADDING_PIXELS = 12
+_TITLE_PIXELS = 30
+
+
+def _decode_mean(decode_fn: DecodeFn, z: Array, y: Optional[Array],
+                 context: str) -> np.ndarray:
+  """Mean of p(x | z, y), with decoder failures reported in our terms."""
+  y_shape = None if y is None else tuple(y.shape)
+  try:
+    recon_loc, recon_var = decode_fn(z, y)
+  except Exception as e:  # pylint: disable=broad-except
+    raise ValueError(
+        f"{context}: decode_fn failed on z of shape {tuple(z.shape)} and y of "
+        f"shape {y_shape}; check latent_dim / num_classes against the model "
+        f"({type(e).__name__}: {e})") from e
+  if recon_var is None:
+    return np.asarray(jax.nn.sigmoid(recon_loc))
+  return np.asarray(recon_loc)
+
+
+def _check_positive(value: int, name: str) -> None:
+  if not isinstance(value, (int, np.integer)) or value < 1:
+    raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+
+
+def class_conditional_samples(decode_fn: DecodeFn, rng: Array,
+                              num_classes: int, num_per_class: int,
+                              latent_dim: Union[int, Sequence[int]],
+                              share_latents: bool = True) -> np.ndarray:
+  """Decodes prior samples z ~ N(0, I) with y = one_hot(class) for each class.
+
+  Returns [num_classes, num_per_class, *x_shape]; row r was decoded with
+  one_hot(r). With share_latents, column j uses the same z in every row, so
+  columns show the style the latent code carries and rows the class.
+  latent_dim may be a shape (e.g. (T, D) for the rnn family).
+  """
+  _check_positive(num_classes, "num_classes")
+  _check_positive(num_per_class, "num_per_class")
+  latent_shape = ((latent_dim,) if isinstance(latent_dim, (int, np.integer))
+                  else tuple(latent_dim))
+  for size in latent_shape:
+    _check_positive(size, "latent_dim")
+  if share_latents:
+    z = jax.random.normal(rng, (num_per_class,) + latent_shape)
+    z = jnp.tile(z, (num_classes,) + (1,) * len(latent_shape))
+  else:
+    z = jax.random.normal(rng, (num_classes * num_per_class,) + latent_shape)
+  classes = jnp.repeat(jnp.arange(num_classes), num_per_class)
+  y = jax.nn.one_hot(classes, num_classes)
+  images = _decode_mean(decode_fn, z, y, "class_conditional_samples")
+  return images.reshape((num_classes, num_per_class) + images.shape[1:])
+
+
+def latent_traversal(decode_fn: DecodeFn, class_index: Optional[int],
+                     num_classes: int, grid_size: int,
+                     span: float = 2.0) -> np.ndarray:
+  """Decodes a grid over a 2-d latent space for one class.
+
+  Returns [grid_size, grid_size, *x_shape]. Column j has z_0 =
+  linspace(-span, span)[j]; row i has z_1 = linspace(span, -span)[i] (up is
+  positive, as in a plot). y = one_hot(class_index), or None when class_index
+  is None (for decoders without a class input, the unsupervised model).
+  """
+  _check_positive(grid_size, "grid_size")
+  if not span > 0:
+    raise ValueError(f"span must be positive, got {span}.")
+  if class_index is None:
+    y = None
+  else:
+    _check_positive(num_classes, "num_classes")
+    if not 0 <= class_index < num_classes:
+      raise ValueError(f"class_index {class_index} is outside "
+                       f"0..{num_classes - 1}.")
+    y = jax.nn.one_hot(jnp.full((grid_size * grid_size,), class_index),
+                       num_classes)
+  z0, z1 = jnp.meshgrid(jnp.linspace(-span, span, grid_size),
+                        jnp.linspace(span, -span, grid_size))
+  z = jnp.stack([z0.ravel(), z1.ravel()], axis=-1)
+  images = _decode_mean(decode_fn, z, y,
+                        "latent_traversal (needs a model with latent_dim 2)")
+  return images.reshape((grid_size, grid_size) + images.shape[1:])
+
+
+def _text_widths_pixels(texts: Sequence[str]) -> list[float]:
+  """Rendered widths of texts at the default font, so labels are never cut."""
+  fig = figure.Figure(dpi=_DPI)
+  renderer = backend_agg.FigureCanvasAgg(fig).get_renderer()
+  return [fig.text(0, 0, text).get_window_extent(renderer).width
+          for text in texts]
+
+
+def _mosaic(images: np.ndarray, gap: int, fill: float) -> np.ndarray:
+  """[R, C, H, W, ch] -> [R*H + (R-1)*gap, C*W + (C-1)*gap, ch]."""
+  rows, cols, height, width, channels = images.shape
+  mosaic = np.full((rows * height + (rows - 1) * gap,
+                    cols * width + (cols - 1) * gap, channels), fill,
+                   np.float32)
+  for r in range(rows):
+    for c in range(cols):
+      top, left = r * (height + gap), c * (width + gap)
+      mosaic[top:top + height, left:left + width] = images[r, c]
+  return mosaic
+
+
+def _to_unit_range(images: np.ndarray,
+                   value_range: Optional[tuple[float, float]]) -> np.ndarray:
+  if value_range is None:
+    low, high = float(images.min()), float(images.max())
+  else:
+    low, high = value_range
+  if not high > low:
+    return np.zeros_like(images, np.float32)
+  return np.clip((images - low) / (high - low), 0.0, 1.0).astype(np.float32)
+
+
+def save_image_grid(images: np.ndarray, path: Union[str, pathlib.Path],
+                    row_labels: Optional[Sequence[str]] = None,
+                    title: Optional[str] = None,
+                    value_range: Optional[tuple[float, float]] = (0.0, 1.0),
+                    gap: int = 1) -> pathlib.Path:
+  """Writes images [R, C, H, W, ch] (ch 1 or 3) as one PNG, row r labeled.
+
+  Values are clipped to value_range (None: the grid's own min..max) and shown
+  in grey or RGB, separated by `gap` white pixels. Images smaller than 64
+  pixels are upscaled by an integer factor with nearest-neighbour sampling.
+  The PNG size is deterministic: the mosaic (times that factor) plus a left
+  margin as wide as the longest label and a top margin for the title.
+  """
+  images = np.asarray(images)
+  if images.ndim != 5 or images.shape[-1] not in (1, 3):
+    raise ValueError("images must be [rows, cols, height, width, channels] "
+                     f"with 1 or 3 channels, got shape {images.shape}.")
+  if 0 in images.shape:
+    raise ValueError(f"images is empty: shape {images.shape}.")
+  rows, _, height, width, channels = images.shape
+  if row_labels is not None:
+    row_labels = [str(label) for label in row_labels]
+    if len(row_labels) != rows:
+      raise ValueError(f"Got {len(row_labels)} row_labels for {rows} rows.")
+  if not np.all(np.isfinite(images)):
+    raise ValueError("images contain non-finite values.")
+  if gap < 0:
+    raise ValueError(f"gap must be >= 0, got {gap}.")
+
+  mosaic = _mosaic(_to_unit_range(images, value_range), gap, fill=1.0)
+  scale = max(1, math.ceil(_MIN_IMAGE_PIXELS / max(height, width)))
+  mosaic_height, mosaic_width = mosaic.shape[0] * scale, mosaic.shape[1] * scale
+  left = (math.ceil(max(_text_widths_pixels(row_labels)))
+          + _LABEL_PADDING_PIXELS if row_labels else 0)
+  top = _TITLE_PIXELS if title else 0
+  total_width, total_height = left + mosaic_width, top + mosaic_height
+  if title:  # widen (to the right) so a long title is not cut
+    total_width = max(total_width, math.ceil(
+        _text_widths_pixels([title])[0]) + 2 * _LABEL_PADDING_PIXELS)
+
+  fig = figure.Figure(figsize=(total_width / _DPI, total_height / _DPI),
+                      dpi=_DPI)
+  backend_agg.FigureCanvasAgg(fig)
+  ax = fig.add_axes((left / total_width, 0.0, mosaic_width / total_width,
+                     mosaic_height / total_height))
+  shown = mosaic[..., 0] if channels == 1 else mosaic
+  ax.imshow(shown, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest",
+            aspect="auto")
+  ax.set_xticks([])
+  if row_labels:
+    ax.set_yticks([r * (height + gap) + (height - 1) / 2 for r in range(rows)])
+    ax.set_yticklabels(row_labels)
+    ax.tick_params(axis="y", length=0)
+  else:
+    ax.set_yticks([])
+  for spine in ax.spines.values():
+    spine.set_visible(False)
+  if title:
+    fig.text(0.5, 1.0 - (top / 2) / total_height, title, ha="center",
+             va="center")
+  path = pathlib.Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  fig.savefig(path, dpi=_DPI, format="png")
+  return path

@@ -1,0 +1,146 @@
+"""Multi-head convolutional family for disentanglement (paper Table 16).
+
+Encoder: len(conv_channels) convs (default 32-32-64-64), kernel 4, stride 2,
+  SAME, relu -> flatten -> Dense(h) relu for h in hidden_sizes (default 256)
+  -> LatentHeads: {mu, logvar} plus one softmax head per factor.
+Decoder (z only): Dense(h) relu for h in reversed(hidden_sizes) -> Dense to
+  (H/f, W/f, conv_channels[-1]) relu, f = 2 ** len(conv_channels) -> stride-2
+  transposed convs with decoder_channels (default 64-32-32) relu -> a last
+  stride-2 transposed conv to C channels (Bernoulli logits by default).
+
+The factor heads are a loss only: they sit on the topmost encoder layer and
+the decoder never sees them, so a factor cannot bypass z. Variants:
+semi_supervised = VAE + heads, unsupervised = VAE only, supervised = encoder +
+heads only. ModelOutput.class_logits is factor_logits[0] for convenience.
+"""
+
+import functools
+import math
+from typing import Optional
+
+import flax.linen as nn
+import jax
+
+from ssvae import types
+from ssvae.models import common
+
+Array = jax.Array
+
+
+class MultiHeadCnnVAE(nn.Module):
+  """Convolutional VAE with one classifier head per generative factor.
+
+  Attributes:
+    input_shape: (H, W, C); H and W divisible by 2 ** len(conv_channels)
+      (16 by default: 64x64x1 dSprites, 96x96x2 Small-NORB stereo pairs).
+    factor_sizes: number of classes of each factor, one head each.
+    variant: one of types.VARIANTS.
+    likelihood: types.BERNOULLI (default) or types.GAUSSIAN.
+    latent_dim: size of z.
+    hidden_sizes: dense widths after the conv stack (decoder: reversed).
+    dropout_rate: dropout after the dense layers, active only in training.
+    conv_channels: encoder conv channels, each conv halving H and W.
+    decoder_channels: channels of the decoder's transposed convs before the
+      last one to C; needs len(conv_channels) - 1 entries.
+    kernel_size: square kernel of every conv.
+  """
+  input_shape: tuple
+  factor_sizes: tuple
+  variant: str = types.SEMI_SUPERVISED
+  likelihood: str = types.BERNOULLI
+  latent_dim: int = 10
+  hidden_sizes: tuple = (256,)
+  dropout_rate: float = 0.0
+  conv_channels: tuple = (32, 32, 64, 64)
+  decoder_channels: tuple = (64, 32, 32)
+  kernel_size: int = 4
+
+  def __post_init__(self):
+    common.check_model_fields(self.variant, self.likelihood, self.latent_dim,
+                              self.hidden_sizes, self.dropout_rate)
+    common.check_positive_ints(self.conv_channels, "model.conv_channels")
+    common.check_positive_ints(self.decoder_channels, "model.decoder_channels",
+                               length=len(self.conv_channels) - 1)
+    common.check_positive_ints((self.kernel_size,), "model.kernel_size")
+    if types.has_classifier(self.variant):
+      common.check_positive_ints(self.factor_sizes, "factor_sizes")
+    factor = 2 ** len(self.conv_channels)
+    if len(self.input_shape) != 3 or any(
+        n % factor for n in self.input_shape[:2]):
+      raise ValueError(
+          f"family multihead_cnn needs images (H, W, C) with H and W "
+          f"divisible by {factor} (one halving per conv layer); got "
+          f"input_shape={tuple(self.input_shape)}.")
+    super().__post_init__()
+
+  def setup(self):
+    kernel = (self.kernel_size, self.kernel_size)
+    self.encoder_convs = [
+        nn.Conv(channels, kernel, strides=2, padding="SAME")
+        for channels in self.conv_channels]
+    self.encoder_dense = [nn.Dense(size) for size in self.hidden_sizes]
+    self.dropout = nn.Dropout(self.dropout_rate)
+    self.heads = common.LatentHeads(self.latent_dim, tuple(self.factor_sizes),
+                                    self.variant)
+    if types.has_decoder(self.variant):
+      self.decoder_dense = [
+          nn.Dense(size) for size in reversed(self.hidden_sizes)]
+      self.decoder_to_map = nn.Dense(math.prod(self._conv_map_shape()))
+      self.decoder_convs = [
+          nn.ConvTranspose(channels, kernel, strides=(2, 2), padding="SAME")
+          for channels in self.decoder_channels]
+      self.recon = common.LikelihoodHead(
+          self.likelihood,
+          functools.partial(nn.ConvTranspose, self.input_shape[-1], kernel,
+                            strides=(2, 2), padding="SAME"))
+
+  def _conv_map_shape(self) -> tuple:
+    """(h, w, channels) of the encoder's last conv map."""
+    factor = 2 ** len(self.conv_channels)
+    height, width = self.input_shape[:2]
+    return (height // factor, width // factor, self.conv_channels[-1])
+
+  def _encode(self, x: Array, train: bool) -> tuple:
+    """Returns (z_mean | None, z_logvar | None, tuple of factor logits)."""
+    common.check_input(x, self.input_shape, type(self).__name__)
+    h = x
+    for conv in self.encoder_convs:
+      h = nn.relu(conv(h))
+    h = h.reshape(h.shape[0], -1)
+    for dense in self.encoder_dense:
+      h = self.dropout(nn.relu(dense(h)), deterministic=not train)
+    return self.heads(h)
+
+  def __call__(self, x: Array, *, train: bool) -> types.ModelOutput:
+    z_mean, z_logvar, factor_logits = self._encode(x, train)
+    class_logits = factor_logits[0] if factor_logits else None
+    if not types.has_decoder(self.variant):
+      return types.ModelOutput(class_logits=class_logits,
+                               factor_logits=factor_logits)
+    z = common.sample_latent(self, z_mean, z_logvar)
+    recon_loc, recon_var = self.decode(z, train=train)
+    return types.ModelOutput(
+        class_logits=class_logits, z_mean=z_mean, z_logvar=z_logvar, z=z,
+        recon_loc=recon_loc, recon_var=recon_var, factor_logits=factor_logits)
+
+  def encode(self, x: Array, *, train: bool = False) -> tuple:
+    """Returns (z_mean, z_logvar, logits of factor 0); None where absent."""
+    z_mean, z_logvar, factor_logits = self._encode(x, train)
+    return z_mean, z_logvar, factor_logits[0] if factor_logits else None
+
+  def decode(self, z: Array, y: Optional[Array] = None, *,
+             train: bool = False) -> tuple:
+    """z [B, D] -> (recon_loc, recon_var | None); y must be None (z only)."""
+    common.require_decoder(self.variant, type(self).__name__)
+    if y is not None:
+      raise ValueError(
+          f"{type(self).__name__} decodes z only (its factor heads are a "
+          "loss, not a decoder input); y must be None.")
+    h = z
+    for dense in self.decoder_dense:
+      h = self.dropout(nn.relu(dense(h)), deterministic=not train)
+    h = nn.relu(self.decoder_to_map(h))
+    h = h.reshape((h.shape[0],) + self._conv_map_shape())
+    for conv in self.decoder_convs:
+      h = nn.relu(conv(h))
+    return self.recon(h)

@@ -1,0 +1,193 @@
+"""Tests for ssvae/models/common.py and the factory in ssvae/models."""
+
+import functools
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+from ssvae import models
+from ssvae import types
+from ssvae.models import common
+
+
+def _model_config(**overrides) -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict(dict(
+      family="dense", variant=types.SEMI_SUPERVISED, latent_dim=2,
+      hidden_sizes=(8,), dropout_rate=0.0))
+  config.update(overrides)
+  return config
+
+
+def test_reparameterize_matches_hand_formula():
+  rng = jax.random.key(3)
+  mean = jnp.array([[1.0, -2.0, 0.5]])
+  logvar = jnp.array([[0.0, jnp.log(4.0), jnp.log(0.25)]])
+  eps = jax.random.normal(rng, mean.shape)
+  expected = mean + jnp.array([[1.0, 2.0, 0.5]]) * eps
+  np.testing.assert_allclose(common.reparameterize(rng, mean, logvar),
+                             expected, rtol=1e-6)
+
+
+def test_reparameterize_sample_statistics():
+  mean = jnp.full((20000, 1), 3.0)
+  logvar = jnp.full((20000, 1), jnp.log(4.0))
+  z = common.reparameterize(jax.random.key(0), mean, logvar)
+  assert abs(float(z.mean()) - 3.0) < 0.05
+  assert abs(float(z.std()) - 2.0) < 0.05
+
+
+def test_gaussian_variance_is_softplus_plus_floor():
+  raw = jnp.array([0.0, -100.0, 5.0])
+  var = common.gaussian_variance(raw)
+  np.testing.assert_allclose(
+      var, [np.log(2.0) + common.VARIANCE_FLOOR, common.VARIANCE_FLOOR,
+            np.log1p(np.exp(5.0)) + common.VARIANCE_FLOOR], rtol=1e-5)
+  assert float(var.min()) > 0.0
+
+
+@pytest.mark.parametrize("variant,expected", [
+    (types.SEMI_SUPERVISED, {"z_mean", "z_logvar", "class_logits_0",
+                             "class_logits_1"}),
+    (types.SUPERVISED, {"class_logits_0", "class_logits_1"}),
+    (types.UNSUPERVISED, {"z_mean", "z_logvar"}),
+])
+def test_latent_heads_create_only_the_variants_heads(variant, expected):
+  heads = common.LatentHeads(latent_dim=3, class_sizes=(4, 5), variant=variant)
+  h = jnp.ones((2, 7))
+  params = heads.init(jax.random.key(0), h)["params"]
+  assert set(params) == expected
+  z_mean, z_logvar, logits = heads.apply({"params": params}, h)
+  assert (z_mean is None) == (variant == types.SUPERVISED)
+  assert (z_logvar is None) == (variant == types.SUPERVISED)
+  if variant == types.UNSUPERVISED:
+    assert logits == ()
+  else:
+    assert [l.shape for l in logits] == [(2, 4), (2, 5)]
+  if z_mean is not None:
+    assert z_mean.shape == z_logvar.shape == (2, 3)
+
+
+def test_latent_heads_act_per_time_step():
+  heads = common.LatentHeads(2, (3,), types.SEMI_SUPERVISED)
+  h = jnp.ones((4, 6, 5))
+  z_mean, _, (logits,) = heads.apply(heads.init(jax.random.key(0), h), h)
+  assert z_mean.shape == (4, 6, 2) and logits.shape == (4, 6, 3)
+
+
+@pytest.mark.parametrize("likelihood", types.LIKELIHOODS)
+def test_likelihood_head(likelihood):
+  head = common.LikelihoodHead(likelihood, functools.partial(nn.Dense, 6))
+  h = jax.random.normal(jax.random.key(1), (3, 4))
+  variables = head.init(jax.random.key(0), h)
+  loc, var = head.apply(variables, h)
+  assert loc.shape == (3, 6)
+  if likelihood == types.BERNOULLI:
+    assert var is None and set(variables["params"]) == {"loc"}
+  else:
+    assert var.shape == (3, 6) and float(var.min()) > 0.0
+    assert set(variables["params"]) == {"loc", "var"}
+
+
+def test_decoder_input_concatenates_for_semi_supervised_only():
+  z, y = jnp.zeros((2, 3)), jnp.ones((2, 4))
+  out = common.decoder_input(z, y, types.SEMI_SUPERVISED, 4, "M")
+  np.testing.assert_array_equal(out, jnp.concatenate([z, y], -1))
+  assert common.decoder_input(z, None, types.UNSUPERVISED, 4, "M") is z
+  with pytest.raises(ValueError, match="pass y"):
+    common.decoder_input(z, None, types.SEMI_SUPERVISED, 4, "M")
+  with pytest.raises(ValueError, match="expected 4"):
+    common.decoder_input(z, jnp.ones((2, 5)), types.SEMI_SUPERVISED, 4, "M")
+  with pytest.raises(ValueError, match="y must be None"):
+    common.decoder_input(z, y, types.UNSUPERVISED, 4, "M")
+
+
+@pytest.mark.parametrize("family,model_class,input_shape", [
+    ("dense", models.DenseVAE, (8, 8, 1)),
+    ("cnn", models.CnnVAE, (8, 8, 1)),
+    ("rnn", models.RnnVAE, (5, 3)),
+    ("multihead_cnn", models.MultiHeadCnnVAE, (16, 16, 1)),
+])
+def test_build_model_picks_family(family, model_class, input_shape):
+  config = _model_config(family=family,
+                         hidden_sizes=(4, 4, 4) if family == "rnn" else (8,))
+  model = models.build_model(config, input_shape=input_shape, num_classes=3,
+                             likelihood=types.BERNOULLI)
+  assert isinstance(model, model_class)
+  assert model.input_shape == input_shape
+  assert model.variant == types.SEMI_SUPERVISED
+  assert set(models.FAMILIES) == {"dense", "cnn", "rnn", "multihead_cnn"}
+
+
+def test_build_model_passes_family_fields_and_defaults():
+  config = _model_config(family="cnn", conv_channels=[4, 8],
+                         conv_strides=[2, 2], kernel_size=5)
+  del config["hidden_sizes"]
+  model = models.build_model(config, input_shape=(8, 8, 1), num_classes=3,
+                             likelihood=types.GAUSSIAN)
+  assert model.conv_channels == (4, 8) and model.conv_strides == (2, 2)
+  assert model.kernel_size == 5 and model.likelihood == types.GAUSSIAN
+  assert model.hidden_sizes == (512,)  # Table 14 default
+
+
+def test_build_model_rejects_unknown_family():
+  with pytest.raises(ValueError, match=r"model\.family='mlp'.*dense, cnn, rnn"):
+    models.build_model(_model_config(family="mlp"), input_shape=(4,),
+                       num_classes=2, likelihood=types.BERNOULLI)
+
+
+def test_build_model_rejects_unknown_variant():
+  with pytest.raises(ValueError,
+                     match=r"model\.variant='semi'.*semi_supervised, "
+                     r"supervised, unsupervised"):
+    models.build_model(_model_config(variant="semi"), input_shape=(4,),
+                       num_classes=2, likelihood=types.BERNOULLI)
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (dict(latent_dim=0), r"model\.latent_dim"),
+    (dict(hidden_sizes=(8, -1)), r"model\.hidden_sizes"),
+    (dict(dropout_rate=1.0), r"model\.dropout_rate"),
+    (dict(family="rnn", hidden_sizes=(8, 8)), r"model\.hidden_sizes.*3"),
+    (dict(family="cnn", conv_strides=(1, 2)), r"model\.conv_strides"),
+])
+def test_build_model_rejects_bad_fields(overrides, message):
+  input_shape = (5, 3) if overrides.get("family") == "rnn" else (8, 8, 1)
+  with pytest.raises(ValueError, match=message):
+    models.build_model(_model_config(**overrides), input_shape=input_shape,
+                       num_classes=2, likelihood=types.BERNOULLI)
+
+
+def test_build_model_rejects_bad_likelihood():
+  with pytest.raises(ValueError, match="likelihood='poisson'"):
+    models.build_model(_model_config(), input_shape=(4,), num_classes=2,
+                       likelihood="poisson")
+
+
+def test_multihead_factor_sizes_must_start_with_num_classes():
+  config = _model_config(family="multihead_cnn")
+  with pytest.raises(ValueError, match=r"factor_sizes\[0\]=5.*num_classes=3"):
+    models.build_model(config, input_shape=(16, 16, 1), num_classes=3,
+                       likelihood=types.BERNOULLI, factor_sizes=(5, 3))
+  model = models.build_model(config, input_shape=(16, 16, 1), num_classes=3,
+                             likelihood=types.BERNOULLI)
+  assert model.factor_sizes == (3,)
+
+
+def test_missing_latent_rng_is_a_clear_error():
+  model = models.build_model(_model_config(), input_shape=(4,), num_classes=2,
+                             likelihood=types.BERNOULLI)
+  with pytest.raises(ValueError, match="rng stream 'latent'"):
+    model.init(jax.random.key(0), jnp.zeros((1, 4)), train=False)
+
+
+def test_wrong_input_shape_is_a_clear_error():
+  model = models.build_model(_model_config(), input_shape=(4,), num_classes=2,
+                             likelihood=types.BERNOULLI)
+  variables = models.init_variables(model, jax.random.key(0))
+  with pytest.raises(ValueError, match=r"built for inputs of shape \[B, 4\]"):
+    model.apply(variables, jnp.zeros((1, 5)), train=False,
+                rngs={"latent": jax.random.key(1)})

@@ -1,0 +1,28 @@
+"""MNIST, dense model of the paper's Table 13 (784-1024-1024-{2, 2, 10}).
+
+Reproduces the MNIST rows of Table 3 (semi-supervised vs supervised sibling at
+a given label count) and, with --config.data.num_labels=-1, Table 4.
+
+Run (100 labels, 3 seeds trained side by side):
+  python -m experiments.train --config=configs/mnist_dense.py \
+      --workdir=workdirs/mnist_dense --config.train.num_seeds=3
+Supervised sibling: add --config.model.variant=supervised.
+Data: the official IDX files from ../shared/data/mnist (or --config.data.data_dir).
+"""
+
+from configs import default
+
+
+def get_config():
+  config = default.get_config()
+  config.data.name = "mnist"
+  config.data.num_labels = 100
+  config.model.family = "dense"
+  config.model.hidden_sizes = (1024, 1024)
+  config.model.latent_dim = 2
+  config.train.batch_size = 256
+  config.train.num_steps = 6000
+  config.train.steps_per_call = 100
+  config.train.eval_every = 2000
+  config.train.checkpoint_every = 1000
+  return config

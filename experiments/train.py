@@ -1,0 +1,39 @@
+r"""Trains and evaluates one experiment from a config file.
+
+  python -m experiments.train --config=configs/default.py --workdir=/tmp/run \
+      --config.data.num_labels=1000
+
+Rerunning the same command resumes from the last checkpoint in --workdir.
+"""
+
+from absl import app
+from absl import flags
+from ml_collections import config_flags
+
+from ssvae import config_validation
+from ssvae import logging_utils
+from ssvae import train
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Path to a config file with get_config().",
+    lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, "
+                               "metrics.jsonl and results.json.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  logging_utils.setup()
+  try:
+    results = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  except config_validation.ConfigError as e:
+    raise app.UsageError(str(e)) from None
+  metrics = {k: [round(v, 4) for v in vs]
+             for k, vs in results["metrics"].items()}
+  print(f"Final test metrics (per seed {results['seeds']}): {metrics}")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,69 @@
+"""Checks a config before any work starts, naming the offending field."""
+
+import ml_collections
+
+from ssvae import types
+
+DATA_NAMES = ("digits", "mnist", "fashion_mnist", "dsprites", "smallnorb",
+              "uci_har")
+DATA_SOURCES = ("auto", "files", "tfds", "embedded")
+MODEL_FAMILIES = ("dense", "cnn", "rnn", "multihead_cnn")
+
+
+class ConfigError(ValueError):
+  """A config value is invalid; the message names the field."""
+
+
+def _require(condition: bool, field: str, message: str) -> None:
+  if not condition:
+    raise ConfigError(f"config.{field}: {message}")
+
+
+def _one_of(config, field: str, valid: tuple) -> None:
+  section, name = field.split(".")
+  value = config[section][name]
+  _require(value in valid, field, f"{value!r} is not one of {valid}.")
+
+
+def _positive_int(config, field: str) -> None:
+  section, name = field.split(".")
+  value = config[section][name]
+  _require(isinstance(value, int) and value > 0, field,
+           f"must be a positive integer, got {value!r}.")
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Raises ConfigError for the first invalid value found."""
+  _one_of(config, "data.name", DATA_NAMES)
+  _one_of(config, "data.source", DATA_SOURCES)
+  _one_of(config, "model.family", MODEL_FAMILIES)
+  _one_of(config, "model.variant", types.VARIANTS)
+  data = config.data
+  _require(data.num_labels == -1 or data.num_labels >= 0, "data.num_labels",
+           f"must be -1 (all labels) or >= 0, got {data.num_labels}.")
+  _require(data.label_fraction == -1.0 or 0.0 <= data.label_fraction <= 1.0,
+           "data.label_fraction",
+           f"must be in [0, 1] (or -1 to use data.num_labels), got "
+           f"{data.label_fraction}.")
+  _require(data.held_out_class >= -1, "data.held_out_class",
+           f"must be a class index or -1, got {data.held_out_class}.")
+  if config.model.variant == types.SUPERVISED:
+    _require(data.num_labels != 0 and data.label_fraction != 0.0,
+             "data.num_labels",
+             "the supervised variant needs labels; got none.")
+  _positive_int(config, "model.latent_dim")
+  _require(0.0 <= config.model.dropout_rate < 1.0, "model.dropout_rate",
+           f"must be in [0, 1), got {config.model.dropout_rate}.")
+  _require(config.loss.alpha >= 0, "loss.alpha",
+           f"must be >= 0, got {config.loss.alpha}.")
+  _require(config.loss.beta >= 0, "loss.beta",
+           f"must be >= 0, got {config.loss.beta}.")
+  _require(config.optimizer.learning_rate > 0, "optimizer.learning_rate",
+           f"must be > 0, got {config.optimizer.learning_rate}.")
+  for field in ("train.batch_size", "train.num_steps", "train.steps_per_call",
+                "train.eval_every", "train.checkpoint_every",
+                "train.eval_batch_size", "train.num_seeds"):
+    _positive_int(config, field)
+  _require(config.train.batch_size % 2 == 0, "train.batch_size",
+           f"must be even (labeled and unlabeled halves), got "
+           f"{config.train.batch_size}.")

@@ -1,0 +1,83 @@
+"""Test-set evaluation of a seed-stacked train state.
+
+`make_evaluator` gives the periodic metrics (accuracy, log loss, ELBO terms);
+`final_metrics` adds what only the end of a run needs (anomaly AUC).
+"""
+
+import functools
+
+import jax
+import numpy as np
+
+from ssvae import anomaly
+from ssvae import parallel
+from ssvae import steps
+from ssvae import types
+
+
+def make_evaluator(exp):
+  """Returns `evaluate(state) -> {metric: np.ndarray [S]}` over the test split."""
+  sums_fn = functools.partial(steps.eval_sums, model=exp.model,
+                              likelihood=exp.dataset.likelihood)
+  seed_sharded = parallel.per_seed(exp.mesh)
+  rep = parallel.replicated(exp.mesh)
+  batched = jax.jit(jax.vmap(sums_fn, in_axes=(0, None, None, 0)),
+                    in_shardings=(seed_sharded, rep, rep, seed_sharded))
+  test = exp.dataset.test
+  batch_size = exp.config.train.eval_batch_size
+  eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, 0))(
+      jax.numpy.stack([jax.random.PRNGKey(s) for s in exp.seeds]))
+
+  def evaluate(state) -> dict:
+    totals = {}
+    for index, start in enumerate(range(0, len(test), batch_size)):
+      keys = jax.vmap(lambda k: jax.random.fold_in(k, index))(eval_keys)
+      sums = batched(state, test.x[start:start + batch_size],
+                     test.y[start:start + batch_size], keys)
+      for name, value in sums.items():
+        totals[name] = totals.get(name, 0.0) + np.asarray(value, np.float64)
+    count = totals.pop("count")
+    return {name: value / count for name, value in totals.items()}
+
+  return evaluate
+
+
+def seed_slice(state, index: int):
+  """The train state of one seed out of a seed-stacked state."""
+  return jax.tree.map(lambda leaf: leaf[index], state)
+
+
+def model_fns(model, state):
+  """(encode_fn, decode_fn) closures over one seed's variables."""
+  variables = {"params": state.params, **state.model_state}
+  encode_fn = lambda x: model.apply(variables, x, method="encode", train=False)
+  decode_fn = lambda z, y: model.apply(variables, z, y, method="decode",
+                                       train=False)
+  return encode_fn, decode_fn
+
+
+def anomaly_auc(exp, state) -> list[float]:
+  """ROC AUC per seed of the held-out class vs the rest of the test split."""
+  config = exp.config
+  test = exp.dataset.test
+  is_anomaly = anomaly.held_out_class_mask(test.y, config.data.held_out_class)
+  aucs = []
+  for s, seed in enumerate(exp.seeds):
+    encode_fn, decode_fn = model_fns(exp.model, seed_slice(state, s))
+    scores = anomaly.anomaly_scores(
+        encode_fn, decode_fn, test.x,
+        jax.random.fold_in(jax.random.PRNGKey(seed), 1),
+        num_samples=config.get("anomaly_samples", 10),
+        likelihood=exp.dataset.likelihood,
+        batch_size=config.train.eval_batch_size)
+    aucs.append(anomaly.roc_auc(scores, is_anomaly))
+  return aucs
+
+
+def final_metrics(exp, state) -> dict:
+  """{metric: [value per seed]} for results.json."""
+  metrics = {k: v.tolist() for k, v in make_evaluator(exp)(state).items()}
+  if (exp.config.data.held_out_class >= 0
+      and types.has_decoder(exp.config.model.variant)):
+    metrics["auc"] = anomaly_auc(exp, state)
+  return metrics

@@ -1,0 +1,125 @@
+"""Pure training and evaluation steps for one run (no seed axis here).
+
+`train_step(state, batch, rng) -> (state, metrics)` is the unit everything
+else is built from: `ssvae.train` vmaps it over seeds, scans it over steps
+and jits it over a device mesh.
+"""
+
+from typing import Any
+
+import flax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from ssvae import losses
+from ssvae import types
+
+Array = jax.Array
+
+
+class TrainState(flax.struct.PyTreeNode):
+  """Everything that changes during training; model and optimizer are static.
+
+  model_state holds the non-trainable collections (BatchNorm's batch_stats).
+  """
+  step: Array
+  params: Any
+  model_state: Any
+  opt_state: Any
+
+
+def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
+  """RMSprop with momentum, the paper's optimizer."""
+  return optax.rmsprop(learning_rate=config.learning_rate, decay=config.decay,
+                       momentum=config.momentum)
+
+
+def init_state(model: nn.Module, tx: optax.GradientTransformation, rng: Array,
+               example_x: Array) -> TrainState:
+  params_key, latent_key, dropout_key = jax.random.split(rng, 3)
+  variables = model.init(
+      {"params": params_key, "latent": latent_key, "dropout": dropout_key},
+      example_x, train=False)
+  params = variables.pop("params")
+  return TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                    model_state=dict(variables),
+                    opt_state=tx.init(params))
+
+
+def _loss_inputs(output: types.ModelOutput, batch: dict) -> dict:
+  return dict(x=batch["x"], labels=batch["label"],
+              label_mask=batch["label_mask"],
+              class_logits=output.class_logits, z_mean=output.z_mean,
+              z_logvar=output.z_logvar, recon_loc=output.recon_loc,
+              recon_var=output.recon_var, factor_logits=output.factor_logits)
+
+
+def _class_labels(output: types.ModelOutput, labels: Array) -> Array:
+  """Labels of the class head: factor 0 for multi-factor data."""
+  return labels[:, 0] if labels.ndim == 2 else labels
+
+
+def train_step(state: TrainState, batch: dict, rng: Array, *,
+               model: nn.Module, tx: optax.GradientTransformation,
+               loss_config: ml_collections.ConfigDict,
+               likelihood: str) -> tuple[TrainState, dict]:
+  """One gradient step on `batch` = {'x', 'label', 'label_mask'}."""
+  latent_key, dropout_key = jax.random.split(rng)
+
+  def loss_fn(params):
+    output, new_model_state = model.apply(
+        {"params": params, **state.model_state}, batch["x"], train=True,
+        rngs={"latent": latent_key, "dropout": dropout_key},
+        mutable=list(state.model_state))
+    total, terms = losses.ssvae_loss(
+        **_loss_inputs(output, batch), likelihood=likelihood,
+        alpha=loss_config.alpha, beta=loss_config.beta)
+    return total, (terms, new_model_state, output)
+
+  (total, (terms, new_model_state, output)), grads = jax.value_and_grad(
+      loss_fn, has_aux=True)(state.params)
+  updates, opt_state = tx.update(grads, state.opt_state, state.params)
+  new_state = state.replace(
+      step=state.step + 1, params=optax.apply_updates(state.params, updates),
+      model_state=dict(new_model_state), opt_state=opt_state)
+  metrics = {"loss": total, "grad_norm": optax.tree.norm(grads), **terms}
+  if output.class_logits is not None:
+    hits = jnp.argmax(output.class_logits, -1) == _class_labels(
+        output, batch["label"])
+    metrics["labeled_accuracy"] = (
+        jnp.sum(hits * batch["label_mask"])
+        / jnp.maximum(batch["label_mask"].sum(), 1.0))
+  return new_state, metrics
+
+
+def eval_sums(state: TrainState, x: Array, labels: Array, rng: Array, *,
+              model: nn.Module, likelihood: str) -> dict:
+  """Per-batch sums of test metrics; divide by 'count' after summing batches.
+
+  Every test point counts as labeled. ELBO terms use one z sample (the
+  anomaly module gives the Monte-Carlo reconstruction probability).
+  """
+  output = model.apply({"params": state.params, **state.model_state}, x,
+                       train=False, rngs={"latent": rng})
+  sums = {"count": jnp.asarray(x.shape[0], jnp.float32)}
+  heads = output.factor_logits or (
+      (output.class_logits,) if output.class_logits is not None else ())
+  for k, logits in enumerate(heads):
+    y = labels[:, k] if labels.ndim == 2 else labels
+    prefix = "" if k == 0 else f"factor{k}_"
+    log_probs = jax.nn.log_softmax(logits)
+    sums[prefix + "accuracy"] = jnp.sum(jnp.argmax(logits, -1) == y)
+    sums[prefix + "log_loss"] = -jnp.sum(
+        jnp.take_along_axis(log_probs, y[:, None], axis=-1))
+  if output.recon_loc is not None:
+    log_lik = losses.reconstruction_log_likelihood(
+        x, output.recon_loc, output.recon_var, likelihood)
+    kl = losses.kl_to_standard_normal(output.z_mean, output.z_logvar)
+    sums["reconstruction"] = -jnp.sum(log_lik)
+    sums["kl"] = jnp.sum(kl)
+    sums["elbo"] = jnp.sum(log_lik - kl)
+  return sums
+

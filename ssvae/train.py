@@ -1,0 +1,343 @@
+"""`train_and_evaluate(config, workdir)`: one experiment from a config.
+
+A run trains `config.train.num_seeds` seeds side by side as one program: every
+piece of per-run state (parameters, optimizer state, label pools, keys) has a
+leading seed axis, the pure `steps.train_step` is vmapped over it, scanned over
+`steps_per_call` steps with batches sampled on device, and jitted over a
+(seed, data) mesh. One seed on N devices is plain data parallelism.
+"""
+
+import dataclasses
+import functools
+import os
+import time
+from typing import Any, Optional
+
+from absl import logging
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import tqdm
+
+from ssvae import checkpointing
+from ssvae import config_validation
+from ssvae import data as data_lib
+from ssvae import evaluation
+from ssvae import io_utils
+from ssvae import models
+from ssvae import parallel
+from ssvae import steps
+
+# Fields that may change between a run and its resumption.
+_RESUMABLE_FIELDS = ("train.num_steps", "train.eval_every",
+                     "train.checkpoint_every", "train.steps_per_call",
+                     "train.eval_batch_size")
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+  """Everything derived from a config before training starts."""
+  config: ml_collections.ConfigDict
+  dataset: data_lib.Dataset
+  model: Any
+  tx: optax.GradientTransformation
+  mesh: Any
+  seeds: tuple
+  sampling_mode: str
+  pools: data_lib.Pools  # numpy, leading seed axis
+
+  @property
+  def num_seeds(self) -> int:
+    return len(self.seeds)
+
+
+def _labeled_indices(config, dataset: data_lib.Dataset, seed: int) -> np.ndarray:
+  data = config.data
+  num_classes = dataset.num_classes
+  if data.label_fraction >= 0:
+    return data_lib.select_labeled_indices(
+        dataset.train.y, fraction=data.label_fraction,
+        num_classes=num_classes, seed=seed)
+  if data.num_labels == -1:
+    return np.arange(len(dataset.train), dtype=np.int32)
+  return data_lib.select_labeled_indices(
+      dataset.train.y, num_labels=data.num_labels, num_classes=num_classes,
+      seed=seed)
+
+
+def build_experiment(config: ml_collections.ConfigDict,
+                     devices=None) -> Experiment:
+  """Validates the config, loads its data and builds everything else."""
+  config_validation.validate(config)
+  return experiment_from_dataset(config, data_lib.load_dataset(config.data),
+                                 devices)
+
+
+def experiment_from_dataset(config: ml_collections.ConfigDict,
+                            dataset: data_lib.Dataset, devices=None,
+                            labeled_indices=None) -> Experiment:
+  """Builds an experiment on a given data set.
+
+  labeled_indices: optional explicit labeled subset of the train split, one
+    int array per seed (all of one length); by default it is selected from
+    config.data.num_labels / label_fraction, class-balanced, per seed.
+  """
+  config_validation.validate(config)
+  if config.data.held_out_class >= 0:
+    dataset = data_lib.hold_out_class(dataset, config.data.held_out_class)
+  seeds = tuple(config.seed + i for i in range(config.train.num_seeds))
+  if labeled_indices is None:
+    labeled = [_labeled_indices(config, dataset, s) for s in seeds]
+  else:
+    labeled = [np.asarray(idx, np.int32) for idx in labeled_indices]
+    if len(labeled) != len(seeds) or len({len(i) for i in labeled}) != 1:
+      raise ValueError(
+          f"labeled_indices must hold {len(seeds)} arrays of equal length "
+          f"(one per seed), got lengths {[len(i) for i in labeled]}.")
+  num_train = len(dataset.train)
+  mode = data_lib.sampling_mode(config.model.variant, len(labeled[0]),
+                                num_train)
+  pool_list = [data_lib.make_pools(num_train, idx, config.model.variant)
+               for idx in labeled]
+  pools = jax.tree.map(lambda *a: np.stack(a), *pool_list)
+  model = models.build_model(
+      config.model, input_shape=dataset.input_shape,
+      num_classes=dataset.num_classes, likelihood=dataset.likelihood,
+      factor_sizes=dataset.factor_sizes)
+  mesh = parallel.make_mesh(len(seeds), devices)
+  parallel.check_batch_divisible(mesh, config.train.batch_size)
+  return Experiment(config=config, dataset=dataset, model=model,
+                    tx=steps.make_optimizer(config.optimizer), mesh=mesh,
+                    seeds=seeds, sampling_mode=mode, pools=pools)
+
+
+def seed_keys(seeds: tuple) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """(init, train, eval) keys per seed, each [S, 2]; a run's keys depend only
+  on its own seed, so a seed trains identically alone or vmapped with others."""
+  keys = jnp.stack([jax.random.split(jax.random.PRNGKey(s), 3) for s in seeds])
+  return keys[:, 0], keys[:, 1], keys[:, 2]
+
+
+def init_train_state(exp: Experiment) -> steps.TrainState:
+  init_keys, _, _ = seed_keys(exp.seeds)
+  example = jnp.asarray(exp.dataset.train.x[:2])
+  init = jax.vmap(lambda k: steps.init_state(exp.model, exp.tx, k, example))
+  return jax.jit(init, out_shardings=parallel.per_seed(exp.mesh))(
+      jax.device_put(init_keys, parallel.per_seed(exp.mesh)))
+
+
+def make_parallel_train_step(exp: Experiment):
+  """jit(vmap(train_step)) on explicit batches [S, B, ...]; donates the state."""
+  step = functools.partial(
+      steps.train_step, model=exp.model, tx=exp.tx,
+      loss_config=exp.config.loss, likelihood=exp.dataset.likelihood)
+  seed_sharded = parallel.per_seed(exp.mesh)
+  return jax.jit(
+      jax.vmap(step, spmd_axis_name=parallel.SEED_AXIS),
+      in_shardings=(seed_sharded, parallel.per_seed_batch(exp.mesh),
+                    seed_sharded),
+      out_shardings=(seed_sharded, seed_sharded), donate_argnums=0)
+
+
+def make_train_chunk(exp: Experiment, num_steps: int):
+  """Jitted `(state, pools, train_keys, x, y) -> (state, metrics)`.
+
+  Runs `num_steps` steps in a lax.scan, sampling each batch on device with
+  key fold_in(train_key, step). metrics leaves are [S, num_steps].
+  """
+  cfg = exp.config
+  step_fn = functools.partial(
+      steps.train_step, model=exp.model, tx=exp.tx, loss_config=cfg.loss,
+      likelihood=exp.dataset.likelihood)
+  batch_spec = jax.sharding.NamedSharding(
+      exp.mesh, jax.sharding.PartitionSpec(parallel.DATA_AXIS))
+
+  def one_seed(state, pools, train_key, x, y):
+    def body(state, _):
+      batch_key, step_key = jax.random.split(
+          jax.random.fold_in(train_key, state.step))
+      batch = data_lib.sample_batch(batch_key, x, y, pools,
+                                    cfg.train.batch_size, exp.sampling_mode)
+      batch = jax.lax.with_sharding_constraint(batch, batch_spec)
+      return step_fn(state, batch, step_key)
+    return jax.lax.scan(body, state, None, length=num_steps)
+
+  seed_sharded = parallel.per_seed(exp.mesh)
+  rep = parallel.replicated(exp.mesh)
+  return jax.jit(
+      jax.vmap(one_seed, in_axes=(0, 0, 0, None, None),
+               spmd_axis_name=parallel.SEED_AXIS),
+      in_shardings=(seed_sharded, seed_sharded, seed_sharded, rep, rep),
+      out_shardings=(seed_sharded, seed_sharded), donate_argnums=0)
+
+
+def _check_finite(metrics: dict, first_step: int, seeds: tuple) -> None:
+  loss = np.asarray(metrics["loss"])  # [S, n]
+  bad = np.argwhere(~np.isfinite(loss))
+  if bad.size:
+    s, i = bad[0]
+    terms = {k: float(np.asarray(v)[s, i]) for k, v in metrics.items()}
+    raise FloatingPointError(
+        f"Non-finite loss at step {first_step + i + 1} (seed {seeds[s]}): "
+        + ", ".join(f"{k}={v:.6g}" for k, v in sorted(terms.items())))
+
+
+def _mean_over_steps(metrics: dict) -> dict:
+  return {k: np.asarray(v).mean(axis=1) for k, v in metrics.items()}
+
+
+def _per_seed_records(step: int, split: str, seeds: tuple, metrics: dict):
+  for s, seed in enumerate(seeds):
+    yield {"step": step, "split": split, "seed": seed,
+           **{k: float(v[s]) for k, v in metrics.items()}}
+
+
+def _check_config_matches(workdir: str, config) -> None:
+  """Refuses to resume a workdir that was started with a different config."""
+  path = os.path.join(workdir, "config.json")
+  if not os.path.exists(path):
+    return
+  saved = io_utils.read_json(path)
+  current = io_utils.read_json_string(config.to_json_best_effort())
+  def flat(d, prefix=""):
+    for k, v in d.items():
+      if isinstance(v, dict):
+        yield from flat(v, f"{prefix}{k}.")
+      else:
+        yield f"{prefix}{k}", v
+  old, new = dict(flat(saved)), dict(flat(current))
+  changed = sorted(k for k in set(old) | set(new)
+                   if old.get(k) != new.get(k) and k not in _RESUMABLE_FIELDS)
+  if changed:
+    raise ValueError(
+        f"{workdir} holds a run with a different config (fields "
+        f"{', '.join(changed)}); use a new --workdir or restore those values.")
+
+
+def _truncate_metrics(path: str, last_step: int) -> None:
+  """Drops records a killed run wrote after its last checkpoint."""
+  if not os.path.exists(path):
+    return
+  with open(path) as f:
+    lines = [l for l in f if l.strip()]
+  kept = [l for l in lines if io_utils.read_json_string(l)["step"] <= last_step]
+  io_utils.atomic_write_text(path, "".join(kept))
+
+
+def _chunk_boundaries(start: int, cfg) -> list[int]:
+  """Steps at which a chunk ends: every steps_per_call, eval, checkpoint."""
+  t = cfg.train
+  ends = set(range(start + t.steps_per_call, t.num_steps, t.steps_per_call))
+  ends |= {s for s in range(t.eval_every, t.num_steps, t.eval_every)}
+  ends |= {s for s in range(t.checkpoint_every, t.num_steps,
+                            t.checkpoint_every)}
+  ends.add(t.num_steps)
+  return sorted(e for e in ends if e > start)
+
+
+def train(config: ml_collections.ConfigDict, workdir: str, *, devices=None,
+          stop_after_step: Optional[int] = None,
+          experiment: Optional[Experiment] = None):
+  """Trains, resuming from `workdir`'s last checkpoint; returns (exp, state).
+
+  Writes `config.json` and `metrics.jsonl` into workdir. `stop_after_step`
+  stops after that step's chunk (as a killed run would); the next call
+  resumes from the last checkpoint. `experiment` replaces the one built from
+  the config (custom data or labeled subsets, see experiment_from_dataset).
+  """
+  exp = experiment or build_experiment(config, devices)
+  os.makedirs(workdir, exist_ok=True)
+  _check_config_matches(workdir, config)
+  io_utils.atomic_write_text(os.path.join(workdir, "config.json"),
+                             config.to_json_best_effort(indent=2) + "\n")
+  metrics_path = os.path.join(workdir, "metrics.jsonl")
+
+  state = init_train_state(exp)
+  ckpt = checkpointing.Checkpointer(workdir)
+  start = ckpt.latest_step() or 0
+  if start:
+    logging.info("Resuming %s from step %d.", workdir, start)
+    state = ckpt.restore(start, like=state)
+    _truncate_metrics(metrics_path, start)
+  evaluate = evaluation.make_evaluator(exp)
+  _, train_keys, _ = seed_keys(exp.seeds)
+  rep = parallel.replicated(exp.mesh)
+  seed_sharded = parallel.per_seed(exp.mesh)
+  x = jax.device_put(exp.dataset.train.x, rep)
+  y = jax.device_put(exp.dataset.train.y, rep)
+  pools = jax.device_put(exp.pools, seed_sharded)
+  train_keys = jax.device_put(train_keys, seed_sharded)
+  cfg = exp.config.train
+  chunks = {}
+  step = start
+  t0, step0 = time.time(), start
+  with io_utils.MetricsWriter(metrics_path) as writer, tqdm.tqdm(
+      total=cfg.num_steps, initial=start, desc=os.path.basename(workdir),
+      unit="step", mininterval=2.0, disable=None) as bar:
+    for end in _chunk_boundaries(start, exp.config):
+      n = end - step
+      if n not in chunks:
+        chunks[n] = make_train_chunk(exp, n)
+      state, metrics = chunks[n](state, pools, train_keys, x, y)
+      _check_finite(metrics, step, exp.seeds)
+      step = end
+      bar.update(n)
+      mean = _mean_over_steps(metrics)
+      mean["examples_per_s"] = np.full(
+          exp.num_seeds,
+          (step - step0) * cfg.batch_size / max(time.time() - t0, 1e-9))
+      for r in _per_seed_records(step, "train", exp.seeds, mean):
+        writer.write(r)
+      bar.set_postfix(loss=f"{float(mean['loss'].mean()):.4g}")
+      if step % cfg.eval_every == 0 or step == cfg.num_steps:
+        test = evaluate(state)
+        for r in _per_seed_records(step, "test", exp.seeds, test):
+          writer.write(r)
+        logging.info("step %d test %s", step,
+                     {k: round(float(np.mean(v)), 4) for k, v in test.items()})
+      if step % cfg.checkpoint_every == 0 or step == cfg.num_steps:
+        ckpt.save(step, state)
+      if stop_after_step is not None and step >= stop_after_step:
+        break
+  ckpt.close()
+  return exp, state
+
+
+def load_run(workdir: str, devices=None) -> tuple[Experiment, steps.TrainState]:
+  """Rebuilds a run from its workdir: saved config plus last checkpoint."""
+  path = os.path.join(workdir, "config.json")
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"{path} not found: is {workdir} a run directory?")
+  config = ml_collections.ConfigDict(io_utils.read_json(path))
+  for field in ("hidden_sizes", "conv_channels", "conv_strides",
+                "decoder_channels"):
+    if isinstance(config.model.get(field), list):
+      config.model[field] = tuple(config.model[field])
+  exp = build_experiment(config, devices)
+  ckpt = checkpointing.Checkpointer(workdir)
+  step = ckpt.latest_step()
+  if step is None:
+    raise FileNotFoundError(f"No checkpoint in {workdir}/checkpoints.")
+  state = ckpt.restore(step, like=init_train_state(exp))
+  ckpt.close()
+  return exp, state
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
+                       *, devices=None) -> dict:
+  """Trains (or resumes) and writes the final test metrics to results.json.
+
+  Returns the results: {'step', 'seeds', 'sampling_mode', 'num_labeled',
+  'metrics': {name: [value per seed]}}.
+  """
+  exp, state = train(config, workdir, devices=devices)
+  results = {"step": int(np.asarray(state.step)[0]),
+             "seeds": list(exp.seeds),
+             "sampling_mode": exp.sampling_mode,
+             "num_labeled": int(exp.pools.labeled.shape[1])
+             if exp.sampling_mode != "unlabeled" else 0,
+             "metrics": evaluation.final_metrics(exp, state)}
+  io_utils.write_json(os.path.join(workdir, "results.json"), results)
+  return results

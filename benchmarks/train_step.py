@@ -1,0 +1,172 @@
+r"""Training throughput of the dense semi-supervised model vs the matmul peak.
+
+  python -m benchmarks.train_step [--batch_size=256] [--steps=400]
+
+Measured in one run, so the ratios hold on a noisy machine:
+  1. the float32 matmul peak of this machine (square matmuls in a jitted loop);
+  2. examples/s of the paper's dense model (784-1024-1024-{2,2,10}) at batch
+     256 (128 labeled + 128 unlabeled), batches sampled on device inside a
+     lax.scan of `steps_per_call` steps;
+  3. the same with batches sampled on the host and fed every step, to show
+     what keeping the data on device buys.
+FLOPs per example are counted by hand from the layer shapes (matmuls only,
+forward x 3 for forward + backward) and cross-checked with XLA's cost model.
+The last line prints `examples_per_s=... peak_fraction=...`.
+"""
+
+import time
+
+from absl import app
+from absl import flags
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from configs import default
+from configs import mnist_dense
+from ssvae import data as data_lib
+from ssvae import train
+
+_BATCH = flags.DEFINE_integer("batch_size", 256, "Global batch size.")
+_STEPS = flags.DEFINE_integer("steps", 400, "Timed training steps.")
+_STEPS_PER_CALL = flags.DEFINE_integer("steps_per_call", 100,
+                                       "Steps fused in one lax.scan.")
+_MATMUL = flags.DEFINE_integer("matmul_size", 2048, "Peak matmul size.")
+
+
+def best_time(fn, repeats: int) -> float:
+  fn()  # compile and warm up
+  times = []
+  for _ in range(repeats):
+    t0 = time.perf_counter()
+    fn()
+    times.append(time.perf_counter() - t0)
+  return min(times)
+
+
+def matmul_peak_flops(n: int) -> float:
+  a = jax.random.normal(jax.random.PRNGKey(0), (n, n), jnp.float32)
+  b = jax.random.normal(jax.random.PRNGKey(1), (n, n), jnp.float32)
+  reps = 10
+  @jax.jit
+  def loop(a, b):
+    return jax.lax.fori_loop(0, reps, lambda i, c: (c @ b) * 1e-3, a)
+  seconds = best_time(lambda: loop(a, b).block_until_ready(), 5)
+  return 2 * n**3 * reps / seconds
+
+
+def dense_model_flops_per_example(input_dim: int, hidden: tuple,
+                                  latent: int, classes: int) -> int:
+  """Matmul FLOPs of forward + backward for one example.
+
+  Backward costs twice the forward (input and weight gradients), except that
+  the first layer needs no gradient with respect to the data.
+  """
+  enc = [input_dim, *hidden]
+  dec = [latent + classes, *hidden[::-1], input_dim]
+  macs = sum(a * b for a, b in zip(enc[:-1], enc[1:]))
+  macs += hidden[-1] * (2 * latent + classes)  # mu, logvar, y heads
+  macs += sum(a * b for a, b in zip(dec[:-1], dec[1:]))
+  return 2 * (3 * macs - input_dim * hidden[0])
+
+
+def synthetic_mnist(num_train: int = 10000) -> data_lib.Dataset:
+  rng = np.random.default_rng(0)
+  x = (rng.random((num_train, 28, 28, 1)) < 0.2).astype(np.float32)
+  y = rng.integers(0, 10, num_train).astype(np.int32)
+  split = data_lib.Split(x=x, y=y)
+  return data_lib.Dataset(name="synthetic_mnist", train=split, test=split,
+                          num_classes=10, likelihood="bernoulli")
+
+
+def on_device_examples_per_s(exp, steps_per_call: int, calls: int) -> float:
+  """Batches sampled inside a jitted lax.scan of steps_per_call steps."""
+  chunk = train.make_train_chunk(exp, steps_per_call)
+  holder = {"state": train.init_train_state(exp)}
+  _, keys, _ = train.seed_keys(exp.seeds)
+  x, y = jnp.asarray(exp.dataset.train.x), jnp.asarray(exp.dataset.train.y)
+  pools = jax.tree.map(jnp.asarray, exp.pools)
+
+  def run():
+    for _ in range(calls):
+      holder["state"], metrics = chunk(holder["state"], pools, keys, x, y)
+    jax.block_until_ready(metrics)
+
+  return calls * steps_per_call * exp.config.train.batch_size / best_time(
+      run, 3)
+
+
+def host_fed_examples_per_s(exp, num_steps: int) -> float:
+  """One jitted step per batch; the batch is drawn by numpy and sent."""
+  step = train.make_parallel_train_step(exp)
+  holder = {"state": train.init_train_state(exp)}
+  _, keys, _ = train.seed_keys(exp.seeds)
+  x, y = exp.dataset.train.x, exp.dataset.train.y
+  labeled, unlabeled = exp.pools.labeled[0], exp.pools.unlabeled[0]
+  half = exp.config.train.batch_size // 2
+  mask = np.concatenate([np.ones(half), np.zeros(half)]).astype(np.float32)
+  rng = np.random.default_rng(0)
+
+  def run():
+    for _ in range(num_steps):
+      idx = np.concatenate([rng.choice(labeled, half),
+                            rng.choice(unlabeled, half)])
+      batch = {"x": x[idx][None], "label": y[idx][None],
+               "label_mask": mask[None]}
+      holder["state"], metrics = step(holder["state"], batch, keys)
+    jax.block_until_ready(metrics)
+
+  return num_steps * exp.config.train.batch_size / best_time(run, 3)
+
+
+def xla_flops_per_example(exp) -> float:
+  state = train.init_train_state(exp)
+  _, keys, _ = train.seed_keys(exp.seeds)
+  batch = jax.tree.map(lambda a: a[None], data_lib.sample_batch(
+      keys[0], jnp.asarray(exp.dataset.train.x),
+      jnp.asarray(exp.dataset.train.y),
+      jax.tree.map(lambda a: jnp.asarray(a[0]), exp.pools),
+      exp.config.train.batch_size, exp.sampling_mode))
+  cost = train.make_parallel_train_step(exp).lower(
+      state, batch, keys).compile().cost_analysis()
+  cost = cost[0] if isinstance(cost, list) else cost
+  return cost["flops"] / exp.config.train.batch_size
+
+
+def main(_):
+  devices = jax.devices()[:1]
+  n = _STEPS_PER_CALL.value
+  calls = max(_STEPS.value // n, 1)
+
+  peak = matmul_peak_flops(_MATMUL.value)
+  print(f"float32 matmul peak ({_MATMUL.value}^2): {peak / 1e9:.1f} GFLOP/s")
+
+  config = mnist_dense.get_config()
+  config.train.batch_size = _BATCH.value
+  exp = train.experiment_from_dataset(config, synthetic_mnist(), devices)
+  flops = dense_model_flops_per_example(
+      784, tuple(config.model.hidden_sizes), config.model.latent_dim, 10)
+  print(f"FLOPs/example: {flops / 1e6:.2f} M by hand (matmuls), "
+        f"{xla_flops_per_example(exp) / 1e6:.2f} M by XLA's cost model")
+  examples_per_s = on_device_examples_per_s(exp, n, calls)
+  host = host_fed_examples_per_s(exp, calls * n // 4)
+  achieved = examples_per_s * flops
+  print(f"paper dense model, batch {_BATCH.value}: {examples_per_s:.0f} "
+        f"examples/s on-device sampling, {host:.0f} host-fed "
+        f"(ratio {examples_per_s / host:.2f}); {achieved / 1e9:.1f} GFLOP/s")
+
+  # A small model, where per-step dispatch matters more than the matmuls.
+  small = default.get_config()
+  small_exp = train.experiment_from_dataset(
+      small, data_lib.load_dataset(small.data), devices)
+  small_device = on_device_examples_per_s(small_exp, n, calls)
+  small_host = host_fed_examples_per_s(small_exp, calls * n // 4)
+  print(f"default config (digits, 256-256): {small_device:.0f} examples/s "
+        f"on-device sampling, {small_host:.0f} host-fed "
+        f"(ratio {small_device / small_host:.2f})")
+  print(f"examples_per_s={examples_per_s:.0f} "
+        f"peak_fraction={achieved / peak:.3f}")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,81 @@
+r"""Runs a sweep config: every cell x seed, then results tables and figures.
+
+  python -m experiments.sweep --config=configs/table3_mnist_dense.py \
+      --workdir=workdirs/table3_mnist_dense
+  python -m experiments.sweep --config=configs/table3_mnist_dense.py:quick \
+      --workdir=/tmp/table3_quick          # tiny version, seconds
+
+Writes DIR/runs/<cell>/ (one train_and_evaluate run per cell),
+DIR/results.csv (one row per cell x seed), DIR/results.json, DIR/results.md
+(one row per cell, mean ± sample std) and the config's figures DIR/*.png.
+Rerunning the same command skips finished cells and resumes the others.
+
+Overrides, e.g.:
+  --config.num_seeds=3 --config.base.train.num_steps=1000
+  --config.axes='(("model.variant", ("semi_supervised",)),
+                  ("data.num_labels", (60, 600)))'    # one argument
+
+Multi-host (several machines, one job): put --workdir on a filesystem every
+host shares, and start the same command on every host with
+  --multihost --coordinator_address=HOST0:12345 --num_processes=N \
+  --process_id=I            # I = 0 .. N-1, one per host
+(on Cloud TPU pods and SLURM the last three can be omitted: jax finds them).
+jax.distributed.initialize() then runs before anything else; every process
+trains every cell together, each cell's (seed, data) mesh spanning all
+hosts' devices, and only process 0 writes results.* and the figures.
+"""
+
+import shlex
+import sys
+
+from absl import app
+from absl import flags
+import jax
+from ml_collections import config_flags
+
+from ssvae import logging_utils
+from ssvae import sweep
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Sweep config file (configs/table*.py), optionally with "
+    "':quick'.", lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for runs/ and the "
+                               "results files.")
+_MULTIHOST = flags.DEFINE_bool("multihost", False, "Call "
+                               "jax.distributed.initialize() first.")
+_COORDINATOR = flags.DEFINE_string("coordinator_address", None, "host:port of "
+                                   "process 0 (multi-host; None = detect).")
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Processes in "
+                                      "the job (multi-host; None = detect).")
+_PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index "
+                                   "(multi-host; None = detect).")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def command_line(argv=None) -> str:
+  """The command as typed to rerun it: `python -m experiments.sweep ...`."""
+  args = (sys.argv if argv is None else argv)[1:]
+  return " ".join(["python", "-m", "experiments.sweep",
+                   *(shlex.quote(a) for a in args)])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  if _MULTIHOST.value:
+    jax.distributed.initialize(coordinator_address=_COORDINATOR.value,
+                               num_processes=_NUM_PROCESSES.value,
+                               process_id=_PROCESS_ID.value)
+  logging_utils.setup()
+  try:
+    sweep.check_sweep(_CONFIG.value)
+  except ValueError as e:  # Bad sweep config: say so before any training.
+    raise app.UsageError(str(e)) from None
+  summary = sweep.run_sweep(_CONFIG.value, _WORKDIR.value,
+                            command=command_line())
+  if jax.process_index() == 0:
+    print(f"Wrote {len(summary)} cells to {_WORKDIR.value}/results.md")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,494 @@
+"""Sweeps: a grid of experiment configs, every cell trained over several seeds.
+
+A sweep config (configs/table*.py, built with `new_sweep_config`) holds:
+  title: heading of results.md.
+  base: a full experiment config, as configs/mnist_dense.py returns.
+  axes: ((path, values), ...): the grid, a product over the axes in this
+    order. path is a dotted field of base ("model.variant"); its last
+    component ("variant") names the axis in cell names, CSV columns and
+    cell_overrides, so last components must be unique within a sweep.
+  extra_grids: (axes, ...): further products appended after the main one,
+    for cells that do not fit it (Table 6's unsupervised 0-label row).
+  cell_overrides: ((match, override), ...): every cell whose axis values
+    equal all of `match` ({axis name: value}) gets `override` ({path: value})
+    applied to its config, e.g. fewer steps for the supervised variant.
+  num_seeds: seeds per cell; a cell trains them as ONE vmapped program
+    (base.train.num_seeds), seeds base.seed .. base.seed + num_seeds - 1.
+  metrics: the metrics results.md shows (results.csv/json hold every one).
+  plots: names from plots.PLOTS, written as DIR/<name>.png.
+
+`run_sweep(config, workdir, command=...)` trains every cell in
+workdir/runs/<cell name>/ with train.train_and_evaluate and writes
+results.csv (one row per cell x seed), results.json and results.md (one row
+per cell, mean ± sample std). A rerun skips finished cells and resumes
+unfinished ones from their checkpoints.
+"""
+
+import csv
+import dataclasses
+import io
+import itertools
+import json
+import math
+import os
+import platform
+import subprocess
+import time
+from typing import Any, Optional, Sequence
+
+import jax
+import ml_collections
+import numpy as np
+import tqdm
+
+from ssvae import config_validation
+from ssvae import io_utils
+from ssvae import plots
+from ssvae import train
+
+QUICK = "quick"
+RUNS_DIR = "runs"
+# Per-run columns of results.csv besides the axes and the metrics.
+RUN_COLUMNS = ("cell", "seed", "step", "num_labeled", "sampling_mode")
+STD_NOTE = ("mean ± sample standard deviation (ddof=1) over the n seeds of a "
+            "cell; `mean (n=1)` when a cell has one seed")
+_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+  """One grid point: its name, axis values and full experiment config."""
+  name: str
+  axes: dict  # axis name -> value in the config (every axis of the sweep)
+  config: ml_collections.ConfigDict
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricStats:
+  mean: float
+  std: float  # sample std (ddof=1); nan when n == 1
+  n: int
+
+
+@dataclasses.dataclass(frozen=True)
+class CellSummary:
+  """One row of results.md: a cell's axis values and per-metric stats."""
+  name: str
+  axes: dict
+  stats: dict  # metric name -> MetricStats
+
+
+# ----------------------------------------------------------------- configs
+
+
+def parse_config_arg(arg: Optional[str], source: str) -> bool:
+  """True for the quick variant ("quick"), False for the full one ("")."""
+  if arg in (None, ""):
+    return False
+  if arg == QUICK:
+    return True
+  raise ValueError(
+      f"{source}: unknown config parameter {arg!r}; use no parameter (the "
+      f"full sweep) or ':{QUICK}'.")
+
+
+def new_sweep_config(*, title: str, base: ml_collections.ConfigDict,
+                     axes: tuple, metrics: tuple, num_seeds: int = 5,
+                     extra_grids: tuple = (), cell_overrides: tuple = (),
+                     plots_to_write: tuple = ()) -> ml_collections.ConfigDict:
+  """A sweep config with every field described in the module docstring."""
+  config = ml_collections.ConfigDict()
+  config.title = title
+  config.base = base
+  config.axes = tuple(axes)
+  config.extra_grids = tuple(extra_grids)
+  config.cell_overrides = tuple(cell_overrides)
+  config.num_seeds = num_seeds
+  config.metrics = tuple(metrics)
+  config.plots = tuple(plots_to_write)
+  return config
+
+
+def quick_base(base: ml_collections.ConfigDict, *,
+               keep_data: bool = False) -> ml_collections.ConfigDict:
+  """A tiny version of `base` that trains in seconds: what tests run.
+
+  Image data sets become scikit-learn's embedded 8x8 digits unless
+  keep_data (e.g. UCI HAR, whose data_dir the caller then passes).
+  """
+  if not keep_data:
+    base.data.name = "digits"
+    base.data.source = "auto"
+    base.data.data_dir = ""
+  family = base.model.family
+  base.model.hidden_sizes = (8, 8, 8) if family == "rnn" else (16,)
+  if family in ("cnn", "multihead_cnn"):
+    base.model.conv_channels = (4, 4, 4)
+  base.train.batch_size = 16
+  base.train.num_steps = 10
+  base.train.steps_per_call = 5
+  base.train.eval_every = 10
+  base.train.checkpoint_every = 5
+  base.train.eval_batch_size = 500
+  return base
+
+
+# --------------------------------------------------------- grid expansion
+
+
+def axis_name(path: str) -> str:
+  return path.rsplit(".", 1)[-1]
+
+
+def _grids(sweep_config) -> list[tuple]:
+  return [tuple(sweep_config.axes)] + [tuple(g) for g in
+                                       sweep_config.extra_grids]
+
+
+def _check_grid(grid: Any, where: str) -> None:
+  if not isinstance(grid, (tuple, list)) or not grid:
+    raise ValueError(f"sweep config {where}: expected a non-empty tuple of "
+                     f"(path, values) pairs, got {grid!r}.")
+  for axis in grid:
+    if (not isinstance(axis, (tuple, list)) or len(axis) != 2
+        or not isinstance(axis[0], str)
+        or not isinstance(axis[1], (tuple, list)) or not axis[1]):
+      raise ValueError(
+          f"sweep config {where}: every axis must be (path, non-empty tuple "
+          f"of values), got {axis!r}.")
+
+
+def axis_paths(sweep_config) -> list[str]:
+  """Every axis path of the sweep, in order of first appearance."""
+  paths = []
+  for i, grid in enumerate(_grids(sweep_config)):
+    _check_grid(grid, "axes" if i == 0 else f"extra_grids[{i - 1}]")
+    for path, _ in grid:
+      if path not in paths:
+        paths.append(path)
+  names = [axis_name(p) for p in paths]
+  for name in names:
+    if names.count(name) > 1:
+      clash = [p for p in paths if axis_name(p) == name]
+      raise ValueError(
+          f"sweep config axes {clash} share the name {name!r}; axis paths "
+          "must end in distinct field names.")
+    if name in RUN_COLUMNS:
+      raise ValueError(
+          f"sweep config axis {name!r} clashes with the results.csv column "
+          f"of that name ({RUN_COLUMNS}).")
+  return paths
+
+
+def _get(config, path: str) -> Any:
+  node = config
+  for part in path.split("."):
+    if not isinstance(node, ml_collections.ConfigDict) or part not in node:
+      raise ValueError(
+          f"sweep config: base config has no field {path!r} (no {part!r}).")
+    node = node[part]
+  return node
+
+
+def _set(config, path: str, value: Any, where: str) -> None:
+  _get(config, path)  # Names the missing field, if any.
+  parent, _, leaf = path.rpartition(".")
+  node = _get(config, parent) if parent else config
+  if isinstance(value, list):
+    value = tuple(value)
+  try:
+    node[leaf] = value
+  except (TypeError, ValueError) as e:
+    raise ValueError(f"sweep config {where}: cannot set {path}={value!r}: "
+                     f"{e}") from e
+
+
+def _plain(value: Any) -> Any:
+  """Comparable, JSON-friendly form (lists -> tuples)."""
+  return tuple(value) if isinstance(value, list) else value
+
+
+def format_value(value: Any) -> str:
+  """Axis value as it appears in cell names and results.csv."""
+  if isinstance(value, (tuple, list)):
+    return "-".join(format_value(v) for v in value)
+  return str(value).replace("/", "_").replace(",", "_")
+
+
+def _check_overrides(sweep_config, names: list[str]) -> list[tuple]:
+  checked = []
+  for i, entry in enumerate(sweep_config.cell_overrides):
+    where = f"cell_overrides[{i}]"
+    if (not isinstance(entry, (tuple, list)) or len(entry) != 2
+        or not all(isinstance(d, dict) for d in entry)):
+      raise ValueError(f"sweep config {where}: expected (match dict, "
+                       f"override dict), got {entry!r}.")
+    match, override = entry
+    unknown = [k for k in match if k not in names]
+    if unknown:
+      raise ValueError(f"sweep config {where}: match keys {unknown} are not "
+                       f"axis names {names}.")
+    checked.append((match, override, where))
+  return checked
+
+
+def expand_cells(sweep_config: ml_collections.ConfigDict) -> list[Cell]:
+  """Every cell of the sweep, each config validated; raises ValueError."""
+  if not isinstance(sweep_config.num_seeds, int) or sweep_config.num_seeds < 1:
+    raise ValueError(f"sweep config num_seeds: must be a positive integer, "
+                     f"got {sweep_config.num_seeds!r}.")
+  paths = axis_paths(sweep_config)
+  names = [axis_name(p) for p in paths]
+  overrides = _check_overrides(sweep_config, names)
+  cells, seen = [], set()
+  for grid in _grids(sweep_config):
+    grid_paths = [p for p, _ in grid]
+    for values in itertools.product(*(tuple(v) for _, v in grid)):
+      config = sweep_config.base.copy_and_resolve_references()
+      for path, value in zip(grid_paths, values):
+        _set(config, path, value, f"axis {path}")
+      config.train.num_seeds = sweep_config.num_seeds
+      grid_axes = {axis_name(p): _plain(_get(config, p)) for p in paths}
+      for match, override, where in overrides:
+        if all(grid_axes[k] == _plain(v) for k, v in match.items()):
+          for path, value in override.items():
+            _set(config, path, value, where)
+      name = ",".join(f"{axis_name(p)}={format_value(v)}"
+                      for p, v in zip(grid_paths, values))
+      if name in seen:
+        raise ValueError(f"sweep config: cell {name!r} appears twice; the "
+                         "grids overlap.")
+      seen.add(name)
+      try:
+        config_validation.validate(config)
+      except ValueError as e:
+        raise ValueError(f"sweep cell {name!r}: {e}") from e
+      cells.append(Cell(name=name, config=config,
+                        axes={axis_name(p): _plain(_get(config, p))
+                              for p in paths}))
+  return cells
+
+
+def check_sweep(sweep_config: ml_collections.ConfigDict) -> list[Cell]:
+  """Validates everything that can fail before training; returns the cells."""
+  cells = expand_cells(sweep_config)
+  plots.check_plots(tuple(sweep_config.plots),
+                    [axis_name(p) for p in axis_paths(sweep_config)])
+  if not sweep_config.metrics:
+    raise ValueError("sweep config metrics: name at least one metric.")
+  return cells
+
+
+# ------------------------------------------------------------ running
+
+
+def run_dir(workdir: str, cell: Cell) -> str:
+  return os.path.join(workdir, RUNS_DIR, cell.name)
+
+
+def finished_results(cell: Cell, workdir: str) -> Optional[dict]:
+  """The cell's results.json if it finished with exactly the cell's config."""
+  directory = run_dir(workdir, cell)
+  results_path = os.path.join(directory, "results.json")
+  config_path = os.path.join(directory, "config.json")
+  if not (os.path.exists(results_path) and os.path.exists(config_path)):
+    return None
+  current = json.loads(cell.config.to_json_best_effort())
+  if io_utils.read_json(config_path) != current:
+    return None  # train_and_evaluate resumes it, or names the conflict.
+  return io_utils.read_json(results_path)
+
+
+def _metric_means(results: dict) -> str:
+  return ", ".join(f"{k}={np.mean([float(v) for v in vs]):.4f}"
+                   for k, vs in sorted(results["metrics"].items()))
+
+
+def run_cells(cells: Sequence[Cell], workdir: str, *,
+              devices=None) -> dict[str, dict]:
+  """Trains every unfinished cell; returns {cell name: results}."""
+  results, pending = {}, []
+  for cell in cells:  # Decided up front, identically on every process.
+    done = finished_results(cell, workdir)
+    if done is None:
+      pending.append(cell)
+    else:
+      results[cell.name] = done
+  if results:
+    tqdm.tqdm.write(f"{len(results)} of {len(cells)} cells already finished; "
+                    "skipping them.")
+  with tqdm.tqdm(total=len(cells), initial=len(results), desc="sweep",
+                 unit="cell", disable=None) as bar:
+    for cell in pending:
+      start = time.time()
+      results[cell.name] = train.train_and_evaluate(
+          cell.config, run_dir(workdir, cell), devices=devices)
+      bar.update(1)
+      tqdm.tqdm.write(
+          f"[{len(results)}/{len(cells)}] {cell.name}: "
+          f"{_metric_means(results[cell.name])} "
+          f"({time.time() - start:.0f} s)")
+  return results
+
+
+# -------------------------------------------------------- aggregation
+
+
+def metric_names(results: dict[str, dict], first: Sequence[str]) -> list[str]:
+  """`first`, then every other metric any cell reported, sorted."""
+  found = {m for r in results.values() for m in r["metrics"]}
+  return list(first) + sorted(found - set(first))
+
+
+def result_rows(cells: Sequence[Cell], results: dict[str, dict],
+                metrics: Sequence[str]) -> list[dict]:
+  """One row per cell x seed; a metric a cell lacks is None."""
+  rows = []
+  for cell in cells:
+    r = results[cell.name]
+    for i, seed in enumerate(r["seeds"]):
+      row = {"cell": cell.name, **cell.axes, "seed": seed, "step": r["step"],
+             "num_labeled": r["num_labeled"],
+             "sampling_mode": r["sampling_mode"]}
+      for m in metrics:
+        row[m] = float(r["metrics"][m][i]) if m in r["metrics"] else None
+      rows.append(row)
+  return rows
+
+
+def _stats(values: Sequence[float]) -> MetricStats:
+  values = np.asarray(values, np.float64)
+  std = float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
+  return MetricStats(mean=float(np.mean(values)), std=std, n=len(values))
+
+
+def summarize(cells: Sequence[Cell], rows: Sequence[dict],
+              metrics: Sequence[str]) -> list[CellSummary]:
+  """Per cell and metric: mean, sample std (ddof=1) and count over seeds."""
+  summary = []
+  for cell in cells:
+    cell_rows = [r for r in rows if r["cell"] == cell.name]
+    stats = {m: _stats([r[m] for r in cell_rows]) for m in metrics
+             if cell_rows and cell_rows[0][m] is not None}
+    summary.append(CellSummary(name=cell.name, axes=cell.axes, stats=stats))
+  return summary
+
+
+def format_stats(stats: Optional[MetricStats]) -> str:
+  if stats is None:
+    return "—"
+  if stats.n == 1:
+    return f"{stats.mean:.4f} (n=1)"
+  return f"{stats.mean:.4f} ± {stats.std:.4f} (n={stats.n})"
+
+
+# ------------------------------------------------------------ outputs
+
+
+def git_commit(repo_dir: str = _REPO_ROOT) -> str:
+  """Short HEAD hash, '-dirty' if the tree has changes; read-only."""
+  env = dict(os.environ, GIT_OPTIONAL_LOCKS="0")  # Never write the index.
+  def git(*args):
+    return subprocess.run(["git", *args], cwd=repo_dir, env=env, text=True,
+                          capture_output=True, check=True,
+                          timeout=30).stdout.strip()
+  try:
+    commit = git("rev-parse", "--short", "HEAD")
+    dirty = git("status", "--porcelain")
+  except (OSError, subprocess.SubprocessError):
+    return "unknown (not a git checkout)"
+  return commit + ("-dirty" if dirty else "")
+
+
+def machine_description() -> str:
+  devices = jax.devices()
+  kinds = sorted({d.device_kind for d in devices})
+  return (f"{platform.platform()}, {os.cpu_count()} CPUs, Python "
+          f"{platform.python_version()}, jax {jax.__version__}, "
+          f"{jax.process_count()} process(es), {len(devices)} jax devices "
+          f"({', '.join(kinds)}, platform {devices[0].platform})")
+
+
+def provenance(command: str) -> dict:
+  return {"command": command, "git_commit": git_commit(),
+          "machine": machine_description()}
+
+
+def results_csv(rows: Sequence[dict], columns: Sequence[str]) -> str:
+  out = io.StringIO()
+  writer = csv.writer(out, lineterminator="\n")
+  writer.writerow(columns)
+  for row in rows:
+    writer.writerow(["" if row[c] is None else
+                     format_value(row[c]) if isinstance(row[c], (tuple, list))
+                     else row[c] for c in columns])
+  return out.getvalue()
+
+
+def results_markdown(title: str, info: dict, summary: Sequence[CellSummary],
+                     axes: Sequence[str], metrics: Sequence[str]) -> str:
+  lines = [f"# {title}", "",
+           f"- Command: `{info['command']}`",
+           f"- Commit: `{info['git_commit']}`",
+           f"- Machine: {info['machine']}",
+           f"- Entries: {STD_NOTE}.", "",
+           "| " + " | ".join([*axes, *metrics]) + " |",
+           "|" + "---|" * (len(axes) + len(metrics))]
+  for cell in summary:
+    values = [format_value(cell.axes[a]) for a in axes]
+    values += [format_stats(cell.stats.get(m)) for m in metrics]
+    lines.append("| " + " | ".join(values) + " |")
+  return "\n".join(lines) + "\n"
+
+
+def write_outputs(workdir: str, sweep_config, cells: Sequence[Cell],
+                  results: dict[str, dict], *, command: str,
+                  process_index: int = 0) -> list[CellSummary]:
+  """Writes results.{csv,json,md} and the figures; only process 0 writes.
+
+  Returns the per-cell summary (on every process).
+  """
+  axes = [axis_name(p) for p in axis_paths(sweep_config)]
+  metrics = metric_names(results, sweep_config.metrics)
+  rows = result_rows(cells, results, metrics)
+  summary = summarize(cells, rows, metrics)
+  if process_index != 0:
+    return summary
+  info = provenance(command)
+  io_utils.atomic_write_text(os.path.join(workdir, "results.csv"),
+                             results_csv(rows, ["cell", *axes, *RUN_COLUMNS[1:],
+                                                *metrics]))
+  io_utils.write_json(os.path.join(workdir, "results.json"), {
+      "title": sweep_config.title, **info, "std": STD_NOTE, "axes": axes,
+      "metrics": metrics,
+      "cells": [{"name": c.name, "axes": c.axes,
+                 "stats": {m: dataclasses.asdict(s)
+                           for m, s in c.stats.items()}} for c in summary],
+      "runs": rows})
+  io_utils.atomic_write_text(
+      os.path.join(workdir, "results.md"),
+      results_markdown(sweep_config.title, info, summary, axes,
+                       list(sweep_config.metrics)))
+  for name in sweep_config.plots:
+    plots.write_plot(name, summary, os.path.join(workdir, f"{name}.png"))
+  return summary
+
+
+def run_sweep(sweep_config: ml_collections.ConfigDict, workdir: str, *,
+              command: str, devices=None,
+              process_index: Optional[int] = None) -> list[CellSummary]:
+  """Validates, trains every unfinished cell, then writes the outputs.
+
+  Every process of a multi-host job calls this with the same arguments; the
+  cells train across all processes' devices and only process 0 writes.
+  """
+  cells = check_sweep(sweep_config)
+  if process_index is None:
+    process_index = jax.process_index()
+  if process_index == 0:
+    io_utils.atomic_write_text(
+        os.path.join(workdir, "sweep_config.json"),
+        sweep_config.to_json_best_effort(indent=2) + "\n")
+  results = run_cells(cells, workdir, devices=devices)
+  return write_outputs(workdir, sweep_config, cells, results, command=command,
+                       process_index=process_index)

@@ -1,0 +1,262 @@
+"""Tests for ssvae.sweep: grid expansion, running, resuming, aggregation."""
+
+import csv
+import json
+import os
+import shutil
+
+import jax
+import numpy as np
+import pytest
+
+from configs import default
+from ssvae import sweep
+from ssvae import train
+
+TINY_AXES = (("model.variant", ("supervised",)),
+             ("data.num_labels", (20, 40)))
+
+
+def tiny_base():
+  base = default.get_config()
+  base.model.hidden_sizes = (8,)
+  base.train.batch_size = 16
+  base.train.num_steps = 10
+  base.train.steps_per_call = 5
+  base.train.eval_every = 10
+  base.train.checkpoint_every = 5
+  base.train.eval_batch_size = 500
+  return base
+
+
+def tiny_sweep(**fields):
+  kwargs = dict(title="Tiny", base=tiny_base(), axes=TINY_AXES,
+                metrics=("accuracy",), num_seeds=2)
+  kwargs.update(fields)
+  config = sweep.new_sweep_config(**kwargs)
+  config.lock()
+  return config
+
+
+def run(config, workdir):
+  return sweep.run_sweep(config, str(workdir), command="python -m test",
+                         devices=jax.devices()[:1])
+
+
+def read_csv(path):
+  with open(path) as f:
+    return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def finished_sweep(tmp_path_factory):
+  """One uninterrupted 2-cell x 2-seed sweep, shared by several tests."""
+  workdir = tmp_path_factory.mktemp("sweep")
+  run(tiny_sweep(), workdir)
+  return workdir
+
+
+# ---------------------------------------------------------- grid expansion
+
+
+def test_expand_cells_names_values_order_and_seeds():
+  config = sweep.new_sweep_config(
+      title="t", base=tiny_base(), metrics=("accuracy",), num_seeds=3,
+      axes=(("model.variant", ("semi_supervised", "supervised")),
+            ("data.num_labels", (100, 1000))))
+  cells = sweep.expand_cells(config)
+  assert [c.name for c in cells] == [
+      "variant=semi_supervised,num_labels=100",
+      "variant=semi_supervised,num_labels=1000",
+      "variant=supervised,num_labels=100",
+      "variant=supervised,num_labels=1000"]
+  assert cells[2].axes == {"variant": "supervised", "num_labels": 100}
+  assert cells[2].config.model.variant == "supervised"
+  assert cells[2].config.data.num_labels == 100
+  assert all(c.config.train.num_seeds == 3 for c in cells)
+  assert config.base.train.num_seeds == 1  # the base is not modified
+
+
+def test_extra_grids_and_cell_overrides():
+  config = sweep.new_sweep_config(
+      title="t", base=tiny_base(), metrics=("auc",),
+      axes=(("data.held_out_class", (7,)),
+            ("model.variant", ("semi_supervised",)),
+            ("data.label_fraction", (0.1, 1.0))),
+      extra_grids=((("data.held_out_class", (7,)),
+                    ("model.variant", ("unsupervised",))),),
+      cell_overrides=(({"variant": "unsupervised"},
+                       {"train.num_steps": 4, "model.hidden_sizes": [4]}),))
+  cells = sweep.expand_cells(config)
+  assert [c.name for c in cells] == [
+      "held_out_class=7,variant=semi_supervised,label_fraction=0.1",
+      "held_out_class=7,variant=semi_supervised,label_fraction=1.0",
+      "held_out_class=7,variant=unsupervised"]
+  # An axis a grid lacks takes the base value, so every row has every axis.
+  assert cells[2].axes["label_fraction"] == -1.0
+  assert [c.config.train.num_steps for c in cells] == [10, 10, 4]
+  assert cells[2].config.model.hidden_sizes == (4,)
+  assert cells[0].config.model.hidden_sizes == (8,)
+
+
+@pytest.mark.parametrize("fields, message", [
+    (dict(axes=(("model.varient", ("supervised",)),)), "model.varient"),
+    (dict(axes=(("data.num_labels", ("many",)),)), "data.num_labels='many'"),
+    (dict(axes=(("data.num_labels", ()),)), "non-empty"),
+    (dict(axes=(("model.variant", ("supervised",)),
+                ("data.num_labels", (0,)))),
+     "cell 'variant=supervised,num_labels=0'"),
+    (dict(axes=(("data.name", ("digits",)), ("model.name", ("x",)))),
+     "share the name"),
+    (dict(extra_grids=(TINY_AXES,)), "appears twice"),
+    (dict(cell_overrides=(({"varient": "x"}, {}),)), "varient"),
+    (dict(plots_to_write=("auc_per_class",)), "held_out_class"),
+    (dict(plots_to_write=("pie_chart",)), "pie_chart"),
+    (dict(num_seeds=0), "num_seeds"),
+])
+def test_bad_sweep_configs_name_the_problem(fields, message):
+  with pytest.raises(ValueError) as info:
+    sweep.check_sweep(tiny_sweep(**fields))
+  assert message in str(info.value)
+
+
+def test_parse_config_arg():
+  assert sweep.parse_config_arg("", "x.py") is False
+  assert sweep.parse_config_arg("quick", "x.py") is True
+  with pytest.raises(ValueError, match="x.py.*'fast'"):
+    sweep.parse_config_arg("fast", "x.py")
+
+
+# ------------------------------------------------------------ aggregation
+
+
+def fake_results(accuracies, auc=None):
+  metrics = {"accuracy": list(accuracies)}
+  if auc is not None:
+    metrics["auc"] = list(auc)
+  return {"step": 10, "seeds": list(range(len(accuracies))),
+          "sampling_mode": "labeled", "num_labeled": 20, "metrics": metrics}
+
+
+def test_summary_stats_by_hand_and_missing_metrics():
+  config = tiny_sweep()
+  cells = sweep.expand_cells(config)
+  results = {cells[0].name: fake_results([0.5, 0.7], auc=[0.9, 0.8]),
+             cells[1].name: fake_results([0.25])}
+  metrics = sweep.metric_names(results, ("accuracy",))
+  assert metrics == ["accuracy", "auc"]
+  rows = sweep.result_rows(cells, results, metrics)
+  assert len(rows) == 3 and rows[2]["auc"] is None
+  summary = sweep.summarize(cells, rows, metrics)
+  stats = summary[0].stats["accuracy"]
+  assert stats.n == 2 and stats.mean == pytest.approx(0.6)
+  assert stats.std == pytest.approx(np.sqrt(0.02))  # ddof=1: 0.1414
+  assert sweep.format_stats(stats) == "0.6000 ± 0.1414 (n=2)"
+  assert sweep.format_stats(summary[1].stats["accuracy"]) == "0.2500 (n=1)"
+  assert "auc" not in summary[1].stats
+  assert sweep.format_stats(summary[1].stats.get("auc")) == "—"
+
+
+def test_only_process_zero_writes(tmp_path):
+  config = tiny_sweep()
+  cells = sweep.expand_cells(config)
+  results = {c.name: fake_results([0.5, 0.7]) for c in cells}
+  for index in (1, 2):
+    summary = sweep.write_outputs(str(tmp_path), config, cells, results,
+                                  command="c", process_index=index)
+    assert len(summary) == 2 and not os.listdir(tmp_path)
+  sweep.write_outputs(str(tmp_path), config, cells, results, command="c",
+                      process_index=0)
+  assert {"results.csv", "results.json", "results.md"} <= set(
+      os.listdir(tmp_path))
+
+
+def test_git_commit_outside_a_checkout(tmp_path):
+  assert sweep.git_commit(str(tmp_path)).startswith("unknown")
+
+
+# ------------------------------------------------------------ running
+
+
+def test_sweep_writes_one_row_per_run_and_right_statistics(finished_sweep):
+  rows = read_csv(finished_sweep / "results.csv")
+  assert [(r["cell"], r["seed"]) for r in rows] == [
+      ("variant=supervised,num_labels=20", "0"),
+      ("variant=supervised,num_labels=20", "1"),
+      ("variant=supervised,num_labels=40", "0"),
+      ("variant=supervised,num_labels=40", "1")]
+  assert rows[0]["num_labels"] == "20" and rows[0]["num_labeled"] == "20"
+  assert rows[3]["step"] == "10" and rows[3]["sampling_mode"] == "labeled"
+  summary = json.load(open(finished_sweep / "results.json"))
+  markdown = (finished_sweep / "results.md").read_text()
+  for cell in summary["cells"]:
+    values = [float(r["accuracy"]) for r in rows if r["cell"] == cell["name"]]
+    stats = cell["stats"]["accuracy"]
+    assert stats["n"] == 2
+    assert stats["mean"] == pytest.approx(np.mean(values), abs=1e-12)
+    assert stats["std"] == pytest.approx(np.std(values, ddof=1), abs=1e-12)
+    line = (f"| supervised | {cell['axes']['num_labels']} | "
+            f"{np.mean(values):.4f} ± {np.std(values, ddof=1):.4f} (n=2) |")
+    assert line in markdown
+  assert "Command: `python -m test`" in markdown
+  assert "ddof=1" in markdown
+  assert summary["git_commit"] in markdown and "jax devices" in markdown
+  # Per-run results match the cell's own results.json.
+  run_results = json.load(open(
+      finished_sweep / "runs" / rows[0]["cell"] / "results.json"))
+  assert float(rows[1]["accuracy"]) == run_results["metrics"]["accuracy"][1]
+
+
+def test_rerun_of_finished_sweep_does_no_training(finished_sweep, tmp_path,
+                                                  monkeypatch):
+  workdir = tmp_path / "copy"
+  shutil.copytree(finished_sweep, workdir)
+  os.remove(workdir / "results.csv")
+  def no_training(*args, **kwargs):
+    raise AssertionError("a finished cell was trained again")
+  monkeypatch.setattr(train, "train_and_evaluate", no_training)
+  run(tiny_sweep(), workdir)
+  assert ((workdir / "results.csv").read_text()
+          == (finished_sweep / "results.csv").read_text())
+
+
+def test_changed_cell_config_is_not_taken_as_finished(finished_sweep,
+                                                      tmp_path, monkeypatch):
+  workdir = tmp_path / "copy"
+  shutil.copytree(finished_sweep, workdir)
+  trained = []
+  def record(config, workdir, **kwargs):
+    trained.append(os.path.basename(workdir))
+    raise KeyboardInterrupt
+  monkeypatch.setattr(train, "train_and_evaluate", record)
+  base = tiny_base()
+  base.loss.alpha = 2.0
+  with pytest.raises(KeyboardInterrupt):
+    run(tiny_sweep(base=base), workdir)
+  assert trained == ["variant=supervised,num_labels=20"]
+
+
+def test_interrupted_sweep_resumes_to_identical_results(finished_sweep,
+                                                        tmp_path,
+                                                        monkeypatch):
+  real_train_and_evaluate = train.train_and_evaluate
+  def killed_in_second_cell(config, workdir, **kwargs):
+    if workdir.endswith("num_labels=40"):
+      train.train(config, workdir, stop_after_step=5, **kwargs)
+      raise KeyboardInterrupt  # as if killed after the step-5 checkpoint
+    return real_train_and_evaluate(config, workdir, **kwargs)
+  monkeypatch.setattr(train, "train_and_evaluate", killed_in_second_cell)
+  workdir = tmp_path / "interrupted"
+  # The first cell finished before the kill (copied to save its training).
+  first = "variant=supervised,num_labels=20"
+  shutil.copytree(finished_sweep / "runs" / first, workdir / "runs" / first)
+  with pytest.raises(KeyboardInterrupt):
+    run(tiny_sweep(), workdir)
+  assert not os.path.exists(workdir / "results.csv")
+  second = workdir / "runs" / "variant=supervised,num_labels=40"
+  assert os.path.isdir(second / "checkpoints")
+  assert not os.path.exists(second / "results.json")
+  monkeypatch.setattr(train, "train_and_evaluate", real_train_and_evaluate)
+  run(tiny_sweep(), workdir)
+  assert ((workdir / "results.csv").read_text()
+          == (finished_sweep / "results.csv").read_text())

@@ -1,0 +1,161 @@
+"""Tests for the per-table sweep configs (configs/table*.py) and the
+`python -m experiments.sweep` entry point."""
+
+import csv
+import glob
+import importlib
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ssvae import sweep
+from ssvae import train
+from ssvae.data import uci_har
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TABLE_FILES = sorted(glob.glob(os.path.join(REPO, "configs", "table*.py")))
+TABLE_MODULES = [os.path.basename(f)[:-3] for f in TABLE_FILES]
+
+
+def load(module_name, arg):
+  module = importlib.import_module(f"configs.{module_name}")
+  config = module.get_config(arg)
+  config.lock()  # as config_flags does
+  return module, config
+
+
+def test_every_paper_table_has_a_config():
+  expected = {"table3_mnist_dense", "table4_mnist_dense", "table5_mnist_dense",
+              "table6_mnist_dense", "table7_fashion_mnist_dense",
+              "table8_fashion_mnist_dense", "table9_fashion_mnist_dense",
+              "table3_mnist_cnn", "table4_mnist_cnn", "table10_uci_har_rnn",
+              "table11_uci_har_rnn"}
+  assert expected <= set(TABLE_MODULES)
+
+
+@pytest.mark.parametrize("module_name", TABLE_MODULES)
+@pytest.mark.parametrize("arg", ["", "quick"])
+def test_config_expands_to_valid_cells(module_name, arg):
+  module, config = load(module_name, arg)
+  cells = sweep.check_sweep(config)  # validates every cell's config
+  assert cells and all(c.config.train.num_seeds == config.num_seeds
+                       for c in cells)
+  number = re.match(r"table(\d+)_", module_name).group(1)
+  assert f"Table {number}" in module.__doc__
+  assert f"--config=configs/{module_name}.py" in module.__doc__
+  assert config.title.startswith(f"Table {number}")
+  if arg == "quick":
+    assert config.num_seeds == 2
+    assert all(c.config.train.num_steps <= 10 for c in cells)
+    if config.base.data.name != "uci_har":
+      assert all(c.config.data.name == "digits" for c in cells)
+  else:
+    assert config.num_seeds == 5
+    assert config.base.data.name != "digits"
+
+
+def test_unknown_config_parameter_names_the_file():
+  with pytest.raises(ValueError, match="table3_mnist_dense.py.*'fast'"):
+    load("table3_mnist_dense", "fast")
+
+
+def test_paper_grids():
+  cells = sweep.expand_cells(load("table3_mnist_dense", "")[1])
+  assert {(c.axes["variant"], c.axes["num_labels"]) for c in cells} == {
+      (v, n) for v in ("semi_supervised", "supervised") for n in (100, 1000)}
+  cells = sweep.expand_cells(load("table4_mnist_cnn", "")[1])
+  assert {c.config.data.num_labels for c in cells} == {-1}
+  assert {c.config.model.family for c in cells} == {"cnn"}
+  cells = sweep.expand_cells(load("table5_mnist_dense", "")[1])
+  assert len(cells) == 20
+  assert {c.config.data.label_fraction for c in cells} == {0.1}
+  cells = sweep.expand_cells(load("table6_mnist_dense", "")[1])
+  semi = sorted({c.axes["label_fraction"] for c in cells
+                 if c.axes["variant"] == "semi_supervised"})
+  assert len(semi) >= 4 and semi[-1] == 1.0
+  assert {(c.axes["held_out_class"], c.axes["label_fraction"]) for c in cells
+          if c.axes["variant"] == "unsupervised"} == {(7, 0.0), (9, 0.0)}
+  cells = sweep.expand_cells(load("table9_fashion_mnist_dense", "")[1])
+  assert {c.config.data.name for c in cells} == {"fashion_mnist"}
+  cells = sweep.expand_cells(load("table10_uci_har_rnn", "")[1])
+  assert all(c.axes["num_labels"] % 6 == 0 for c in cells)
+  cells = sweep.expand_cells(load("table11_uci_har_rnn", "")[1])
+  assert {c.config.data.held_out_class for c in cells} == {0}
+
+
+def write_synthetic_har(base_dir, n_train_per_class=10, n_test_per_class=2):
+  """The official 'UCI HAR Dataset' layout with random windows."""
+  rng = np.random.default_rng(0)
+  root = base_dir / uci_har.FOLDER_NAME
+  for split, per_class in (("train", n_train_per_class),
+                           ("test", n_test_per_class)):
+    labels = np.repeat(np.arange(1, 7), per_class)
+    signals = root / split / "Inertial Signals"
+    signals.mkdir(parents=True)
+    for channel in uci_har.ALL_CHANNELS:
+      rows = rng.normal(size=(len(labels), uci_har.WINDOW_LENGTH))
+      np.savetxt(signals / f"{channel}_{split}.txt", rows, fmt="%.7e")
+    (root / split / f"y_{split}.txt").write_text(
+        "".join(f"{v}\n" for v in labels))
+  (root / "activity_labels.txt").write_text("".join(
+      f"{i} {name}\n" for i, name in enumerate(uci_har.CLASS_NAMES, 1)))
+  return base_dir
+
+
+@pytest.mark.parametrize("module_name", ["table10_uci_har_rnn",
+                                         "table11_uci_har_rnn"])
+def test_har_quick_cells_build_on_synthetic_files(module_name, tmp_path):
+  _, config = load(module_name, "quick")
+  config.base.data.data_dir = str(write_synthetic_har(tmp_path))
+  for cell in sweep.expand_cells(config):
+    exp = train.build_experiment(cell.config)
+    assert exp.dataset.input_shape == (uci_har.WINDOW_LENGTH, 6)
+    if cell.axes["variant"] != "unsupervised":
+      assert exp.pools.labeled.shape[1] > 0
+
+
+def test_cli_runs_a_quick_table_end_to_end(tmp_path):
+  # Table 5 quick, narrowed by a command-line override to one cell.
+  args = ["--config=configs/table5_mnist_dense.py:quick",
+          f"--workdir={tmp_path}",
+          "--config.axes=((\"data.held_out_class\", (1,)), "
+          "(\"model.variant\", (\"unsupervised\",)))"]
+  env = dict(os.environ, XLA_FLAGS="", JAX_PLATFORMS="cpu")
+  proc = subprocess.run([sys.executable, "-m", "experiments.sweep", *args],
+                        cwd=REPO, env=env, capture_output=True, text=True,
+                        timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert "[1/1] held_out_class=1,variant=unsupervised: auc=" in proc.stdout
+  with open(tmp_path / "results.csv") as f:
+    rows = list(csv.DictReader(f))
+  assert [(r["cell"], r["seed"]) for r in rows] == [
+      ("held_out_class=1,variant=unsupervised", "0"),
+      ("held_out_class=1,variant=unsupervised", "1")]
+  aucs = [float(r["auc"]) for r in rows]
+  assert all(0.0 <= a <= 1.0 for a in aucs)
+  results = json.load(open(tmp_path / "results.json"))
+  assert results["cells"][0]["stats"]["auc"]["mean"] == pytest.approx(
+      np.mean(aucs))
+  markdown = (tmp_path / "results.md").read_text()
+  assert markdown.startswith("# Table 5")
+  assert "python -m experiments.sweep --config=configs/table5_mnist_dense.py" \
+      ":quick" in markdown
+  assert f"| 1 | unsupervised | {np.mean(aucs):.4f} ± " in markdown
+  assert os.path.getsize(tmp_path / "auc_per_class.png") > 1000
+
+
+def test_cli_rejects_a_bad_sweep_before_training(tmp_path):
+  env = dict(os.environ, XLA_FLAGS="", JAX_PLATFORMS="cpu")
+  proc = subprocess.run(
+      [sys.executable, "-m", "experiments.sweep",
+       "--config=configs/table3_mnist_dense.py:quick",
+       f"--workdir={tmp_path}", "--config.axes=((\"model.varient\", (1,)),)"],
+      cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+  assert proc.returncode != 0
+  assert "model.varient" in proc.stderr and "Traceback" not in proc.stderr
+  assert not os.path.exists(tmp_path / "runs")

@@ -250,8 +250,10 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, devices=None,
   exp = experiment or build_experiment(config, devices)
   os.makedirs(workdir, exist_ok=True)
   _check_config_matches(workdir, config)
-  io_utils.atomic_write_text(os.path.join(workdir, "config.json"),
-                             config.to_json_best_effort(indent=2) + "\n")
+  is_writer = jax.process_index() == 0  # one host writes files (orbax syncs)
+  if is_writer:
+    io_utils.atomic_write_text(os.path.join(workdir, "config.json"),
+                               config.to_json_best_effort(indent=2) + "\n")
   metrics_path = os.path.join(workdir, "metrics.jsonl")
 
   state = init_train_state(exp)
@@ -260,7 +262,8 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, devices=None,
   if start:
     logging.info("Resuming %s from step %d.", workdir, start)
     state = ckpt.restore(start, like=state)
-    _truncate_metrics(metrics_path, start)
+    if is_writer:
+      _truncate_metrics(metrics_path, start)
   evaluate = evaluation.make_evaluator(exp)
   _, train_keys, _ = seed_keys(exp.seeds)
   rep = parallel.replicated(exp.mesh)
@@ -273,7 +276,8 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, devices=None,
   chunks = {}
   step = start
   t0, step0 = time.time(), start
-  with io_utils.MetricsWriter(metrics_path) as writer, tqdm.tqdm(
+  writer_path = metrics_path if is_writer else os.devnull
+  with io_utils.MetricsWriter(writer_path) as writer, tqdm.tqdm(
       total=cfg.num_steps, initial=start, desc=os.path.basename(workdir),
       unit="step", mininterval=2.0, disable=None) as bar:
     for end in _chunk_boundaries(start, exp.config):
@@ -339,5 +343,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
              "num_labeled": int(exp.pools.labeled.shape[1])
              if exp.sampling_mode != "unlabeled" else 0,
              "metrics": evaluation.final_metrics(exp, state)}
-  io_utils.write_json(os.path.join(workdir, "results.json"), results)
+  if jax.process_index() == 0:
+    io_utils.write_json(os.path.join(workdir, "results.json"), results)
   return results

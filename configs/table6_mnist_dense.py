@@ -4,7 +4,7 @@ and 9 as a function of the labeled fraction of the normal training data.
 Semi-supervised at label_fraction 0.01, 0.1, 0.5 and 1.0; the plain VAE
 (unsupervised, label_fraction 0.0) is the 0-label row, an extra grid.
 
-Base: configs/mnist_dense.py, 600 steps at batch 128 (about 1.4 epochs of the
+Base: configs/mnist_dense.py, 400 steps at batch 128 (about 0.95 epochs of the
 ~54k normal points), 5 seeds per cell,
 10 cells.
 
@@ -27,7 +27,7 @@ LABEL_FRACTIONS = (0.01, 0.1, 0.5, 1.0)
 def get_config(arg: str = ""):
   quick = sweep.parse_config_arg(arg, __file__)
   base = mnist_dense.get_config()
-  base.train.num_steps = 600
+  base.train.num_steps = 400
   base.train.batch_size = 128
   base.data.label_fraction = 0.1
   if quick:

@@ -17,7 +17,8 @@ def get_config():
   config.model.dropout_rate = 0.25
   config.train.batch_size = 128
   config.train.num_steps = 3000
-  config.train.steps_per_call = 50
+  config.train.steps_per_call = 10
+  config.train.scan_unroll = True  # convs in a lax.scan are slow on XLA:CPU
   config.train.eval_every = 1000
   config.train.eval_batch_size = 500
   return config

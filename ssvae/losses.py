@@ -106,7 +106,8 @@ def ssvae_loss(*, x: Array, labels: Array, label_mask: Array,
   num_labeled = jnp.sum(label_mask)
   if factor_logits:
     for k, logits in enumerate(factor_logits):
-      classification += masked_cross_entropy(logits, labels[:, k],
+      factor_labels = labels[:, k] if labels.ndim == 2 else labels
+      classification += masked_cross_entropy(logits, factor_labels,
                                              label_mask)[0]
   elif class_logits is not None:
     classification = masked_cross_entropy(class_logits, labels, label_mask)[0]

@@ -33,7 +33,7 @@ from ssvae import steps
 # Fields that may change between a run and its resumption.
 _RESUMABLE_FIELDS = ("train.num_steps", "train.eval_every",
                      "train.checkpoint_every", "train.steps_per_call",
-                     "train.eval_batch_size")
+                     "train.scan_unroll", "train.eval_batch_size")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,7 +162,10 @@ def make_train_chunk(exp: Experiment, num_steps: int):
                                     cfg.train.batch_size, exp.sampling_mode)
       batch = jax.lax.with_sharding_constraint(batch, batch_spec)
       return step_fn(state, batch, step_key)
-    return jax.lax.scan(body, state, None, length=num_steps)
+    # XLA:CPU runs convolutions inside a while loop ~10x slower
+    # (jax-ml/jax#12868); train.scan_unroll=True unrolls the scan for them.
+    return jax.lax.scan(body, state, None, length=num_steps,
+                        unroll=cfg.train.get("scan_unroll", 1))
 
   seed_sharded = parallel.per_seed(exp.mesh)
   rep = parallel.replicated(exp.mesh)

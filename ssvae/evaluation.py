@@ -1,7 +1,8 @@
 """Test-set evaluation of a seed-stacked train state.
 
 `make_evaluator` gives the periodic metrics (accuracy, log loss, ELBO terms);
-`final_metrics` adds what only the end of a run needs (anomaly AUC).
+`final_metrics` adds what only the end of a run needs (anomaly AUC, betaVAE
+score when config.beta_vae is set).
 """
 
 import functools
@@ -80,4 +81,9 @@ def final_metrics(exp, state) -> dict:
   if (exp.config.data.held_out_class >= 0
       and types.has_decoder(exp.config.model.variant)):
     metrics["auc"] = anomaly_auc(exp, state)
+  if exp.config.get("beta_vae") is not None:
+    # Imported here: disentanglement_eval builds on this module.
+    from ssvae import disentanglement_eval  # pylint: disable=g-import-not-at-top
+    metrics["beta_vae_score"] = disentanglement_eval.beta_vae_per_seed(
+        exp, state)
   return metrics

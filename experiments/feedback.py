@@ -1,0 +1,50 @@
+r"""Anomaly detection with simulated user feedback (paper section 5).
+
+  python -m experiments.feedback --config=configs/feedback_mnist.py \
+      --workdir=workdirs/feedback_mnist
+  python -m experiments.feedback --config=configs/feedback_mnist.py:quick \
+      --workdir=/tmp/feedback_quick          # tiny version, seconds
+
+Writes DIR/round_0/ and DIR/feedback_<n>/ (one training run each),
+DIR/results.json and DIR/results.md (AUC before and after feedback, mean ±
+sample std over seeds). Rerunning the same command skips finished rounds and
+resumes the others from their checkpoints. Protocol:
+ssvae/feedback_experiment.py.
+"""
+
+import shlex
+import sys
+
+from absl import app
+from absl import flags
+from ml_collections import config_flags
+
+from ssvae import config_validation
+from ssvae import feedback_experiment
+from ssvae import logging_utils
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Feedback config file (configs/feedback_mnist.py), "
+    "optionally with ':quick'.", lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for the rounds "
+                               "and the results files.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  logging_utils.setup()
+  command = shlex.join(["python", "-m", "experiments.feedback", *sys.argv[1:]])
+  try:
+    feedback_experiment.check_config(_CONFIG.value)
+    config_validation.validate(_CONFIG.value)
+  except ValueError as e:
+    raise app.UsageError(str(e)) from None
+  summary = feedback_experiment.run_feedback_experiment(
+      _CONFIG.value, _WORKDIR.value, command=command)
+  print(feedback_experiment.results_markdown(summary))
+
+
+if __name__ == "__main__":
+  app.run(main)

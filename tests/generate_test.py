@@ -1,0 +1,109 @@
+"""Tests for experiments.generate on tiny digits runs."""
+
+import json
+import os
+
+import jax
+from matplotlib import image as mpl_image
+import pytest
+
+from configs import default
+from experiments import generate
+from ssvae import train
+
+DIGIT_PIXELS = 8
+SCALE = 8  # save_image_grid upscales 8x8 images to 64 pixels
+
+
+def tiny_config(**model_overrides):
+  config = default.get_config()
+  config.model.hidden_sizes = (32,)
+  config.model.update(model_overrides)
+  config.data.num_labels = 50
+  config.train.batch_size = 16
+  config.train.num_steps = 10
+  config.train.steps_per_call = 10
+  config.train.eval_every = 10
+  config.train.checkpoint_every = 10
+  config.train.eval_batch_size = 500
+  return config
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  """(workdir, exp, state) of a finished tiny semi_supervised run."""
+  workdir = str(tmp_path_factory.mktemp("semi"))
+  exp, state = train.train(tiny_config(), workdir, devices=jax.devices()[:1])
+  return workdir, exp, state
+
+
+@pytest.fixture
+def semi_run(trained):
+  return trained[0]
+
+
+def mosaic_pixels(count: int, gap: int = 1) -> int:
+  return (count * DIGIT_PIXELS + (count - 1) * gap) * SCALE
+
+
+def test_writes_class_grid_and_one_traversal_per_class(semi_run):
+  """Goes through load_run; the PNGs land in WORKDIR/figures by default."""
+  paths = generate.write_generation_figures(
+      semi_run, num_per_class=6, traversal_classes=[0, 7], grid_size=5)
+  assert {str(p.parent) for p in paths} == {os.path.join(semi_run, "figures")}
+  names = [p.name for p in paths]
+  assert names == ["class_conditional_seed0.png",
+                   "latent_traversal_class0_seed0.png",
+                   "latent_traversal_class7_seed0.png"]
+  grid = mpl_image.imread(paths[0])
+  # 10 digit rows under a title; 6 columns right of the row labels.
+  assert grid.shape[0] == mosaic_pixels(10) + 30
+  assert mosaic_pixels(6) < grid.shape[1] < mosaic_pixels(6) + 60
+  assert grid[..., :3].std() > 0.05  # not a blank image
+  for path in paths[1:]:
+    traversal = mpl_image.imread(path)
+    assert traversal.shape[0] == mosaic_pixels(5) + 30
+    assert traversal.shape[1] >= mosaic_pixels(5)
+
+
+def test_default_traversals_cover_every_class(trained, tmp_path):
+  _, exp, state = trained
+  paths = generate.figures_from_state(exp, state, str(tmp_path), grid_size=3,
+                                      num_per_class=2)
+  assert len(paths) == 1 + 10
+  assert [p.name for p in paths[1:]] == [
+      f"latent_traversal_class{c}_seed0.png" for c in range(10)]
+  assert all(p.stat().st_size > 500 for p in paths)
+
+
+def test_no_traversal_without_2d_latent(tmp_path):
+  exp = train.build_experiment(tiny_config(latent_dim=3), jax.devices()[:1])
+  paths = generate.figures_from_state(exp, train.init_train_state(exp),
+                                      str(tmp_path), num_per_class=3)
+  assert [p.name for p in paths] == ["class_conditional_seed0.png"]
+
+
+@pytest.mark.parametrize("variant, reason", [
+    ("unsupervised", "no class input"), ("supervised", "no decoder")])
+def test_variants_without_class_conditional_decoder_are_refused(
+    semi_run, tmp_path, variant, reason):
+  config = json.load(open(os.path.join(semi_run, "config.json")))
+  config["model"]["variant"] = variant
+  (tmp_path / "config.json").write_text(json.dumps(config))
+  with pytest.raises(ValueError, match=f"variant='{variant}'.*{reason}"):
+    generate.write_generation_figures(str(tmp_path))
+
+
+def test_bad_seed_index_and_class_are_named(trained, tmp_path):
+  _, exp, state = trained
+  with pytest.raises(ValueError, match=r"seed_index=1 is outside 0\.\.0"):
+    generate.figures_from_state(exp, state, str(tmp_path), seed_index=1)
+  with pytest.raises(ValueError, match="traversal class 10 is outside"):
+    generate.figures_from_state(exp, state, str(tmp_path),
+                                traversal_classes=[10])
+  assert not list(tmp_path.iterdir())  # refused before writing anything
+
+
+def test_missing_run_directory(tmp_path):
+  with pytest.raises(FileNotFoundError, match="config.json not found"):
+    generate.write_generation_figures(str(tmp_path / "nope"))

@@ -13,11 +13,11 @@ Quick (digits, 4-channel convs, 10 steps; what tests run):
 """
 
 from configs import mnist_cnn
+from configs import table3_mnist_dense
 from ssvae import sweep
 
 TITLE = "Table 3 (MNIST, CNN): test accuracy, semi-supervised vs supervised"
 NUM_STEPS = 1500
-LABEL_COUNTS = (100, 1000)
 
 
 def get_config(arg: str = ""):
@@ -26,13 +26,4 @@ def get_config(arg: str = ""):
   base.train.num_steps = NUM_STEPS
   base.train.checkpoint_every = 500
   base.train.eval_every = 500
-  if quick:
-    base = sweep.quick_base(base)
-  return sweep.new_sweep_config(
-      title=TITLE + (" [quick]" if quick else ""),
-      base=base,
-      axes=(("model.variant", ("semi_supervised", "supervised")),
-            ("data.num_labels", LABEL_COUNTS)),
-      num_seeds=2 if quick else 5,
-      metrics=("accuracy", "log_loss"),
-      plots_to_write=("accuracy_vs_labels",))
+  return table3_mnist_dense.label_count_sweep(base, TITLE, quick)

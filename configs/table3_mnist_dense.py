@@ -22,17 +22,22 @@ TITLE = ("Table 3 (MNIST, dense): test accuracy, semi-supervised vs "
 LABEL_COUNTS = (100, 1000)
 
 
-def get_config(arg: str = ""):
-  quick = sweep.parse_config_arg(arg, __file__)
-  base = mnist_dense.get_config()
-  base.train.num_steps = 1000
+def label_count_sweep(base, title: str, quick: bool):
+  """Semi-supervised vs supervised at LABEL_COUNTS; shared by Table 3 configs."""
   if quick:
     base = sweep.quick_base(base)
   return sweep.new_sweep_config(
-      title=TITLE + (" [quick]" if quick else ""),
+      title=title + (" [quick]" if quick else ""),
       base=base,
       axes=(("model.variant", ("semi_supervised", "supervised")),
             ("data.num_labels", LABEL_COUNTS)),
       num_seeds=2 if quick else 5,
       metrics=("accuracy", "log_loss"),
       plots_to_write=("accuracy_vs_labels",))
+
+
+def get_config(arg: str = ""):
+  quick = sweep.parse_config_arg(arg, __file__)
+  base = mnist_dense.get_config()
+  base.train.num_steps = 1000
+  return label_count_sweep(base, TITLE, quick)

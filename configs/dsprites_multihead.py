@@ -18,16 +18,17 @@ image early in training).
 accuracy per seed; disentanglement_lib's defaults: batch 64, 10000 train and
 5000 eval points), computed on the encoder mean over the complete factor grid.
 
-Training length: NUM_STEPS = 120 steps at batch 64 (~0.17 epochs), chosen
-for CPU: measured on the 2-core dev machine under load (~1/3 of it free),
-one step costs ~1.1 s per seed (vmapped seeds add linearly; ~8x more while
-train.make_train_chunk runs convolutions inside a rolled lax.scan, which
-XLA:CPU executes slowly; unroll=True restores ~1.1 s), a test pass
-~10 s per seed and the betaVAE score ~34 s per seed (mostly encoding the
-46,080 grid images). At 120 steps the model is far from converged (a
-single-seed check: reconstruction ~300 nats per image, from ~2,840 at
-initialization), so the scores describe early training. Raise it with
---config.train.num_steps where compute allows; the paper trains far longer.
+Training length: NUM_STEPS = 400 steps at batch 64 (~0.56 epochs), chosen
+for CPU: measured on the idle 2-core dev machine, one step costs ~0.44 s per
+seed (~1.1 s when the other core is busy; vmapped seeds add linearly; ~8x
+more while train.make_train_chunk runs convolutions inside a rolled lax.scan,
+which XLA:CPU executes slowly, hence scan_unroll). Most of a step is the
+gradient of the two 32-channel transposed convs, which XLA:CPU runs far below
+peak (a sub-pixel-conv rewrite was not faster). A test pass costs ~10 s per
+seed and the betaVAE score ~34 s per seed (mostly encoding the 46,080 grid
+images). At this length the model is far from converged, so the scores
+describe early training. Raise it with --config.train.num_steps where compute
+allows; the paper trains far longer.
 
 Run (3 seeds side by side):
   python -m experiments.train --config=configs/dsprites_multihead.py \
@@ -44,7 +45,7 @@ import ml_collections
 from configs import default
 
 # CPU budget, not the paper's length (see the Training length note above).
-NUM_STEPS = 120
+NUM_STEPS = 400
 
 
 def get_config(variant: str = "") -> ml_collections.ConfigDict:
@@ -70,7 +71,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   config.train.steps_per_call = 10
   config.train.scan_unroll = True  # convs in a lax.scan are slow on XLA:CPU
   config.train.eval_every = NUM_STEPS  # a test pass costs ~10 s per seed
-  config.train.checkpoint_every = 60
+  config.train.checkpoint_every = 100
   config.train.eval_batch_size = 512
   config.train.num_seeds = 3
 

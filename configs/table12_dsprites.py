@@ -9,12 +9,12 @@ without labels its heads get no gradient and, since the multi-head decoder
 sees z only, it trains exactly like the unsupervised sibling.
 
 Base: configs/dsprites_multihead.py (latent 10, alpha 10, beta 1, batch 64,
-120 steps: a CPU budget, see its docstring; the paper trains far longer),
+400 steps: a CPU budget, see its docstring; the paper trains far longer),
 5 seeds per cell, 4 cells. Metric: beta_vae_score (eval accuracy of the
 factor classifier, disentanglement_lib defaults: batch 64, 10000 train, 5000
 eval points on the encoder mean), and the test ELBO for context. Cost per
-cell on the 2-core dev machine under load: ~5.5 s per step for 5 seeds,
-plus ~3 min of betaVAE scoring and ~2 min of test passes.
+cell on the idle 2-core dev machine: ~2.2 s per step for 5 seeds (~15 min
+for 400 steps), plus ~3 min of betaVAE scoring and ~1 min of test passes.
 
 Run:
   python -m experiments.sweep --config=configs/table12_dsprites.py \

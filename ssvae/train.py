@@ -176,15 +176,21 @@ def make_train_chunk(exp: Experiment, num_steps: int):
       out_shardings=(seed_sharded, seed_sharded), donate_argnums=0)
 
 
-def _check_finite(metrics: dict, first_step: int, seeds: tuple) -> None:
+def _check_finite(metrics: dict, first_step: int, seeds: tuple,
+                  workdir: str, last_checkpoint: Optional[int]) -> None:
+  """Stops a diverged run, naming where, what, and what is kept on disk."""
   loss = np.asarray(metrics["loss"])  # [S, n]
   bad = np.argwhere(~np.isfinite(loss))
   if bad.size:
     s, i = bad[0]
     terms = {k: float(np.asarray(v)[s, i]) for k, v in metrics.items()}
+    kept = (f"its last checkpoint (step {last_checkpoint}) is kept"
+            if last_checkpoint else "no checkpoint was written")
     raise FloatingPointError(
         f"Non-finite loss at step {first_step + i + 1} (seed {seeds[s]}): "
-        + ", ".join(f"{k}={v:.6g}" for k, v in sorted(terms.items())))
+        + ", ".join(f"{k}={v:.6g}" for k, v in sorted(terms.items()))
+        + f". Run {workdir} stopped; {kept}. Try a smaller "
+        "optimizer.learning_rate or optimizer.momentum, then a new --workdir.")
 
 
 def _mean_over_steps(metrics: dict) -> dict:
@@ -288,7 +294,7 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, devices=None,
       if n not in chunks:
         chunks[n] = make_train_chunk(exp, n)
       state, metrics = chunks[n](state, pools, train_keys, x, y)
-      _check_finite(metrics, step, exp.seeds)
+      _check_finite(metrics, step, exp.seeds, workdir, ckpt.latest_step())
       step = end
       bar.update(n)
       mean = _mean_over_steps(metrics)

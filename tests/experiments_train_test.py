@@ -41,3 +41,14 @@ def test_cli_unknown_field_is_rejected(tmp_path):
   proc = run_train(tmp_path, "--config.model.familly=dense")
   assert proc.returncode != 0
   assert "familly" in proc.stderr
+
+
+def test_cli_diverged_run_names_the_run_without_a_traceback(tmp_path):
+  proc = run_train(tmp_path, "--config.optimizer.learning_rate=1e30",
+                   "--config.train.num_steps=10",
+                   "--config.train.steps_per_call=5",
+                   "--config.model.hidden_sizes=(16,)")
+  assert proc.returncode != 0
+  assert "Training diverged. Non-finite loss at step" in proc.stderr
+  assert f"Run {tmp_path} stopped" in proc.stderr
+  assert "Traceback" not in proc.stderr

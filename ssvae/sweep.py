@@ -409,6 +409,28 @@ def machine_description() -> str:
           f"({', '.join(kinds)}, platform {devices[0].platform})")
 
 
+# Settings a reader needs to reproduce a table row, reported when not swept.
+KEY_SETTINGS = ("data.name", "model.family", "model.latent_dim",
+                "model.hidden_sizes", "loss.alpha", "loss.beta",
+                "optimizer.learning_rate", "optimizer.momentum",
+                "train.batch_size", "train.num_steps")
+
+
+def fixed_settings(sweep_config) -> dict:
+  """KEY_SETTINGS of the base config that no axis varies, path -> value."""
+  swept = set(axis_paths(sweep_config))
+  fixed = {}
+  for path in KEY_SETTINGS:
+    if path in swept:
+      continue
+    node = sweep_config.base
+    for part in path.split("."):
+      node = node.get(part) if node is not None else None
+    if node is not None:
+      fixed[path] = node
+  return fixed
+
+
 def provenance(command: str) -> dict:
   return {"command": command, "git_commit": git_commit(),
           "machine": machine_description()}
@@ -426,12 +448,16 @@ def results_csv(rows: Sequence[dict], columns: Sequence[str]) -> str:
 
 
 def results_markdown(title: str, info: dict, summary: Sequence[CellSummary],
-                     axes: Sequence[str], metrics: Sequence[str]) -> str:
+                     axes: Sequence[str], metrics: Sequence[str],
+                     fixed: Optional[dict] = None) -> str:
   lines = [f"# {title}", "",
            f"- Command: `{info['command']}`",
            f"- Commit: `{info['git_commit']}`",
-           f"- Machine: {info['machine']}",
-           f"- Entries: {STD_NOTE}.", "",
+           f"- Machine: {info['machine']}"]
+  if fixed:
+    lines.append("- Fixed across rows: " + ", ".join(
+        f"{path}={format_value(value)}" for path, value in fixed.items()))
+  lines += [f"- Entries: {STD_NOTE}.", "",
            "| " + " | ".join([*axes, *metrics]) + " |",
            "|" + "---|" * (len(axes) + len(metrics))]
   for cell in summary:
@@ -455,11 +481,13 @@ def write_outputs(workdir: str, sweep_config, cells: Sequence[Cell],
   if process_index != 0:
     return summary
   info = provenance(command)
+  fixed = fixed_settings(sweep_config)
   io_utils.atomic_write_text(os.path.join(workdir, "results.csv"),
                              results_csv(rows, ["cell", *axes, *RUN_COLUMNS[1:],
                                                 *metrics]))
   io_utils.write_json(os.path.join(workdir, "results.json"), {
       "title": sweep_config.title, **info, "std": STD_NOTE, "axes": axes,
+      "fixed": fixed,
       "metrics": metrics,
       "cells": [{"name": c.name, "axes": c.axes,
                  "stats": {m: dataclasses.asdict(s)
@@ -468,7 +496,7 @@ def write_outputs(workdir: str, sweep_config, cells: Sequence[Cell],
   io_utils.atomic_write_text(
       os.path.join(workdir, "results.md"),
       results_markdown(sweep_config.title, info, summary, axes,
-                       list(sweep_config.metrics)))
+                       list(sweep_config.metrics), fixed))
   for name in sweep_config.plots:
     plots.write_plot(name, summary, os.path.join(workdir, f"{name}.png"))
   return summary

@@ -201,6 +201,12 @@ def test_sweep_writes_one_row_per_run_and_right_statistics(finished_sweep):
   assert "Command: `python -m test`" in markdown
   assert "ddof=1" in markdown
   assert summary["git_commit"] in markdown and "jax devices" in markdown
+  # The unswept settings a reader needs are stated; swept ones are not.
+  assert summary["fixed"]["loss.alpha"] == 1.0
+  assert summary["fixed"]["model.hidden_sizes"] == [8]
+  assert "data.num_labels" not in summary["fixed"]
+  assert "model.variant" not in summary["fixed"]
+  assert "loss.alpha=1.0" in markdown and "model.hidden_sizes=8," in markdown
   # Per-run results match the cell's own results.json.
   run_results = json.load(open(
       finished_sweep / "runs" / rows[0]["cell"] / "results.json"))

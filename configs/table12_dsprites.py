@@ -49,4 +49,5 @@ def get_config(arg: str = ""):
       extra_grids=((("model.variant", ("semi_supervised",)),
                     ("data.num_labels", label_counts)),),
       num_seeds=2 if quick else 5,
-      metrics=("beta_vae_score", "elbo"))
+      metrics=("beta_vae_score", "elbo"),
+      plots_to_write=("beta_vae_vs_labels",))

@@ -140,6 +140,11 @@ PLOTS = {
                             title="Anomaly ROC AUC vs labeled fraction",
                             xlabel="fraction of normal training data "
                             "labeled")),
+    "beta_vae_vs_labels": PlotSpec(
+        ("num_labels",),
+        lambda s: line_plot(s, "num_labels", "beta_vae_score",
+                            title="betaVAE disentanglement score vs number "
+                            "of labels", xlabel="labeled training images")),
 }
 
 

@@ -108,3 +108,20 @@ def test_check_plots_errors():
   with pytest.raises(ValueError, match=r"needs the axes \['label_fraction'\]"):
     plots.check_plots(["auc_vs_label_fraction"], ["num_labels"])
   plots.check_plots(["accuracy_vs_labels"], ["variant", "num_labels"])
+
+
+def test_beta_vae_plot_shows_the_unsupervised_point_at_zero_labels():
+  summary = [
+      cell({"beta_vae_score": (0.60, 0.05, 5)}, variant="unsupervised",
+           num_labels=0),
+      cell({"beta_vae_score": (0.70, 0.04, 5)}, variant="semi_supervised",
+           num_labels=100),
+      cell({"beta_vae_score": (0.80, 0.03, 5)}, variant="semi_supervised",
+           num_labels=1000),
+  ]
+  ax = plots.PLOTS["beta_vae_vs_labels"].make(summary).axes[0]
+  assert ax.get_ylabel() == "beta_vae_score"
+  assert ax.get_xscale() == "symlog"
+  unsup, semi = ax.containers
+  np.testing.assert_allclose(unsup.lines[0].get_xdata(), [0.0])
+  np.testing.assert_allclose(semi.lines[0].get_ydata(), [0.70, 0.80])

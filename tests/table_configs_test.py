@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 
+import jax
 import numpy as np
 import pytest
 
@@ -117,6 +118,24 @@ def test_har_quick_cells_build_on_synthetic_files(module_name, tmp_path):
     assert exp.dataset.input_shape == (uci_har.WINDOW_LENGTH, 6)
     if cell.axes["variant"] != "unsupervised":
       assert exp.pools.labeled.shape[1] > 0
+
+
+@pytest.mark.parametrize("module_name,metric", [
+    ("table10_uci_har_rnn", "accuracy"), ("table11_uci_har_rnn", "auc")])
+def test_har_quick_tables_train_and_score_on_synthetic_files(
+    module_name, metric, tmp_path):
+  _, config = load(module_name, "quick")
+  config.base.data.data_dir = str(write_synthetic_har(tmp_path / "data"))
+  summary = sweep.run_sweep(config, str(tmp_path / "sweep"),
+                            command="python -m test",
+                            devices=jax.devices()[:1])
+  assert len(summary) == len(sweep.expand_cells(config))
+  for cell in summary:
+    stats = cell.stats[metric]
+    assert stats.n == config.num_seeds and np.isfinite(stats.mean), cell.name
+    assert 0.0 <= stats.mean <= 1.0
+  rows = (tmp_path / "sweep" / "results.csv").read_text().splitlines()
+  assert len(rows) == 1 + len(summary) * config.num_seeds
 
 
 def test_cli_runs_a_quick_table_end_to_end(tmp_path):

@@ -41,11 +41,9 @@ def main(argv):
     config_validation.validate(_CONFIG.value)
   except ValueError as e:
     raise app.UsageError(str(e)) from None
-  try:
+  with logging_utils.exit_on_divergence():
     summary = feedback_experiment.run_feedback_experiment(
         _CONFIG.value, _WORKDIR.value, command=command)
-  except FloatingPointError as e:  # a round diverged: the message names it
-    sys.exit(f"Training diverged. {e}")
   print(feedback_experiment.results_markdown(summary))
 
 

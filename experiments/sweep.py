@@ -71,11 +71,9 @@ def main(argv):
     sweep.check_sweep(_CONFIG.value)
   except ValueError as e:  # Bad sweep config: say so before any training.
     raise app.UsageError(str(e)) from None
-  try:
+  with logging_utils.exit_on_divergence():
     summary = sweep.run_sweep(_CONFIG.value, _WORKDIR.value,
                               command=command_line())
-  except FloatingPointError as e:  # a cell diverged: the message names it
-    sys.exit(f"Training diverged. {e}")
   if jax.process_index() == 0:
     print(f"Wrote {len(summary)} cells to {_WORKDIR.value}/results.md")
 

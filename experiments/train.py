@@ -6,8 +6,6 @@ r"""Trains and evaluates one experiment from a config file.
 Rerunning the same command resumes from the last checkpoint in --workdir.
 """
 
-import sys
-
 from absl import app
 from absl import flags
 from ml_collections import config_flags
@@ -29,11 +27,10 @@ def main(argv):
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   logging_utils.setup()
   try:
-    results = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    with logging_utils.exit_on_divergence():
+      results = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
   except config_validation.ConfigError as e:
     raise app.UsageError(str(e)) from None
-  except FloatingPointError as e:  # diverged: the message says where and why
-    sys.exit(f"Training diverged. {e}")
   metrics = {k: [round(v, 4) for v in vs]
              for k, vs in results["metrics"].items()}
   print(f"Final test metrics (per seed {results['seeds']}): {metrics}")

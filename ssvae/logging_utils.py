@@ -1,6 +1,9 @@
-"""Logging setup for entry points: our INFO lines, not every library's."""
+"""For entry points: logging (our INFO lines, not every library's) and how
+a diverged run ends the program."""
 
+import contextlib
 import logging as std_logging
+import sys
 
 from absl import logging
 
@@ -18,3 +21,13 @@ class _DropLibraryInfo(std_logging.Filter):
 def setup() -> None:
   logging.set_verbosity(logging.INFO)
   logging.get_absl_handler().addFilter(_DropLibraryInfo())
+
+
+@contextlib.contextmanager
+def exit_on_divergence():
+  """Ends the program with a diverged run's message (it names the run, the
+  step and the kept checkpoint) instead of a traceback."""
+  try:
+    yield
+  except FloatingPointError as e:
+    sys.exit(f"Training diverged. {e}")

@@ -421,13 +421,11 @@ def fixed_settings(sweep_config) -> dict:
   swept = set(axis_paths(sweep_config))
   fixed = {}
   for path in KEY_SETTINGS:
-    if path in swept:
-      continue
-    node = sweep_config.base
-    for part in path.split("."):
-      node = node.get(part) if node is not None else None
-    if node is not None:
-      fixed[path] = node
+    if path not in swept:
+      try:
+        fixed[path] = _get(sweep_config.base, path)
+      except ValueError:  # a hand-made base without this field
+        pass
   return fixed
 
 

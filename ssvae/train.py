@@ -177,13 +177,14 @@ def make_train_chunk(exp: Experiment, num_steps: int):
 
 
 def _check_finite(metrics: dict, first_step: int, seeds: tuple,
-                  workdir: str, last_checkpoint: Optional[int]) -> None:
+                  workdir: str, ckpt: checkpointing.Checkpointer) -> None:
   """Stops a diverged run, naming where, what, and what is kept on disk."""
   loss = np.asarray(metrics["loss"])  # [S, n]
   bad = np.argwhere(~np.isfinite(loss))
   if bad.size:
     s, i = bad[0]
     terms = {k: float(np.asarray(v)[s, i]) for k, v in metrics.items()}
+    last_checkpoint = ckpt.latest_step()  # read only when stopping
     kept = (f"its last checkpoint (step {last_checkpoint}) is kept"
             if last_checkpoint else "no checkpoint was written")
     raise FloatingPointError(
@@ -294,7 +295,7 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, devices=None,
       if n not in chunks:
         chunks[n] = make_train_chunk(exp, n)
       state, metrics = chunks[n](state, pools, train_keys, x, y)
-      _check_finite(metrics, step, exp.seeds, workdir, ckpt.latest_step())
+      _check_finite(metrics, step, exp.seeds, workdir, ckpt)
       step = end
       bar.update(n)
       mean = _mean_over_steps(metrics)

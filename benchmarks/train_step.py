@@ -25,6 +25,7 @@ import numpy as np
 from configs import default
 from configs import mnist_dense
 from ssvae import data as data_lib
+from ssvae import rng
 from ssvae import train
 
 _BATCH = flags.DEFINE_integer("batch_size", 256, "Global batch size.")
@@ -83,7 +84,7 @@ def on_device_examples_per_s(exp, steps_per_call: int, calls: int) -> float:
   """Batches sampled inside a jitted lax.scan of steps_per_call steps."""
   chunk = train.make_train_chunk(exp, steps_per_call)
   holder = {"state": train.init_train_state(exp)}
-  _, keys, _ = train.seed_keys(exp.seeds)
+  keys = rng.seed_keys(exp.seeds, "train")
   x, y = jnp.asarray(exp.dataset.train.x), jnp.asarray(exp.dataset.train.y)
   pools = jax.tree.map(jnp.asarray, exp.pools)
 
@@ -100,7 +101,7 @@ def host_fed_examples_per_s(exp, num_steps: int) -> float:
   """One jitted step per batch; the batch is drawn by numpy and sent."""
   step = train.make_parallel_train_step(exp)
   holder = {"state": train.init_train_state(exp)}
-  _, keys, _ = train.seed_keys(exp.seeds)
+  keys = rng.seed_keys(exp.seeds, "train")
   x, y = exp.dataset.train.x, exp.dataset.train.y
   labeled, unlabeled = exp.pools.labeled[0], exp.pools.unlabeled[0]
   half = exp.config.train.batch_size // 2
@@ -121,7 +122,7 @@ def host_fed_examples_per_s(exp, num_steps: int) -> float:
 
 def xla_flops_per_example(exp) -> float:
   state = train.init_train_state(exp)
-  _, keys, _ = train.seed_keys(exp.seeds)
+  keys = rng.seed_keys(exp.seeds, "train")
   batch = jax.tree.map(lambda a: a[None], data_lib.sample_batch(
       keys[0], jnp.asarray(exp.dataset.train.x),
       jnp.asarray(exp.dataset.train.y),

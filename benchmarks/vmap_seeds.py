@@ -35,6 +35,7 @@ import jax.numpy as jnp
 from benchmarks import train_step as train_step_benchmark
 from configs import mnist_cnn
 from configs import mnist_dense
+from ssvae import rng
 from ssvae import train
 
 _FAMILIES = flags.DEFINE_list("families", ["dense", "cnn"],
@@ -109,7 +110,7 @@ def vmapped_and_sequential(family: str, num_seeds: int, num_steps: int,
 
   exp = train.experiment_from_dataset(config, dataset, devices)
   state = train.init_train_state(exp)
-  _, keys, _ = train.seed_keys(exp.seeds)
+  keys = rng.seed_keys(exp.seeds, "train")
   pools = jax.tree.map(jnp.asarray, exp.pools)
   # Per-seed copies of the same start, taken before the vmapped chunk
   # donates (deletes) `state` (with K=1 a plain slice would alias it).

@@ -26,6 +26,7 @@ import numpy as np
 from ssvae import evaluation
 from ssvae import generation
 from ssvae import io_utils
+from ssvae import rng
 from ssvae import train
 from ssvae import types
 
@@ -116,7 +117,7 @@ def figures_from_state(exp: train.Experiment, state, out_dir: str, *,
   out = pathlib.Path(out_dir)
 
   samples = generation.class_conditional_samples(
-      decode_fn, jax.random.PRNGKey(sample_seed), dataset.num_classes,
+      decode_fn, rng.seed_key(sample_seed, "generate"), dataset.num_classes,
       num_per_class, latent_shape)
   paths = [generation.save_image_grid(
       _image_samples(samples),

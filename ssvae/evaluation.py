@@ -1,4 +1,4 @@
-"""Test-set evaluation of a seed-stacked train state.
+"""Evaluation of a seed-stacked train state on the validation or test split.
 
 `make_evaluator` gives the periodic metrics (accuracy, log loss, ELBO terms);
 `final_metrics` adds what only the end of a run needs (anomaly AUC, betaVAE
@@ -12,29 +12,36 @@ import numpy as np
 
 from ssvae import anomaly
 from ssvae import parallel
+from ssvae import rng
 from ssvae import steps
 from ssvae import types
 
+SPLITS = ("test", "validation")
 
-def make_evaluator(exp):
-  """Returns `evaluate(state) -> {metric: np.ndarray [S]}` over the test split."""
+
+def make_evaluator(exp, split: str = "test"):
+  """Returns `evaluate(state) -> {metric: np.ndarray [S]}` over `split`."""
+  if split not in SPLITS:
+    raise ValueError(f"Unknown split {split!r}; expected one of {SPLITS}.")
+  data = getattr(exp.dataset, split)
+  if data is None:
+    raise ValueError(f"Data set {exp.dataset.name!r} has no {split} split.")
   sums_fn = functools.partial(steps.eval_sums, model=exp.model,
                               likelihood=exp.dataset.likelihood)
   seed_sharded = parallel.per_seed(exp.mesh)
   rep = parallel.replicated(exp.mesh)
   batched = jax.jit(jax.vmap(sums_fn, in_axes=(0, None, None, 0)),
                     in_shardings=(seed_sharded, rep, rep, seed_sharded))
-  test = exp.dataset.test
   batch_size = exp.config.train.eval_batch_size
-  eval_keys = jax.vmap(lambda k: jax.random.fold_in(k, 0))(
-      jax.numpy.stack([jax.random.PRNGKey(s) for s in exp.seeds]))
+  split_keys = jax.vmap(lambda k: jax.random.fold_in(k, SPLITS.index(split)))(
+      rng.seed_keys(exp.seeds, "eval"))
 
   def evaluate(state) -> dict:
     totals = {}
-    for index, start in enumerate(range(0, len(test), batch_size)):
-      keys = jax.vmap(lambda k: jax.random.fold_in(k, index))(eval_keys)
-      sums = batched(state, test.x[start:start + batch_size],
-                     test.y[start:start + batch_size], keys)
+    for index, start in enumerate(range(0, len(data), batch_size)):
+      keys = jax.vmap(lambda k: jax.random.fold_in(k, index))(split_keys)
+      sums = batched(state, data.x[start:start + batch_size],
+                     data.y[start:start + batch_size], keys)
       for name, value in sums.items():
         totals[name] = totals.get(name, 0.0) + np.asarray(value, np.float64)
     count = totals.pop("count")
@@ -67,8 +74,8 @@ def anomaly_auc(exp, state) -> list[float]:
     encode_fn, decode_fn = model_fns(exp.model, seed_slice(state, s))
     scores = anomaly.anomaly_scores(
         encode_fn, decode_fn, test.x,
-        jax.random.fold_in(jax.random.PRNGKey(seed), 1),
-        num_samples=config.get("anomaly_samples", 10),
+        rng.seed_key(seed, "anomaly"),
+        num_samples=config.anomaly_samples,
         likelihood=exp.dataset.likelihood,
         batch_size=config.train.eval_batch_size)
     aucs.append(anomaly.roc_auc(scores, is_anomaly))

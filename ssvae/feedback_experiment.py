@@ -54,6 +54,7 @@ from ssvae import disentanglement_eval
 from ssvae import evaluation
 from ssvae import feedback
 from ssvae import io_utils
+from ssvae import rng
 from ssvae import sweep
 from ssvae import train
 from ssvae import types
@@ -65,8 +66,9 @@ ROUND_SCORES = "scores.npz"
 _CONTINUABLE_FIELDS = (
     "train.num_steps", "train.eval_every", "train.checkpoint_every",
     "train.steps_per_call", "train.eval_batch_size", "feedback.num_feedback")
-# Key offsets (fold_in) of the Monte-Carlo noise per scored set.
-_EVAL_KEY, _POOL_KEY, _TRAIN_KEY = 11, 12, 13
+# fold_in indices, within the seed's "feedback" stream, of the Monte-Carlo
+# noise of each scored set.
+_EVAL_KEY, _POOL_KEY, _TRAIN_KEY = 0, 1, 2
 
 
 def round_name(num_feedback: int) -> str:
@@ -267,7 +269,7 @@ def score_round(exp, state, num_normal: int, pool_x: Optional[np.ndarray],
   """
   config = exp.config
   fb = config.feedback
-  num_samples = config.get("anomaly_samples", 10)
+  num_samples = config.anomaly_samples
   batch_size = config.train.eval_batch_size
   likelihood = exp.dataset.likelihood
   train_rows = _train_rows_scored(num_normal, fb.num_train_scored,
@@ -277,7 +279,7 @@ def score_round(exp, state, num_normal: int, pool_x: Optional[np.ndarray],
   for s, seed in enumerate(exp.seeds):
     state_i = evaluation.seed_slice(state, s)
     encode_fn, decode_fn = evaluation.model_fns(exp.model, state_i)
-    key = jax.random.PRNGKey(seed)
+    key = rng.seed_key(seed, "feedback")
 
     def scores(x, offset):
       return anomaly.anomaly_scores(
@@ -336,7 +338,8 @@ def run_round(config, workdir: str, dataset: data_lib.Dataset,
   directory = os.path.join(workdir, round_name(num_feedback))
   config = round_config(config, num_feedback)
   exp = build_round_experiment(config, dataset, split, labels, devices)
-  exp, state = train.train(config, directory, experiment=exp)
+  # Explicit labeled subsets: no validation split, the last state is scored.
+  state = train.train(config, directory, experiment=exp).last
   anomaly_class = config.data.held_out_class
   num_normal = int(np.sum(dataset.train.y != anomaly_class))
   pool_x = dataset.test.x[split.pool] if num_feedback == 0 else None

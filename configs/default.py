@@ -22,6 +22,13 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.num_labels = 100      # class-balanced labeled points; -1 = all labels
   config.data.label_fraction = -1.0  # used instead of num_labels when in [0, 1]
   config.data.held_out_class = -1   # anomaly detection: class removed from training (-1 = none)
+  # Validation split for model selection, held out of the official training
+  # split (class-stratified, chosen by split_seed, the same for every
+  # training seed); labeled and unlabeled pools come from the rest. -1 = the
+  # data set's default (10000 for MNIST and Fashion-MNIST, 10% otherwise);
+  # 0 = none (the last step is reported, and results say so).
+  config.data.validation_size = -1
+  config.data.split_seed = 0
 
   config.model = ml_collections.ConfigDict()
   config.model.family = "dense"     # dense | cnn | rnn | multihead_cnn
@@ -47,4 +54,15 @@ def get_config() -> ml_collections.ConfigDict:
   config.train.checkpoint_every = 1000
   config.train.eval_batch_size = 1000
   config.train.num_seeds = 1        # seeds trained together as one vmapped program
+  # Model selection: every eval_every steps each seed's state is scored on
+  # validation; each seed reports its best. select_metric: auto (accuracy
+  # for classifiers, ELBO for the unsupervised sibling and anomaly runs) |
+  # accuracy | elbo | log_loss | reconstruction | kl | last (no selection).
+  config.train.select_metric = "auto"
+  # Stop when every seed has gone this many evaluations without improving
+  # on validation (0 = never; num_steps is the cap either way).
+  config.train.patience = 0
+  # Unroll the scanned steps (True for convolutions on CPU, jax#12868).
+  config.train.scan_unroll = 1
+  config.anomaly_samples = 10       # Monte-Carlo samples of the anomaly score
   return config

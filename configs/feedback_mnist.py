@@ -41,7 +41,6 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.train.eval_every = 600
   config.train.checkpoint_every = 200
   config.train.num_seeds = 3
-  config.anomaly_samples = 10       # Monte-Carlo samples of the score
 
   config.feedback = ml_collections.ConfigDict()
   config.feedback.num_feedback = (10, 50, 200)  # labels per feedback round

@@ -2,6 +2,7 @@
 
 import ml_collections
 
+from ssvae import selection
 from ssvae import types
 
 DATA_NAMES = ("digits", "mnist", "fashion_mnist", "dsprites", "smallnorb",
@@ -45,6 +46,15 @@ def validate(config: ml_collections.ConfigDict) -> None:
            "data.label_fraction",
            f"must be in [0, 1] (or -1 to use data.num_labels), got "
            f"{data.label_fraction}.")
+  _require(isinstance(data.validation_size, int)
+           and data.validation_size >= -1, "data.validation_size",
+           f"must be -1 (the data set's default), 0 (none) or a positive "
+           f"number of points, got {data.validation_size!r}.")
+  _one_of(config, "train.select_metric", selection.SELECT_METRICS)
+  _require(isinstance(config.train.patience, int)
+           and config.train.patience >= 0, "train.patience",
+           f"must be an integer >= 0 (0 = no early stop), got "
+           f"{config.train.patience!r}.")
   _require(data.held_out_class >= -1, "data.held_out_class",
            f"must be a class index or -1, got {data.held_out_class}.")
   if config.model.variant == types.SUPERVISED:

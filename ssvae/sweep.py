@@ -20,12 +20,19 @@ A sweep config (configs/table*.py, built with `new_sweep_config`) holds:
 `run_sweep(config, workdir, command=...)` trains every cell in
 workdir/runs/<cell name>/ with train.train_and_evaluate and writes
 results.csv (one row per cell x seed), results.json and results.md (one row
-per cell, mean ± sample std). A rerun skips finished cells and resumes
-unfinished ones from their checkpoints.
+per cell, mean ± sample std).
+
+The workdir is a ledger that can span sessions: the outputs are rewritten
+after every finished cell, unfinished cells listed as `pending`. A rerun of
+the same command skips finished cells and resumes unfinished ones from their
+last checkpoint (or from scratch). Under results/runs/ the small per-cell
+files (config.json, metrics.jsonl, results.json) are committed and the
+checkpoints git-ignored, so a table grows cell by cell across sessions.
 """
 
 import csv
 import dataclasses
+import functools
 import io
 import itertools
 import json
@@ -49,7 +56,13 @@ from ssvae import train
 QUICK = "quick"
 RUNS_DIR = "runs"
 # Per-run columns of results.csv besides the axes and the metrics.
-RUN_COLUMNS = ("cell", "seed", "step", "num_labeled", "sampling_mode")
+RUN_COLUMNS = ("cell", "seed", "selected_step", "step", "stop_reason",
+               "num_labeled", "sampling_mode")
+# Prefixes of the validation and last-step metrics in rows (the plain names
+# are the test metrics of the selected state).
+VALIDATION_PREFIX = "val_"
+LAST_PREFIX = "last_"
+PENDING = "pending"
 STD_NOTE = ("mean ± sample standard deviation (ddof=1) over the n seeds of a "
             "cell; `mean (n=1)` when a cell has one seed")
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -72,10 +85,14 @@ class MetricStats:
 
 @dataclasses.dataclass(frozen=True)
 class CellSummary:
-  """One row of results.md: a cell's axis values and per-metric stats."""
+  """One row of results.md: a cell's axis values and per-metric stats.
+
+  A pending cell (not finished yet) has no stats.
+  """
   name: str
   axes: dict
   stats: dict  # metric name -> MetricStats
+  pending: bool = False
 
 
 # ----------------------------------------------------------------- configs
@@ -304,9 +321,12 @@ def _metric_means(results: dict) -> str:
                    for k, vs in sorted(results["metrics"].items()))
 
 
-def run_cells(cells: Sequence[Cell], workdir: str, *,
-              devices=None) -> dict[str, dict]:
-  """Trains every unfinished cell; returns {cell name: results}."""
+def run_cells(cells: Sequence[Cell], workdir: str, *, devices=None,
+              on_cell_end=None) -> dict[str, dict]:
+  """Trains every unfinished cell; returns {cell name: results}.
+
+  on_cell_end(results so far) is called after every finished cell.
+  """
   results, pending = {}, []
   for cell in cells:  # Decided up front, identically on every process.
     done = finished_results(cell, workdir)
@@ -317,6 +337,8 @@ def run_cells(cells: Sequence[Cell], workdir: str, *,
   if results:
     tqdm.tqdm.write(f"{len(results)} of {len(cells)} cells already finished; "
                     "skipping them.")
+  if on_cell_end is not None:
+    on_cell_end(results)  # the ledger lists every unfinished cell as pending
   with tqdm.tqdm(total=len(cells), initial=len(results), desc="sweep",
                  unit="cell", disable=None) as bar:
     for cell in pending:
@@ -324,6 +346,8 @@ def run_cells(cells: Sequence[Cell], workdir: str, *,
       results[cell.name] = train.train_and_evaluate(
           cell.config, run_dir(workdir, cell), devices=devices)
       bar.update(1)
+      if on_cell_end is not None:
+        on_cell_end(results)
       tqdm.tqdm.write(
           f"[{len(results)}/{len(cells)}] {cell.name}: "
           f"{_metric_means(results[cell.name])} "
@@ -334,24 +358,39 @@ def run_cells(cells: Sequence[Cell], workdir: str, *,
 # -------------------------------------------------------- aggregation
 
 
+def _all_metrics(results: dict) -> dict:
+  """A cell's metrics by row name: test (selected), val_*, last_*."""
+  out = dict(results["metrics"])
+  for prefix, key in ((VALIDATION_PREFIX, "validation_metrics"),
+                      (LAST_PREFIX, "last_metrics")):
+    out.update({prefix + k: v for k, v in results.get(key, {}).items()})
+  return out
+
+
 def metric_names(results: dict[str, dict], first: Sequence[str]) -> list[str]:
   """`first`, then every other metric any cell reported, sorted."""
-  found = {m for r in results.values() for m in r["metrics"]}
+  found = {m for r in results.values() for m in _all_metrics(r)}
   return list(first) + sorted(found - set(first))
 
 
 def result_rows(cells: Sequence[Cell], results: dict[str, dict],
                 metrics: Sequence[str]) -> list[dict]:
-  """One row per cell x seed; a metric a cell lacks is None."""
+  """One row per finished cell x seed; a metric a cell lacks is None."""
   rows = []
   for cell in cells:
+    if cell.name not in results:
+      continue  # pending
     r = results[cell.name]
+    values = _all_metrics(r)
     for i, seed in enumerate(r["seeds"]):
-      row = {"cell": cell.name, **cell.axes, "seed": seed, "step": r["step"],
+      row = {"cell": cell.name, **cell.axes, "seed": seed,
+             "selected_step": r.get("selected_step", [r["step"]] * len(
+                 r["seeds"]))[i],
+             "step": r["step"], "stop_reason": r.get("stop_reason"),
              "num_labeled": r["num_labeled"],
              "sampling_mode": r["sampling_mode"]}
       for m in metrics:
-        row[m] = float(r["metrics"][m][i]) if m in r["metrics"] else None
+        row[m] = float(values[m][i]) if m in values else None
       rows.append(row)
   return rows
 
@@ -368,9 +407,11 @@ def summarize(cells: Sequence[Cell], rows: Sequence[dict],
   summary = []
   for cell in cells:
     cell_rows = [r for r in rows if r["cell"] == cell.name]
-    stats = {m: _stats([r[m] for r in cell_rows]) for m in metrics
+    stats = {m: _stats([r[m] for r in cell_rows])
+             for m in (*metrics, "selected_step")
              if cell_rows and cell_rows[0][m] is not None}
-    summary.append(CellSummary(name=cell.name, axes=cell.axes, stats=stats))
+    summary.append(CellSummary(name=cell.name, axes=cell.axes, stats=stats,
+                               pending=not cell_rows))
   return summary
 
 
@@ -414,13 +455,16 @@ KEY_SETTINGS = ("data.name", "model.family", "model.latent_dim",
                 "model.hidden_sizes", "loss.alpha", "loss.beta",
                 "optimizer.learning_rate", "optimizer.momentum",
                 "train.batch_size", "train.num_steps")
+# The model-selection protocol, stated in every table's header.
+PROTOCOL_SETTINGS = ("data.validation_size", "train.select_metric",
+                     "train.patience", "train.eval_every", "train.num_steps")
 
 
-def fixed_settings(sweep_config) -> dict:
-  """KEY_SETTINGS of the base config that no axis varies, path -> value."""
+def fixed_settings(sweep_config, paths: Sequence[str] = KEY_SETTINGS) -> dict:
+  """`paths` of the base config that no axis varies, path -> value."""
   swept = set(axis_paths(sweep_config))
   fixed = {}
-  for path in KEY_SETTINGS:
+  for path in paths:
     if path not in swept:
       try:
         fixed[path] = _get(sweep_config.base, path)
@@ -445,22 +489,66 @@ def results_csv(rows: Sequence[dict], columns: Sequence[str]) -> str:
   return out.getvalue()
 
 
+def _status(summary: Sequence[CellSummary]) -> str:
+  pending = [c.name for c in summary if c.pending]
+  if not pending:
+    return f"complete ({len(summary)} cells)"
+  return (f"{len(pending)} of {len(summary)} cells pending; rerun the "
+          "command to continue (finished cells are kept)")
+
+
+def protocol_line(protocol: dict) -> str:
+  """The selection protocol in words, from the (unswept) protocol settings."""
+  if protocol.get("data.validation_size") == 0:
+    return ("no validation split (data.validation_size=0): the last step is "
+            f"reported, train.num_steps={protocol.get('train.num_steps')}")
+  size = protocol.get("data.validation_size")
+  size = "the data set's default" if size == -1 else size
+  return (f"validation split of {size} points held out of the training "
+          f"split; each seed's state selected by validation "
+          f"{protocol.get('train.select_metric')} every "
+          f"{protocol.get('train.eval_every')} steps; early stop after "
+          f"{protocol.get('train.patience')} evaluations without improvement "
+          f"(0 = never); step cap {protocol.get('train.num_steps')}. Test "
+          "metrics are those of the selected state")
+
+
+def _hours(seconds: float) -> str:
+  return f"{seconds / 3600:.2f} h"
+
+
 def results_markdown(title: str, info: dict, summary: Sequence[CellSummary],
                      axes: Sequence[str], metrics: Sequence[str],
-                     fixed: Optional[dict] = None) -> str:
+                     fixed: Optional[dict] = None,
+                     protocol: Optional[dict] = None,
+                     cost: Optional[dict] = None) -> str:
   lines = [f"# {title}", "",
+           f"- Status: {_status(summary)}",
            f"- Command: `{info['command']}`",
            f"- Commit: `{info['git_commit']}`",
            f"- Machine: {info['machine']}"]
+  if protocol:
+    lines.append(f"- Protocol: {protocol_line(protocol)}.")
+  if cost:
+    lines.append(f"- Cost of the finished cells: {_hours(cost['cpu_s'])} "
+                 f"CPU time, {_hours(cost['wall_s'])} wall time.")
   if fixed:
     lines.append("- Fixed across rows: " + ", ".join(
         f"{path}={format_value(value)}" for path, value in fixed.items()))
-  lines += [f"- Entries: {STD_NOTE}.", "",
-           "| " + " | ".join([*axes, *metrics]) + " |",
-           "|" + "---|" * (len(axes) + len(metrics))]
+  columns = [*metrics, "selected_step"] if protocol else list(metrics)
+  lines += [f"- Entries: {STD_NOTE}; selected_step is the mean over seeds "
+            "of the step each seed's reported state comes from.", "",
+            "| " + " | ".join([*axes, *columns]) + " |",
+            "|" + "---|" * (len(axes) + len(columns))]
   for cell in summary:
     values = [format_value(cell.axes[a]) for a in axes]
-    values += [format_stats(cell.stats.get(m)) for m in metrics]
+    if cell.pending:
+      values += [PENDING] * len(columns)
+    else:
+      values += [format_stats(cell.stats.get(m)) for m in metrics]
+      if protocol:
+        step = cell.stats.get("selected_step")
+        values.append("—" if step is None else f"{step.mean:.0f}")
     lines.append("| " + " | ".join(values) + " |")
   return "\n".join(lines) + "\n"
 
@@ -480,21 +568,26 @@ def write_outputs(workdir: str, sweep_config, cells: Sequence[Cell],
     return summary
   info = provenance(command)
   fixed = fixed_settings(sweep_config)
+  protocol = fixed_settings(sweep_config, PROTOCOL_SETTINGS)
+  finished = [results[c.name] for c in cells if c.name in results]
+  cost = {k: float(sum(r.get(k, 0.0) for r in finished))
+          for k in ("cpu_s", "wall_s")}
   io_utils.atomic_write_text(os.path.join(workdir, "results.csv"),
                              results_csv(rows, ["cell", *axes, *RUN_COLUMNS[1:],
                                                 *metrics]))
   io_utils.write_json(os.path.join(workdir, "results.json"), {
       "title": sweep_config.title, **info, "std": STD_NOTE, "axes": axes,
-      "fixed": fixed,
+      "fixed": fixed, "protocol": protocol, "cost": cost,
+      "status": _status(summary),
       "metrics": metrics,
-      "cells": [{"name": c.name, "axes": c.axes,
+      "cells": [{"name": c.name, "axes": c.axes, "pending": c.pending,
                  "stats": {m: dataclasses.asdict(s)
                            for m, s in c.stats.items()}} for c in summary],
       "runs": rows})
   io_utils.atomic_write_text(
       os.path.join(workdir, "results.md"),
       results_markdown(sweep_config.title, info, summary, axes,
-                       list(sweep_config.metrics), fixed))
+                       list(sweep_config.metrics), fixed, protocol, cost))
   for name in sweep_config.plots:
     plots.write_plot(name, summary, os.path.join(workdir, f"{name}.png"))
   return summary
@@ -515,6 +608,7 @@ def run_sweep(sweep_config: ml_collections.ConfigDict, workdir: str, *,
     io_utils.atomic_write_text(
         os.path.join(workdir, "sweep_config.json"),
         sweep_config.to_json_best_effort(indent=2) + "\n")
-  results = run_cells(cells, workdir, devices=devices)
-  return write_outputs(workdir, sweep_config, cells, results, command=command,
-                       process_index=process_index)
+  write = functools.partial(write_outputs, workdir, sweep_config, cells,
+                            command=command, process_index=process_index)
+  results = run_cells(cells, workdir, devices=devices, on_cell_end=write)
+  return write(results)

@@ -5,6 +5,13 @@ piece of per-run state (parameters, optimizer state, label pools, keys) has a
 leading seed axis, the pure `steps.train_step` is vmapped over it, scanned over
 `steps_per_call` steps with batches sampled on device, and jitted over a
 (seed, data) mesh. One seed on N devices is plain data parallelism.
+
+Protocol: every `eval_every` steps the run is evaluated on the validation
+split (held out of the training split) and on test (for the curves only);
+each seed keeps its best state by `train.select_metric` on validation
+(ssvae.selection), and the run stops early when every seed has gone
+`train.patience` evaluations without improving. results.json reports the
+test metrics of the selected state, and those of the last step beside them.
 """
 
 import dataclasses
@@ -28,10 +35,12 @@ from ssvae import evaluation
 from ssvae import io_utils
 from ssvae import models
 from ssvae import parallel
+from ssvae import rng
+from ssvae import selection as selection_lib
 from ssvae import steps
 
 # Fields that may change between a run and its resumption.
-_RESUMABLE_FIELDS = ("train.num_steps", "train.eval_every",
+_RESUMABLE_FIELDS = ("train.num_steps", "train.patience", "train.eval_every",
                      "train.checkpoint_every", "train.steps_per_call",
                      "train.scan_unroll", "train.eval_batch_size")
 
@@ -87,6 +96,10 @@ def experiment_from_dataset(config: ml_collections.ConfigDict,
   config_validation.validate(config)
   if config.data.held_out_class >= 0:
     dataset = data_lib.hold_out_class(dataset, config.data.held_out_class)
+  if labeled_indices is None and dataset.validation is None:
+    # After the hold-out, so validation holds normal classes only.
+    dataset = data_lib.split_validation(
+        dataset, validation_size(config, dataset), config.data.split_seed)
   seeds = tuple(config.seed + i for i in range(config.train.num_seeds))
   if labeled_indices is None:
     labeled = [_labeled_indices(config, dataset, s) for s in seeds]
@@ -113,15 +126,16 @@ def experiment_from_dataset(config: ml_collections.ConfigDict,
                     seeds=seeds, sampling_mode=mode, pools=pools)
 
 
-def seed_keys(seeds: tuple) -> tuple[jax.Array, jax.Array, jax.Array]:
-  """(init, train, eval) keys per seed, each [S, 2]; a run's keys depend only
-  on its own seed, so a seed trains identically alone or vmapped with others."""
-  keys = jnp.stack([jax.random.split(jax.random.PRNGKey(s), 3) for s in seeds])
-  return keys[:, 0], keys[:, 1], keys[:, 2]
+def validation_size(config, dataset: data_lib.Dataset) -> int:
+  """config.data.validation_size, with -1 resolved to the data set default."""
+  size = config.data.validation_size
+  if size == -1:
+    return data_lib.default_validation_size(dataset.name, len(dataset.train))
+  return size
 
 
 def init_train_state(exp: Experiment) -> steps.TrainState:
-  init_keys, _, _ = seed_keys(exp.seeds)
+  init_keys = rng.seed_keys(exp.seeds, "params")
   example = jnp.asarray(exp.dataset.train.x[:2])
   init = jax.vmap(lambda k: steps.init_state(exp.model, exp.tx, k, example))
   return jax.jit(init, out_shardings=parallel.per_seed(exp.mesh))(
@@ -145,7 +159,8 @@ def make_train_chunk(exp: Experiment, num_steps: int):
   """Jitted `(state, pools, train_keys, x, y) -> (state, metrics)`.
 
   Runs `num_steps` steps in a lax.scan, sampling each batch on device with
-  key fold_in(train_key, step). metrics leaves are [S, num_steps].
+  key fold_in(train_key, step) (train_key: the seed's "train" stream).
+  metrics leaves are [S, num_steps].
   """
   cfg = exp.config
   step_fn = functools.partial(
@@ -165,7 +180,7 @@ def make_train_chunk(exp: Experiment, num_steps: int):
     # XLA:CPU runs convolutions inside a while loop ~10x slower
     # (jax-ml/jax#12868); train.scan_unroll=True unrolls the scan for them.
     return jax.lax.scan(body, state, None, length=num_steps,
-                        unroll=cfg.train.get("scan_unroll", 1))
+                        unroll=cfg.train.scan_unroll)
 
   seed_sharded = parallel.per_seed(exp.mesh)
   rep = parallel.replicated(exp.mesh)
@@ -247,10 +262,65 @@ def _chunk_boundaries(start: int, cfg) -> list[int]:
   return sorted(e for e in ends if e > start)
 
 
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """What `train` returns.
+
+  last: the train state at the last step. selection: each seed's best state
+  on validation (ssvae.selection). metric: the validation metric selected on
+  ('last' = no selection). stop_reason: 'early_stop' (patience exhausted),
+  'num_steps' (the cap) or 'interrupted' (stop_after_step).
+  """
+  exp: Experiment
+  last: steps.TrainState
+  selection: selection_lib.Selection
+  metric: str
+  stop_reason: str
+  wall_s: float
+  cpu_s: float
+
+  @property
+  def selected(self) -> steps.TrainState:
+    if self.metric == selection_lib.LAST:
+      return self.last
+    return selection_lib.selected_state(self.last, self.selection)
+
+  @property
+  def selected_steps(self) -> list[int]:
+    return np.asarray(self.selected.step).tolist()
+
+
+def _evaluate_and_select(step, state, selection, evaluators, metric, writer,
+                         seeds, seed_sharded):
+  """Evaluates every split, logs it, and updates the selection."""
+  results = {}
+  for split, evaluate in evaluators.items():
+    results[split] = evaluate(state)
+    for r in _per_seed_records(step, split, seeds, results[split]):
+      writer.write(r)
+  logging.info("step %d %s", step, {
+      split: {k: round(float(np.mean(v)), 4) for k, v in values.items()}
+      for split, values in results.items()})
+  if metric != selection_lib.LAST:
+    selection = selection_lib.update(selection, state, jax.device_put(
+        selection_lib.signed_score(metric, results["validation"][metric]),
+        seed_sharded))
+  return selection
+
+
+def _initial_checkpoint_tree(exp: Experiment) -> dict:
+  """What a checkpoint holds: train state, selection, elapsed time."""
+  state = init_train_state(exp)
+  return {"state": state,
+          "selection": jax.device_put(selection_lib.init(state),
+                                      parallel.per_seed(exp.mesh)),
+          "clock": {"wall_s": np.float64(0), "cpu_s": np.float64(0)}}
+
+
 def train(config: ml_collections.ConfigDict, workdir: str, *, devices=None,
           stop_after_step: Optional[int] = None,
-          experiment: Optional[Experiment] = None):
-  """Trains, resuming from `workdir`'s last checkpoint; returns (exp, state).
+          experiment: Optional[Experiment] = None) -> Run:
+  """Trains, resuming from `workdir`'s last checkpoint.
 
   Writes `config.json` and `metrics.jsonl` into workdir. `stop_after_step`
   stops after that step's chunk (as a killed run would); the next call
@@ -265,32 +335,49 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, devices=None,
     io_utils.atomic_write_text(os.path.join(workdir, "config.json"),
                                config.to_json_best_effort(indent=2) + "\n")
   metrics_path = os.path.join(workdir, "metrics.jsonl")
+  cfg = exp.config.train
+  metric = (selection_lib.resolve_metric(exp.config)
+            if exp.dataset.validation is not None else selection_lib.LAST)
+  if metric not in (selection_lib.LAST, *selection_lib.MAXIMIZE):
+    raise config_validation.ConfigError(
+        f"config.train.select_metric: {metric!r} is not one of "
+        f"{selection_lib.SELECT_METRICS}.")
 
-  state = init_train_state(exp)
+  ckpt_tree = _initial_checkpoint_tree(exp)
   ckpt = checkpointing.Checkpointer(workdir)
   start = ckpt.latest_step() or 0
   if start:
     logging.info("Resuming %s from step %d.", workdir, start)
-    state = ckpt.restore(start, like=state)
+    ckpt_tree = ckpt.restore(start, like=ckpt_tree)
     if is_writer:
       _truncate_metrics(metrics_path, start)
-  evaluate = evaluation.make_evaluator(exp)
-  _, train_keys, _ = seed_keys(exp.seeds)
-  rep = parallel.replicated(exp.mesh)
+  state, selection = ckpt_tree["state"], ckpt_tree["selection"]
   seed_sharded = parallel.per_seed(exp.mesh)
+  wall0 = time.time() - float(ckpt_tree["clock"]["wall_s"])
+  cpu0 = time.process_time() - float(ckpt_tree["clock"]["cpu_s"])
+  clock = lambda: {"wall_s": np.float64(time.time() - wall0),
+                   "cpu_s": np.float64(time.process_time() - cpu0)}
+  evaluators = {split: evaluation.make_evaluator(exp, split)
+                for split in ("validation", "test")
+                if getattr(exp.dataset, split) is not None}
+  train_keys = rng.seed_keys(exp.seeds, "train")
+  rep = parallel.replicated(exp.mesh)
   x = jax.device_put(exp.dataset.train.x, rep)
   y = jax.device_put(exp.dataset.train.y, rep)
   pools = jax.device_put(exp.pools, seed_sharded)
   train_keys = jax.device_put(train_keys, seed_sharded)
-  cfg = exp.config.train
   chunks = {}
   step = start
+  stop_reason = "num_steps"
+  if selection_lib.patience_exhausted(selection, cfg.patience):
+    stop_reason = "early_stop"  # a resumed run that had already stopped
   t0, step0 = time.time(), start
   writer_path = metrics_path if is_writer else os.devnull
   with io_utils.MetricsWriter(writer_path) as writer, tqdm.tqdm(
       total=cfg.num_steps, initial=start, desc=os.path.basename(workdir),
       unit="step", mininterval=2.0, disable=None) as bar:
-    for end in _chunk_boundaries(start, exp.config):
+    for end in (_chunk_boundaries(start, exp.config)
+                if stop_reason != "early_stop" else ()):
       n = end - step
       if n not in chunks:
         chunks[n] = make_train_chunk(exp, n)
@@ -306,21 +393,42 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, devices=None,
         writer.write(r)
       bar.set_postfix(loss=f"{float(mean['loss'].mean()):.4g}")
       if step % cfg.eval_every == 0 or step == cfg.num_steps:
-        test = evaluate(state)
-        for r in _per_seed_records(step, "test", exp.seeds, test):
-          writer.write(r)
-        logging.info("step %d test %s", step,
-                     {k: round(float(np.mean(v)), 4) for k, v in test.items()})
-      if step % cfg.checkpoint_every == 0 or step == cfg.num_steps:
-        ckpt.save(step, state)
+        selection = _evaluate_and_select(step, state, selection, evaluators,
+                                         metric, writer, exp.seeds,
+                                         seed_sharded)
+        if selection_lib.patience_exhausted(selection, cfg.patience):
+          stop_reason = "early_stop"
+      if (step % cfg.checkpoint_every == 0 or step == cfg.num_steps
+          or stop_reason == "early_stop"):
+        ckpt.save(step, {"state": state, "selection": selection,
+                         "clock": clock()})
+      if stop_reason == "early_stop":
+        break
       if stop_after_step is not None and step >= stop_after_step:
+        stop_reason = "interrupted"
         break
   ckpt.close()
-  return exp, state
+  if stop_reason == "early_stop":
+    logging.info(
+        "Stopped early at step %d: no seed improved validation %s for %d "
+        "evaluations (selected steps %s).", step, metric, cfg.patience,
+        np.asarray(selection.step).tolist())
+  elif stop_reason == "num_steps":
+    logging.info("Stopped at the step cap train.num_steps=%d.", step)
+  elapsed = clock()
+  return Run(exp=exp, last=state, selection=selection, metric=metric,
+             stop_reason=stop_reason, wall_s=float(elapsed["wall_s"]),
+             cpu_s=float(elapsed["cpu_s"]))
 
 
-def load_run(workdir: str, devices=None) -> tuple[Experiment, steps.TrainState]:
-  """Rebuilds a run from its workdir: saved config plus last checkpoint."""
+def load_run(workdir: str, devices=None,
+             which: str = "selected") -> tuple[Experiment, steps.TrainState]:
+  """Rebuilds a run from its workdir: saved config plus last checkpoint.
+
+  which: 'selected' (each seed's validation-selected state) or 'last'.
+  """
+  if which not in ("selected", "last"):
+    raise ValueError(f"which must be 'selected' or 'last', got {which!r}.")
   path = os.path.join(workdir, "config.json")
   if not os.path.exists(path):
     raise FileNotFoundError(f"{path} not found: is {workdir} a run directory?")
@@ -334,25 +442,53 @@ def load_run(workdir: str, devices=None) -> tuple[Experiment, steps.TrainState]:
   step = ckpt.latest_step()
   if step is None:
     raise FileNotFoundError(f"No checkpoint in {workdir}/checkpoints.")
-  state = ckpt.restore(step, like=init_train_state(exp))
+  tree = ckpt.restore(step, like=_initial_checkpoint_tree(exp))
   ckpt.close()
+  state = tree["state"]
+  if (which == "selected" and exp.dataset.validation is not None
+      and selection_lib.resolve_metric(config) != selection_lib.LAST):
+    state = selection_lib.selected_state(state, tree["selection"])
   return exp, state
+
+
+def _protocol(run: Run) -> dict:
+  cfg = run.exp.config.train
+  validation = run.exp.dataset.validation
+  return {"validation_size": 0 if validation is None else len(validation),
+          "select_metric": run.metric, "patience": cfg.patience,
+          "eval_every": cfg.eval_every, "num_steps": cfg.num_steps}
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                        *, devices=None) -> dict:
-  """Trains (or resumes) and writes the final test metrics to results.json.
+  """Trains (or resumes) and writes the final metrics to results.json.
 
-  Returns the results: {'step', 'seeds', 'sampling_mode', 'num_labeled',
-  'metrics': {name: [value per seed]}}.
+  Returns the results: {'step' (last step), 'selected_step' (per seed),
+  'stop_reason', 'protocol', 'seeds', 'sampling_mode', 'num_labeled',
+  'metrics' (test metrics of the selected state, {name: [value per seed]}),
+  'validation_metrics' (of the selected state), 'last_metrics' (test
+  metrics at the last step), 'wall_s', 'cpu_s'}.
   """
-  exp, state = train(config, workdir, devices=devices)
-  results = {"step": int(np.asarray(state.step)[0]),
+  run = train(config, workdir, devices=devices)
+  exp = run.exp
+  last_metrics = evaluation.final_metrics(exp, run.last)
+  selected = run.selected
+  results = {"step": int(np.asarray(run.last.step)[0]),
+             "selected_step": run.selected_steps,
+             "stop_reason": run.stop_reason,
+             "protocol": _protocol(run),
              "seeds": list(exp.seeds),
              "sampling_mode": exp.sampling_mode,
              "num_labeled": int(exp.pools.labeled.shape[1])
              if exp.sampling_mode != "unlabeled" else 0,
-             "metrics": evaluation.final_metrics(exp, state)}
+             "metrics": (last_metrics if run.metric == selection_lib.LAST
+                         else evaluation.final_metrics(exp, selected)),
+             "last_metrics": last_metrics,
+             "wall_s": run.wall_s, "cpu_s": run.cpu_s}
+  if exp.dataset.validation is not None:
+    results["validation_metrics"] = {
+        k: v.tolist() for k, v in
+        evaluation.make_evaluator(exp, "validation")(selected).items()}
   if jax.process_index() == 0:
     io_utils.write_json(os.path.join(workdir, "results.json"), results)
   return results

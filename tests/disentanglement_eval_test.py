@@ -57,8 +57,9 @@ def trained(data_dir, tmp_path_factory):
 
   (train_and_evaluate is train + final_metrics + writing results.json.)
   """
-  exp, state = train.train(quick_config(data_dir),
-                           str(tmp_path_factory.mktemp("run")))
+  run = train.train(quick_config(data_dir),
+                    str(tmp_path_factory.mktemp("run")))
+  exp, state = run.exp, run.last
   results = {"seeds": list(exp.seeds),
              "metrics": evaluation.final_metrics(exp, state)}
   return results, exp, state

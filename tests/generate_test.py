@@ -33,7 +33,8 @@ def tiny_config(**model_overrides):
 def trained(tmp_path_factory):
   """(workdir, exp, state) of a finished tiny semi_supervised run."""
   workdir = str(tmp_path_factory.mktemp("semi"))
-  exp, state = train.train(tiny_config(), workdir, devices=jax.devices()[:1])
+  run = train.train(tiny_config(), workdir, devices=jax.devices()[:1])
+  exp, state = run.exp, run.last
   return workdir, exp, state
 
 

@@ -258,7 +258,12 @@ def test_interrupted_sweep_resumes_to_identical_results(finished_sweep,
   shutil.copytree(finished_sweep / "runs" / first, workdir / "runs" / first)
   with pytest.raises(KeyboardInterrupt):
     run(tiny_sweep(), workdir)
-  assert not os.path.exists(workdir / "results.csv")
+  # The ledger already holds the finished cell and lists the other pending.
+  ledger = (workdir / "results.md").read_text()
+  assert "1 of 2 cells pending" in ledger
+  assert "| supervised | 40 | pending |" in ledger
+  assert "num_labels=40" not in (workdir / "results.csv").read_text()
+  assert "num_labels=20" in (workdir / "results.csv").read_text()
   second = workdir / "runs" / "variant=supervised,num_labels=40"
   assert os.path.isdir(second / "checkpoints")
   assert not os.path.exists(second / "results.json")

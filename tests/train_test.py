@@ -13,6 +13,7 @@ from configs import default
 from ssvae import checkpointing
 from ssvae import config_validation
 from ssvae import data as data_lib
+from ssvae import rng
 from ssvae import steps
 from ssvae import train
 
@@ -29,13 +30,6 @@ def tiny_config(**train_overrides):
   config.train.eval_batch_size = 500
   config.train.update(train_overrides)
   return config
-
-
-def final_params(workdir, exp, state_like):
-  ckpt = checkpointing.Checkpointer(workdir)
-  state = ckpt.restore(ckpt.latest_step(), like=state_like)
-  ckpt.close()
-  return state.params
 
 
 def test_train_and_evaluate_writes_outputs(tmp_path):
@@ -66,13 +60,13 @@ def test_training_reduces_the_loss(tmp_path):
 
 def test_interrupted_run_resumes_to_identical_parameters(tmp_path):
   config = tiny_config()
-  exp, uninterrupted = train.train(config, str(tmp_path / "straight"))
+  uninterrupted = train.train(config, str(tmp_path / "straight")).last
   killed_dir = str(tmp_path / "killed")
   # Stops after step 15; the last checkpoint is at step 10, so steps 11-15
   # are lost and redone, as after a kill.
   train.train(config, killed_dir, stop_after_step=15)
   assert checkpointing.Checkpointer(killed_dir).latest_step() == 10
-  _, resumed = train.train(config, killed_dir)
+  resumed = train.train(config, killed_dir).last
   chex.assert_trees_all_equal(resumed.params, uninterrupted.params)
   steps = [json.loads(l)["step"] for l in open(os.path.join(killed_dir,
                                                              "metrics.jsonl"))
@@ -103,22 +97,22 @@ def test_eight_devices_match_one_device_on_the_same_batch():
       batch = jax.tree.map(lambda a: a[None], data_lib.sample_batch(
           jax.random.PRNGKey(3), x, y, pools, 16, exp.sampling_mode))
     step = train.make_parallel_train_step(exp)
-    rng = jax.random.PRNGKey(4)[None]
+    key = jax.random.PRNGKey(4)[None]
     for _ in range(3):
-      state, _ = step(state, batch, rng)
+      state, _ = step(state, batch, key)
     params[n] = jax.device_get(state.params)
   chex.assert_trees_all_close(params[1], params[8], rtol=1e-5, atol=1e-6)
 
 
 def test_vmapped_seeds_match_separate_runs(tmp_path):
   together = tiny_config(num_seeds=2)
-  exp, state = train.train(together, str(tmp_path / "both"),
-                           devices=jax.devices()[:2])
+  state = train.train(together, str(tmp_path / "both"),
+                      devices=jax.devices()[:2]).last
   for s, seed in enumerate((0, 1)):
     alone = tiny_config()
     alone.seed = seed
-    _, single = train.train(alone, str(tmp_path / f"seed{seed}"),
-                            devices=jax.devices()[:1])
+    single = train.train(alone, str(tmp_path / f"seed{seed}"),
+                         devices=jax.devices()[:1]).last
     chex.assert_trees_all_close(
         jax.tree.map(lambda a: a[s], state.params),
         jax.tree.map(lambda a: a[0], single.params), rtol=1e-5, atol=1e-6)
@@ -129,7 +123,7 @@ def test_train_chunk_traces_the_step_once(monkeypatch):
                       chex.assert_max_traces(steps.train_step, n=1))
   exp = train.build_experiment(tiny_config(), devices=jax.devices()[:1])
   state = train.init_train_state(exp)
-  _, keys, _ = train.seed_keys(exp.seeds)
+  keys = rng.seed_keys(exp.seeds, "train")
   x, y = jnp.asarray(exp.dataset.train.x), jnp.asarray(exp.dataset.train.y)
   pools = jax.tree.map(jnp.asarray, exp.pools)
   chunk = train.make_train_chunk(exp, 5)
@@ -166,3 +160,117 @@ def test_more_labels_than_data_is_a_clear_error(tmp_path):
   config.data.num_labels = 100_000
   with pytest.raises(ValueError, match="100000"):
     train.train(config, str(tmp_path))
+
+
+# ------------------------------------------------- validation and selection
+
+
+def test_validation_is_held_out_of_training_and_disjoint_from_test():
+  config = tiny_config()
+  config.data.validation_size = 150
+  full = data_lib.load_dataset(config.data)
+  exp = train.build_experiment(config, devices=jax.devices()[:1])
+  train_x, val_x = exp.dataset.train.x, exp.dataset.validation.x
+  assert len(val_x) == 150 and len(train_x) == len(full.train) - 150
+  rows = lambda a: {r.tobytes() for r in a.reshape(len(a), -1)}
+  # Every validation point is a training image that is no longer trained on.
+  assert rows(val_x) <= rows(full.train.x)
+  assert not rows(val_x) & rows(train_x[np.asarray(exp.pools.labeled[0])])
+  assert not rows(val_x) & rows(train_x[np.asarray(exp.pools.unlabeled[0])])
+  np.testing.assert_array_equal(exp.dataset.test.x, full.test.x)
+  # Stratified: every class keeps about its share.
+  np.testing.assert_allclose(np.bincount(exp.dataset.validation.y) / 150,
+                             np.bincount(full.train.y) / len(full.train),
+                             atol=0.01)
+
+
+def test_validation_holds_no_point_of_the_held_out_class():
+  config = tiny_config()
+  config.data.held_out_class = 3
+  config.data.label_fraction = 0.1
+  exp = train.build_experiment(config, devices=jax.devices()[:1])
+  assert 3 not in exp.dataset.validation.y
+  assert 3 in exp.dataset.test.y
+
+
+def _scripted_validation(monkeypatch, script):
+  """Validation accuracy of seed s at step t is script[s][t]."""
+  real = train.evaluation.make_evaluator
+
+  def make_evaluator(exp, split="test"):
+    if split != "validation":
+      return real(exp, split)
+    def evaluate(state):
+      steps_ = np.asarray(state.step)
+      return {"accuracy": np.array([script[s][int(t)]
+                                    for s, t in enumerate(steps_)])}
+    return evaluate
+  monkeypatch.setattr(train.evaluation, "make_evaluator", make_evaluator)
+
+
+# Evaluations every 5 steps; seed 0 peaks at step 10, seed 1 at step 20.
+_SCRIPT = ({5: 0.5, 10: 0.9, 15: 0.8, 20: 0.7, 25: 0.6, 30: 0.5, 35: 0.4,
+            40: 0.3},
+           {5: 0.1, 10: 0.2, 15: 0.3, 20: 0.8, 25: 0.7, 30: 0.6, 35: 0.5,
+            40: 0.4})
+
+
+def _selection_config(**overrides):
+  return tiny_config(**{"num_seeds": 2, "num_steps": 40, "eval_every": 5,
+                        "checkpoint_every": 10, **overrides})
+
+
+def test_each_seed_keeps_the_state_of_its_best_validation_step(
+    tmp_path, monkeypatch):
+  _scripted_validation(monkeypatch, _SCRIPT)
+  run = train.train(_selection_config(), str(tmp_path / "full"),
+                    devices=jax.devices()[:1])
+  assert run.stop_reason == "num_steps" and run.selected_steps == [10, 20]
+  for s, best_step in enumerate((10, 20)):
+    short = train.train(_selection_config(num_steps=best_step),
+                        str(tmp_path / f"to{best_step}"),
+                        devices=jax.devices()[:1]).last
+    chex.assert_trees_all_equal(
+        jax.tree.map(lambda a: a[s], run.selected.params),
+        jax.tree.map(lambda a: a[s], short.params))
+
+
+def test_training_stops_when_every_seed_has_exhausted_its_patience(
+    tmp_path, monkeypatch):
+  _scripted_validation(monkeypatch, _SCRIPT)
+  workdir = str(tmp_path)
+  results = train.train_and_evaluate(_selection_config(patience=3), workdir)
+  # Seed 1 (best at 20) runs out of patience at step 35; seed 0 earlier.
+  assert results["stop_reason"] == "early_stop" and results["step"] == 35
+  assert results["selected_step"] == [10, 20]
+  assert results["protocol"]["select_metric"] == "accuracy"
+  assert results["validation_metrics"]["accuracy"] == [0.9, 0.8]
+  assert set(results["last_metrics"]) == set(results["metrics"])
+  # Rerunning a stopped run trains nothing more.
+  again = train.train(_selection_config(patience=3), workdir)
+  assert again.stop_reason == "early_stop"
+  assert np.asarray(again.last.step).tolist() == [35, 35]
+
+
+def test_interrupted_run_resumes_to_the_same_selected_state(
+    tmp_path, monkeypatch):
+  _scripted_validation(monkeypatch, _SCRIPT)
+  config = _selection_config(patience=3)
+  straight = train.train(config, str(tmp_path / "straight"))
+  killed = str(tmp_path / "killed")
+  train.train(config, killed, stop_after_step=25)  # last checkpoint: 20
+  assert checkpointing.Checkpointer(killed).latest_step() == 20
+  resumed = train.train(config, killed)
+  assert resumed.selected_steps == straight.selected_steps == [10, 20]
+  chex.assert_trees_all_equal(resumed.selection, straight.selection)
+  chex.assert_trees_all_equal(resumed.last.params, straight.last.params)
+
+
+def test_without_a_validation_split_the_last_step_is_reported(tmp_path):
+  config = tiny_config()
+  config.data.validation_size = 0
+  results = train.train_and_evaluate(config, str(tmp_path))
+  assert results["protocol"]["select_metric"] == "last"
+  assert results["selected_step"] == [20]
+  assert results["metrics"] == results["last_metrics"]
+  assert "validation_metrics" not in results

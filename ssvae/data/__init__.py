@@ -4,6 +4,8 @@ from ssvae.data.dataset import Dataset
 from ssvae.data.dataset import Split
 from ssvae.data.labels import hold_out_class
 from ssvae.data.labels import select_labeled_indices
+from ssvae.data.labels import split_validation
+from ssvae.data.registry import default_validation_size
 from ssvae.data.registry import load_dataset
 from ssvae.data.sampler import make_pools
 from ssvae.data.sampler import Pools
@@ -20,4 +22,6 @@ __all__ = [
     "sample_batch",
     "sampling_mode",
     "select_labeled_indices",
+    "split_validation",
+    "default_validation_size",
 ]

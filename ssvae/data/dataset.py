@@ -1,6 +1,7 @@
 """In-memory data set containers returned by every loader."""
 
 import dataclasses
+from typing import Optional
 
 import numpy as np
 
@@ -28,7 +29,10 @@ class Split:
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
-  """A train/test pair plus what models need to know about it.
+  """Train/test (and, once split off, validation) plus what models need.
+
+  validation: points held out of the official training split for model
+    selection (see labels.split_validation); None until split.
 
   num_classes: classes of the y head (for multi-factor data: of factor 0).
   likelihood: "bernoulli" (pixels in [0, 1]) or "gaussian" (real values).
@@ -43,6 +47,7 @@ class Dataset:
   class_names: tuple = ()
   factor_names: tuple = ()
   factor_sizes: tuple = ()
+  validation: Optional[Split] = None
 
   @property
   def input_shape(self) -> tuple:

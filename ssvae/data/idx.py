@@ -44,6 +44,7 @@ KNOWN_LOCATIONS = {
         "~/.cache/ssvae/mnist",
     ),
     "fashion_mnist": (
+        os.path.join(_REPO_ROOT, "..", "shared", "data", "fashion_mnist"),
         "/usr/share/datasets/fashion-mnist",
         "~/.cache/ssvae/fashion_mnist",
     ),

@@ -108,6 +108,46 @@ def select_labeled_indices(y: np.ndarray,
   return np.sort(np.concatenate(chosen)).astype(np.int32)
 
 
+def _stratified_counts(class_sizes: np.ndarray, size: int) -> np.ndarray:
+  """Per-class share of `size` proportional to class size (largest remainder)."""
+  exact = size * class_sizes / class_sizes.sum()
+  counts = np.floor(exact).astype(int)
+  order = np.argsort(-(exact - counts), kind="stable")
+  counts[order[:size - counts.sum()]] += 1
+  return counts
+
+
+def split_validation(dataset: dataset_lib.Dataset, size: int,
+                     seed: int) -> dataset_lib.Dataset:
+  """Moves `size` training points, class-stratified, into dataset.validation.
+
+  The choice is a deterministic function of `seed` (config.data.split_seed),
+  the same for every training seed of an experiment. Stratified by class
+  (by factor 0 for [N, F] labels). size=0 leaves the data set unchanged.
+  """
+  train = dataset.train
+  if size == 0:
+    return dataset
+  if not 0 < size < len(train):
+    raise ValueError(
+        f"data.validation_size={size} must be below the {len(train)} "
+        f"training points of {dataset.name!r}.")
+  classes = train.y if train.y.ndim == 1 else train.y[:, 0]
+  values, sizes = np.unique(classes, return_counts=True)
+  rng = np.random.default_rng(seed)
+  chosen = np.concatenate([
+      rng.choice(np.flatnonzero(classes == cls), size=count, replace=False)
+      for cls, count in zip(values, _stratified_counts(sizes, size))])
+  is_validation = np.zeros(len(train), bool)
+  is_validation[chosen] = True
+  return dataclasses.replace(
+      dataset,
+      train=dataset_lib.Split(x=train.x[~is_validation],
+                              y=train.y[~is_validation]),
+      validation=dataset_lib.Split(x=train.x[is_validation],
+                                   y=train.y[is_validation]))
+
+
 def hold_out_class(dataset: dataset_lib.Dataset,
                    cls: int) -> dataset_lib.Dataset:
   """Removes class `cls` from the training split only (anomaly detection).

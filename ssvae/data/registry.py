@@ -12,6 +12,16 @@ IDX_NAMES = ("mnist", "fashion_mnist")
 # load(source: str, data_dir: str) -> Dataset; imported on first use.
 MODULE_NAMES = ("dsprites", "smallnorb", "uci_har")
 NAMES = EMBEDDED_NAMES + IDX_NAMES + MODULE_NAMES
+# Validation points held out of the training split when
+# data.validation_size = -1: Kingma et al.'s 50k/10k split for the MNISTs,
+# DEFAULT_VALIDATION_FRACTION of the training points for the rest.
+VALIDATION_SIZES = {"mnist": 10000, "fashion_mnist": 10000}
+DEFAULT_VALIDATION_FRACTION = 0.1
+
+
+def default_validation_size(name: str, num_train: int) -> int:
+  return VALIDATION_SIZES.get(
+      name, int(round(DEFAULT_VALIDATION_FRACTION * num_train)))
 
 
 def _load_digits(source: str) -> dataset_lib.Dataset:
@@ -57,8 +67,8 @@ def _load_from_module(name: str, source: str,
     if err.name != module_name:
       raise  # A dependency of the module is missing: show the real cause.
     raise ValueError(
-        f"Data set {name!r} needs module {module_name}, which does not exist "
-        "yet.") from err
+        f"Data set {name!r} needs module {module_name}, which is not "
+        "installed.") from err
   dataset = module.load(source, data_dir)
   if not isinstance(dataset, dataset_lib.Dataset):
     raise TypeError(

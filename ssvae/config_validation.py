@@ -2,6 +2,7 @@
 
 import ml_collections
 
+from ssvae import errors
 from ssvae import selection
 from ssvae import types
 
@@ -11,8 +12,7 @@ DATA_SOURCES = ("auto", "files", "tfds", "embedded")
 MODEL_FAMILIES = ("dense", "cnn", "rnn", "multihead_cnn")
 
 
-class ConfigError(ValueError):
-  """A config value is invalid; the message names the field."""
+ConfigError = errors.ConfigError  # Re-exported: where it was first defined.
 
 
 def _require(condition: bool, field: str, message: str) -> None:

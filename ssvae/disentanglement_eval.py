@@ -22,6 +22,7 @@ import ml_collections
 import numpy as np
 
 from ssvae import disentanglement
+from ssvae import errors
 from ssvae import evaluation
 from ssvae import types
 
@@ -38,12 +39,13 @@ def check_beta_vae_config(beta_vae: ml_collections.ConfigDict) -> None:
     value = beta_vae.get(field)
     if (value is None or isinstance(value, bool)
         or not isinstance(value, (int, np.integer))):
-      raise ValueError(
+      raise errors.ConfigError(
           f"config.beta_vae.{field} must be an int, got {value!r} (fields: "
           f"{', '.join(BETA_VAE_FIELDS)}).")
     if field != "seed" and value < 1:
-      raise ValueError(f"config.beta_vae.{field} must be positive, got "
-                       f"{value}.")
+      raise errors.ConfigError(
+          f"config.beta_vae.{field} must be positive, got "
+          f"{value}.")
 
 
 def encoder_mean_fn(model, state) -> Callable[[np.ndarray], jax.Array]:
@@ -105,7 +107,7 @@ def beta_vae_scores(exp, state) -> list[dict]:
   """
   settings = exp.config.get("beta_vae")
   if settings is None:
-    raise ValueError("config.beta_vae is not set.")
+    raise errors.ConfigError("config.beta_vae is not set.")
   check_beta_vae_config(settings)
   _check_experiment(exp)
   # Checks the grid before any encoding, so a bad data set fails fast.

@@ -27,6 +27,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from ssvae import errors
 from ssvae.models import common
 from ssvae.models.cnn import CnnVAE
 from ssvae.models.dense import DenseVAE
@@ -74,7 +75,7 @@ def _multihead_factor_sizes(factor_sizes: tuple, num_classes: int) -> tuple:
   if not factor_sizes:
     return (num_classes,)
   if factor_sizes[0] != num_classes:
-    raise ValueError(
+    raise errors.ConfigError(
         f"factor_sizes[0]={factor_sizes[0]} must equal num_classes="
         f"{num_classes} (num_classes describes factor 0).")
   return factor_sizes
@@ -96,8 +97,9 @@ def build_model(model_config: Any, *, input_shape: tuple, num_classes: int,
   """
   family = model_config.get("family")
   if family not in FAMILIES:
-    raise ValueError(f"model.family={family!r} is not a model family; valid "
-                     f"values: {', '.join(FAMILIES)}.")
+    raise errors.ConfigError(
+        f"model.family={family!r} is not a model family; valid "
+        f"values: {', '.join(FAMILIES)}.")
   common.check_variant(model_config.get("variant"))
   common.check_likelihood(likelihood)
   input_shape = tuple(int(n) for n in input_shape)

@@ -2,7 +2,7 @@
 
 import json
 import os
-import tempfile
+import secrets
 from typing import Any
 
 import numpy as np
@@ -20,11 +20,26 @@ def _to_jsonable(value: Any) -> Any:
   return value
 
 
+def new_temp_file(directory: str, suffix: str = "") -> tuple[int, str]:
+  """Creates a new hidden file in `directory`; returns (fd, path).
+
+  Its mode is 0666 less the umask, as for any file open() creates (so
+  config.json, results.json and metrics.jsonl share one mode), unlike
+  tempfile.mkstemp's 0600.
+  """
+  while True:
+    path = os.path.join(directory, f".tmp_{secrets.token_hex(8)}{suffix}")
+    try:
+      return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), path
+    except FileExistsError:
+      continue
+
+
 def atomic_write_text(path: str, text: str) -> None:
   """Writes via a temporary file and rename: a kill never leaves half a file."""
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp_")
+  fd, tmp = new_temp_file(directory)
   try:
     with os.fdopen(fd, "w") as f:
       f.write(text)

@@ -49,9 +49,12 @@ import numpy as np
 import tqdm
 
 from ssvae import config_validation
+from ssvae import data as data_lib
+from ssvae import errors
 from ssvae import io_utils
 from ssvae import plots
 from ssvae import train
+from ssvae import workdir as workdir_lib
 
 QUICK = "quick"
 RUNS_DIR = "runs"
@@ -104,7 +107,7 @@ def parse_config_arg(arg: Optional[str], source: str) -> bool:
     return False
   if arg == QUICK:
     return True
-  raise ValueError(
+  raise errors.ConfigError(
       f"{source}: unknown config parameter {arg!r}; use no parameter (the "
       f"full sweep) or ':{QUICK}'.")
 
@@ -164,13 +167,14 @@ def _grids(sweep_config) -> list[tuple]:
 
 def _check_grid(grid: Any, where: str) -> None:
   if not isinstance(grid, (tuple, list)) or not grid:
-    raise ValueError(f"sweep config {where}: expected a non-empty tuple of "
-                     f"(path, values) pairs, got {grid!r}.")
+    raise errors.ConfigError(
+        f"sweep config {where}: expected a non-empty tuple of "
+        f"(path, values) pairs, got {grid!r}.")
   for axis in grid:
     if (not isinstance(axis, (tuple, list)) or len(axis) != 2
         or not isinstance(axis[0], str)
         or not isinstance(axis[1], (tuple, list)) or not axis[1]):
-      raise ValueError(
+      raise errors.ConfigError(
           f"sweep config {where}: every axis must be (path, non-empty tuple "
           f"of values), got {axis!r}.")
 
@@ -187,11 +191,11 @@ def axis_paths(sweep_config) -> list[str]:
   for name in names:
     if names.count(name) > 1:
       clash = [p for p in paths if axis_name(p) == name]
-      raise ValueError(
+      raise errors.ConfigError(
           f"sweep config axes {clash} share the name {name!r}; axis paths "
           "must end in distinct field names.")
     if name in RUN_COLUMNS:
-      raise ValueError(
+      raise errors.ConfigError(
           f"sweep config axis {name!r} clashes with the results.csv column "
           f"of that name ({RUN_COLUMNS}).")
   return paths
@@ -201,7 +205,7 @@ def _get(config, path: str) -> Any:
   node = config
   for part in path.split("."):
     if not isinstance(node, ml_collections.ConfigDict) or part not in node:
-      raise ValueError(
+      raise errors.ConfigError(
           f"sweep config: base config has no field {path!r} (no {part!r}).")
     node = node[part]
   return node
@@ -216,8 +220,9 @@ def _set(config, path: str, value: Any, where: str) -> None:
   try:
     node[leaf] = value
   except (TypeError, ValueError) as e:
-    raise ValueError(f"sweep config {where}: cannot set {path}={value!r}: "
-                     f"{e}") from e
+    raise errors.ConfigError(
+        f"sweep config {where}: cannot set {path}={value!r}: "
+        f"{e}") from e
 
 
 def _plain(value: Any) -> Any:
@@ -238,13 +243,15 @@ def _check_overrides(sweep_config, names: list[str]) -> list[tuple]:
     where = f"cell_overrides[{i}]"
     if (not isinstance(entry, (tuple, list)) or len(entry) != 2
         or not all(isinstance(d, dict) for d in entry)):
-      raise ValueError(f"sweep config {where}: expected (match dict, "
-                       f"override dict), got {entry!r}.")
+      raise errors.ConfigError(
+          f"sweep config {where}: expected (match dict, "
+          f"override dict), got {entry!r}.")
     match, override = entry
     unknown = [k for k in match if k not in names]
     if unknown:
-      raise ValueError(f"sweep config {where}: match keys {unknown} are not "
-                       f"axis names {names}.")
+      raise errors.ConfigError(
+          f"sweep config {where}: match keys {unknown} are not "
+          f"axis names {names}.")
     checked.append((match, override, where))
   return checked
 
@@ -252,8 +259,9 @@ def _check_overrides(sweep_config, names: list[str]) -> list[tuple]:
 def expand_cells(sweep_config: ml_collections.ConfigDict) -> list[Cell]:
   """Every cell of the sweep, each config validated; raises ValueError."""
   if not isinstance(sweep_config.num_seeds, int) or sweep_config.num_seeds < 1:
-    raise ValueError(f"sweep config num_seeds: must be a positive integer, "
-                     f"got {sweep_config.num_seeds!r}.")
+    raise errors.ConfigError(
+        f"sweep config num_seeds: must be a positive integer, "
+        f"got {sweep_config.num_seeds!r}.")
   paths = axis_paths(sweep_config)
   names = [axis_name(p) for p in paths]
   overrides = _check_overrides(sweep_config, names)
@@ -273,13 +281,14 @@ def expand_cells(sweep_config: ml_collections.ConfigDict) -> list[Cell]:
       name = ",".join(f"{axis_name(p)}={format_value(v)}"
                       for p, v in zip(grid_paths, values))
       if name in seen:
-        raise ValueError(f"sweep config: cell {name!r} appears twice; the "
-                         "grids overlap.")
+        raise errors.ConfigError(
+            f"sweep config: cell {name!r} appears twice; the "
+            "grids overlap.")
       seen.add(name)
       try:
         config_validation.validate(config)
       except ValueError as e:
-        raise ValueError(f"sweep cell {name!r}: {e}") from e
+        raise errors.ConfigError(f"sweep cell {name!r}: {e}") from e
       cells.append(Cell(name=name, config=config,
                         axes={axis_name(p): _plain(_get(config, p))
                               for p in paths}))
@@ -292,7 +301,7 @@ def check_sweep(sweep_config: ml_collections.ConfigDict) -> list[Cell]:
   plots.check_plots(tuple(sweep_config.plots),
                     [axis_name(p) for p in axis_paths(sweep_config)])
   if not sweep_config.metrics:
-    raise ValueError("sweep config metrics: name at least one metric.")
+    raise errors.ConfigError("sweep config metrics: name at least one metric.")
   return cells
 
 
@@ -321,30 +330,73 @@ def _metric_means(results: dict) -> str:
                    for k, vs in sorted(results["metrics"].items()))
 
 
+def finished_cells(cells: Sequence[Cell], workdir: str) -> dict[str, dict]:
+  """{cell name: results} of the cells that finished with their config."""
+  results = {}
+  for cell in cells:
+    done = finished_results(cell, workdir)
+    if done is not None:
+      results[cell.name] = done
+  return results
+
+
+class DataCache:
+  """Loads each data set the cells use once: cells differ in other fields."""
+
+  def __init__(self):
+    self._datasets = {}
+
+  def get(self, data_config) -> data_lib.Dataset:
+    key = (data_config.name, data_config.source, data_config.data_dir)
+    if key not in self._datasets:
+      self._datasets[key] = data_lib.load_dataset(data_config)
+    return self._datasets[key]
+
+
+def _in_cell(cell: Cell, error: errors.UserInputError):
+  """The same kind of error, its message prefixed with the cell's name."""
+  return type(error)(f"sweep cell {cell.name!r}: {error}")
+
+
+def check_cells_can_train(cells: Sequence[Cell], workdir: str,
+                          data: DataCache, devices=None) -> None:
+  """Refuses the sweep before anything is written or trained when a cell
+  would fail: its data (missing, or too few points for its num_labels), its
+  experiment (e.g. num_labels not divisible by the classes) or its run
+  directory (another config, a num_steps below its step)."""
+  for cell in cells:
+    try:
+      train.experiment_from_dataset(cell.config, data.get(cell.config.data),
+                                    devices)
+      train.check_can_resume(cell.config, run_dir(workdir, cell))
+    except errors.UserInputError as e:
+      raise _in_cell(cell, e) from e
+
+
 def run_cells(cells: Sequence[Cell], workdir: str, *, devices=None,
-              on_cell_end=None) -> dict[str, dict]:
+              on_cell_end=None, data: Optional[DataCache] = None
+              ) -> dict[str, dict]:
   """Trains every unfinished cell; returns {cell name: results}.
 
-  on_cell_end(results so far) is called after every finished cell.
+  on_cell_end(results so far) is called after every finished cell. data:
+  the loaded data sets to reuse (the cells' own loads by default).
   """
-  results, pending = {}, []
-  for cell in cells:  # Decided up front, identically on every process.
-    done = finished_results(cell, workdir)
-    if done is None:
-      pending.append(cell)
-    else:
-      results[cell.name] = done
+  results = finished_cells(cells, workdir)  # Identical on every process.
+  pending = [cell for cell in cells if cell.name not in results]
   if results:
     tqdm.tqdm.write(f"{len(results)} of {len(cells)} cells already finished; "
                     "skipping them.")
   if on_cell_end is not None:
     on_cell_end(results)  # the ledger lists every unfinished cell as pending
+  data = data or DataCache()
   with tqdm.tqdm(total=len(cells), initial=len(results), desc="sweep",
                  unit="cell", disable=None) as bar:
     for cell in pending:
       start = time.time()
       results[cell.name] = train.train_and_evaluate(
-          cell.config, run_dir(workdir, cell), devices=devices)
+          cell.config, run_dir(workdir, cell), devices=devices,
+          experiment=train.experiment_from_dataset(
+              cell.config, data.get(cell.config.data), devices))
       bar.update(1)
       if on_cell_end is not None:
         on_cell_end(results)
@@ -598,17 +650,26 @@ def run_sweep(sweep_config: ml_collections.ConfigDict, workdir: str, *,
               process_index: Optional[int] = None) -> list[CellSummary]:
   """Validates, trains every unfinished cell, then writes the outputs.
 
-  Every process of a multi-host job calls this with the same arguments; the
-  cells train across all processes' devices and only process 0 writes.
+  Nothing is written (sweep_config.json included) before every unfinished
+  cell is checked against its data and its run directory. Every process of
+  a multi-host job calls this with the same arguments; the cells train
+  across all processes' devices and only process 0 writes (and locks
+  workdir).
   """
   cells = check_sweep(sweep_config)
+  finished = finished_cells(cells, workdir)
+  data = DataCache()
+  check_cells_can_train([c for c in cells if c.name not in finished],
+                        workdir, data, devices)
   if process_index is None:
     process_index = jax.process_index()
-  if process_index == 0:
-    io_utils.atomic_write_text(
-        os.path.join(workdir, "sweep_config.json"),
-        sweep_config.to_json_best_effort(indent=2) + "\n")
-  write = functools.partial(write_outputs, workdir, sweep_config, cells,
-                            command=command, process_index=process_index)
-  results = run_cells(cells, workdir, devices=devices, on_cell_end=write)
-  return write(results)
+  with workdir_lib.claimed(workdir, lock=process_index == 0):
+    if process_index == 0:
+      io_utils.atomic_write_text(
+          os.path.join(workdir, "sweep_config.json"),
+          sweep_config.to_json_best_effort(indent=2) + "\n")
+    write = functools.partial(write_outputs, workdir, sweep_config, cells,
+                              command=command, process_index=process_index)
+    results = run_cells(cells, workdir, devices=devices, on_cell_end=write,
+                        data=data)
+    return write(results)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from configs import default
+from ssvae import errors
 from ssvae import sweep
 from ssvae import train
 
@@ -226,20 +227,36 @@ def test_rerun_of_finished_sweep_does_no_training(finished_sweep, tmp_path,
           == (finished_sweep / "results.csv").read_text())
 
 
-def test_changed_cell_config_is_not_taken_as_finished(finished_sweep,
-                                                      tmp_path, monkeypatch):
+def _fail_if_trained(*args, **kwargs):
+  raise AssertionError("a cell was trained")
+
+
+def test_changed_cell_config_is_refused_before_anything_is_written(
+    finished_sweep, tmp_path, monkeypatch):
   workdir = tmp_path / "copy"
   shutil.copytree(finished_sweep, workdir)
-  trained = []
-  def record(config, workdir, **kwargs):
-    trained.append(os.path.basename(workdir))
-    raise KeyboardInterrupt
-  monkeypatch.setattr(train, "train_and_evaluate", record)
+  before = {p: p.read_bytes() for p in workdir.rglob("*") if p.is_file()}
+  monkeypatch.setattr(train, "train_and_evaluate", _fail_if_trained)
   base = tiny_base()
   base.loss.alpha = 2.0
-  with pytest.raises(KeyboardInterrupt):
+  with pytest.raises(errors.WorkdirError,
+                     match=r"cell 'variant=supervised,num_labels=20'.*"
+                           r"loss\.alpha"):
     run(tiny_sweep(base=base), workdir)
-  assert trained == ["variant=supervised,num_labels=20"]
+  assert {p: p.read_bytes() for p in workdir.rglob("*")
+          if p.is_file()} == before  # sweep_config.json included
+
+
+def test_a_cell_that_cannot_fit_its_data_fails_before_any_cell_trains(
+    tmp_path, monkeypatch):
+  monkeypatch.setattr(train, "train_and_evaluate", _fail_if_trained)
+  config = tiny_sweep(axes=(("model.variant", ("supervised",)),
+                            ("data.num_labels", (20, 25))))
+  with pytest.raises(errors.ConfigError,
+                     match=r"cell 'variant=supervised,num_labels=25'.*"
+                           r"not divisible by the 10 classes"):
+    run(config, tmp_path / "sweep")
+  assert not os.path.exists(tmp_path / "sweep")
 
 
 def test_interrupted_sweep_resumes_to_identical_results(finished_sweep,

@@ -16,7 +16,6 @@ The last line prints `examples_per_s=... peak_fraction=...`.
 
 import time
 
-from absl import app
 from absl import flags
 import jax
 import jax.numpy as jnp
@@ -24,6 +23,7 @@ import numpy as np
 
 from configs import default
 from configs import mnist_dense
+from ssvae import cli
 from ssvae import data as data_lib
 from ssvae import rng
 from ssvae import train
@@ -170,4 +170,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

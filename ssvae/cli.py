@@ -134,6 +134,10 @@ def run(main: Callable) -> None:
   app.run(_guarded(main), flags_parser=_parse_flags)
 
 
+def _with_article(word: str) -> str:
+  return f"an {word}" if word[0] in "aeiou" else f"a {word}"
+
+
 def config_kind(config) -> str:
   """'experiment', 'sweep', 'feedback' or 'unknown'."""
   fields = set(config.keys())
@@ -161,13 +165,12 @@ def config_from_flag(holder: flags.FlagHolder,
     raise errors.ConfigError(f"--{holder.name}={path}: {reason}.") from e
   if kind in kinds:
     return config
-  wanted = " or ".join(f"an {k}" if k[0] in "aeiou" else f"a {k}"
-                       for k in kinds)
+  wanted = " or ".join(_with_article(k) for k in kinds)
   if kind == "unknown":
     raise errors.ConfigError(
         f"--{holder.name}={path} is not an experiment, sweep or feedback "
         f"config (its fields: {', '.join(sorted(config.keys()))}); this "
         f"command takes {wanted} config.")
   raise errors.ConfigError(
-      f"--{holder.name}={path} is a {kind} config; run it with "
+      f"--{holder.name}={path} is {_with_article(kind)} config; run it with "
       f"{ENTRY_POINTS[kind]} (this command takes {wanted} config).")

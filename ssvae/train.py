@@ -489,6 +489,7 @@ def _train_claimed(config, exp: Experiment, workdir: str,
 def _train_loop(config, exp: Experiment, workdir: str,
                 ckpt: checkpointing.Checkpointer, metric: str,
                 stop_after_step: Optional[int]) -> Run:
+  """Accepts and readies the workdir, resumes, and trains to the end."""
   is_writer = jax.process_index() == 0  # one host writes files (orbax syncs)
   metrics_path = os.path.join(workdir, "metrics.jsonl")
   cfg = exp.config.train

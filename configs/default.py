@@ -62,6 +62,10 @@ def get_config() -> ml_collections.ConfigDict:
   # Stop when every seed has gone this many evaluations without improving
   # on validation (0 = never; num_steps is the cap either way).
   config.train.patience = 0
+  # An evaluation improves only when it beats the best so far by more than
+  # this (in the select metric's units, e.g. nats of ELBO), as Keras'
+  # EarlyStopping min_delta.
+  config.train.min_delta = 0.0
   # Unroll the scanned steps (True for convolutions on CPU, jax#12868).
   config.train.scan_unroll = 1
   config.anomaly_samples = 10       # Monte-Carlo samples of the anomaly score

@@ -55,6 +55,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
            and config.train.patience >= 0, "train.patience",
            f"must be an integer >= 0 (0 = no early stop), got "
            f"{config.train.patience!r}.")
+  _require(config.train.min_delta >= 0, "train.min_delta",
+           f"must be >= 0, got {config.train.min_delta!r}.")
   _require(data.held_out_class >= -1, "data.held_out_class",
            f"must be a class index or -1, got {data.held_out_class}.")
   if config.model.variant == types.SUPERVISED:

@@ -73,12 +73,14 @@ def signed_score(metric: str, values) -> np.ndarray:
 
 
 @jax.jit
-def update(selection: Selection, state, score: jax.Array) -> Selection:
-  """Keeps, per seed, `state` where `score` [S] beats the best so far.
+def update(selection: Selection, state, score: jax.Array,
+           min_delta: float = 0.0) -> Selection:
+  """Keeps, per seed, `state` where `score` [S] beats the best so far by
+  more than `min_delta` (config.train.min_delta, in the metric's units).
 
   A NaN score never improves. Ties keep the earlier state.
   """
-  improved = score > selection.score
+  improved = score > selection.score + min_delta
 
   def pick(new, old):
     mask = improved.reshape(improved.shape + (1,) * (new.ndim - 1))

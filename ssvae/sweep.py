@@ -48,6 +48,7 @@ import ml_collections
 import numpy as np
 import tqdm
 
+from ssvae import config_diff
 from ssvae import config_validation
 from ssvae import io_utils
 from ssvae import plots
@@ -311,7 +312,7 @@ def finished_results(cell: Cell, workdir: str) -> Optional[dict]:
   if not (os.path.exists(results_path) and os.path.exists(config_path)):
     return None
   current = json.loads(cell.config.to_json_best_effort())
-  if io_utils.read_json(config_path) != current:
+  if config_diff.changed_fields(io_utils.read_json(config_path), current):
     return None  # train_and_evaluate resumes it, or names the conflict.
   return io_utils.read_json(results_path)
 
@@ -457,7 +458,8 @@ KEY_SETTINGS = ("data.name", "model.family", "model.latent_dim",
                 "train.batch_size", "train.num_steps")
 # The model-selection protocol, stated in every table's header.
 PROTOCOL_SETTINGS = ("data.validation_size", "train.select_metric",
-                     "train.patience", "train.eval_every", "train.num_steps")
+                     "train.patience", "train.min_delta", "train.eval_every",
+                     "train.num_steps")
 
 
 def fixed_settings(sweep_config, paths: Sequence[str] = KEY_SETTINGS) -> dict:
@@ -504,13 +506,17 @@ def protocol_line(protocol: dict) -> str:
             f"reported, train.num_steps={protocol.get('train.num_steps')}")
   size = protocol.get("data.validation_size")
   size = "the data set's default" if size == -1 else size
+  metric = protocol.get("train.select_metric")
+  if metric == "auto":
+    metric = ("accuracy (ELBO for the unsupervised sibling and anomaly "
+              "runs)")
   return (f"validation split of {size} points held out of the training "
-          f"split; each seed's state selected by validation "
-          f"{protocol.get('train.select_metric')} every "
+          f"split; each seed's state selected by validation {metric} every "
           f"{protocol.get('train.eval_every')} steps; early stop after "
-          f"{protocol.get('train.patience')} evaluations without improvement "
-          f"(0 = never); step cap {protocol.get('train.num_steps')}. Test "
-          "metrics are those of the selected state")
+          f"{protocol.get('train.patience')} evaluations without an "
+          f"improvement above {protocol.get('train.min_delta', 0.0)} "
+          f"(patience 0 = never); step cap {protocol.get('train.num_steps')}. "
+          "Test metrics are those of the selected state")
 
 
 def _hours(seconds: float) -> str:

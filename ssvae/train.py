@@ -29,6 +29,7 @@ import optax
 import tqdm
 
 from ssvae import checkpointing
+from ssvae import config_diff
 from ssvae import config_validation
 from ssvae import data as data_lib
 from ssvae import evaluation
@@ -40,7 +41,8 @@ from ssvae import selection as selection_lib
 from ssvae import steps
 
 # Fields that may change between a run and its resumption.
-_RESUMABLE_FIELDS = ("train.num_steps", "train.patience", "train.eval_every",
+_RESUMABLE_FIELDS = ("train.num_steps", "train.patience", "train.min_delta",
+                     "train.eval_every",
                      "train.checkpoint_every", "train.steps_per_call",
                      "train.scan_unroll", "train.eval_batch_size")
 
@@ -224,17 +226,10 @@ def _check_config_matches(workdir: str, config) -> None:
   path = os.path.join(workdir, "config.json")
   if not os.path.exists(path):
     return
-  saved = io_utils.read_json(path)
-  current = io_utils.read_json_string(config.to_json_best_effort())
-  def flat(d, prefix=""):
-    for k, v in d.items():
-      if isinstance(v, dict):
-        yield from flat(v, f"{prefix}{k}.")
-      else:
-        yield f"{prefix}{k}", v
-  old, new = dict(flat(saved)), dict(flat(current))
-  changed = sorted(k for k in set(old) | set(new)
-                   if old.get(k) != new.get(k) and k not in _RESUMABLE_FIELDS)
+  changed = config_diff.changed_fields(
+      io_utils.read_json(path),
+      io_utils.read_json_string(config.to_json_best_effort()),
+      ignore=_RESUMABLE_FIELDS)
   if changed:
     raise ValueError(
         f"{workdir} holds a run with a different config (fields "
@@ -291,7 +286,7 @@ class Run:
 
 
 def _evaluate_and_select(step, state, selection, evaluators, metric, writer,
-                         seeds, seed_sharded):
+                         seeds, seed_sharded, min_delta):
   """Evaluates every split, logs it, and updates the selection."""
   results = {}
   for split, evaluate in evaluators.items():
@@ -304,7 +299,7 @@ def _evaluate_and_select(step, state, selection, evaluators, metric, writer,
   if metric != selection_lib.LAST:
     selection = selection_lib.update(selection, state, jax.device_put(
         selection_lib.signed_score(metric, results["validation"][metric]),
-        seed_sharded))
+        seed_sharded), min_delta)
   return selection
 
 
@@ -395,7 +390,7 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, devices=None,
       if step % cfg.eval_every == 0 or step == cfg.num_steps:
         selection = _evaluate_and_select(step, state, selection, evaluators,
                                          metric, writer, exp.seeds,
-                                         seed_sharded)
+                                         seed_sharded, cfg.min_delta)
         if selection_lib.patience_exhausted(selection, cfg.patience):
           stop_reason = "early_stop"
       if (step % cfg.checkpoint_every == 0 or step == cfg.num_steps
@@ -456,6 +451,7 @@ def _protocol(run: Run) -> dict:
   validation = run.exp.dataset.validation
   return {"validation_size": 0 if validation is None else len(validation),
           "select_metric": run.metric, "patience": cfg.patience,
+          "min_delta": cfg.min_delta,
           "eval_every": cfg.eval_every, "num_steps": cfg.num_steps}
 
 

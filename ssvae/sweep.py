@@ -505,16 +505,18 @@ def protocol_line(protocol: dict) -> str:
     return ("no validation split (data.validation_size=0): the last step is "
             f"reported, train.num_steps={protocol.get('train.num_steps')}")
   size = protocol.get("data.validation_size")
-  size = "the data set's default" if size == -1 else size
+  size = ("the data set's default size (10000 for the MNISTs, 10% of the "
+          "training points otherwise)") if size == -1 else f"{size} points"
   metric = protocol.get("train.select_metric")
   if metric == "auto":
     metric = ("accuracy (ELBO for the unsupervised sibling and anomaly "
               "runs)")
-  return (f"validation split of {size} points held out of the training "
+  return (f"a validation split of {size} held out of the training "
           f"split; each seed's state selected by validation {metric} every "
           f"{protocol.get('train.eval_every')} steps; early stop after "
           f"{protocol.get('train.patience')} evaluations without an "
-          f"improvement above {protocol.get('train.min_delta', 0.0)} "
+          f"improvement above {protocol.get('train.min_delta', 0.0)} (in the "
+          "metric's units) "
           f"(patience 0 = never); step cap {protocol.get('train.num_steps')}. "
           "Test metrics are those of the selected state")
 
@@ -594,18 +596,20 @@ def write_outputs(workdir: str, sweep_config, cells: Sequence[Cell],
       os.path.join(workdir, "results.md"),
       results_markdown(sweep_config.title, info, summary, axes,
                        list(sweep_config.metrics), fixed, protocol, cost))
-  for name in sweep_config.plots:
+  for name in sweep_config.plots if finished else ():
     plots.write_plot(name, summary, os.path.join(workdir, f"{name}.png"))
   return summary
 
 
 def run_sweep(sweep_config: ml_collections.ConfigDict, workdir: str, *,
-              command: str, devices=None,
-              process_index: Optional[int] = None) -> list[CellSummary]:
+              command: str, devices=None, process_index: Optional[int] = None,
+              train_pending: bool = True) -> list[CellSummary]:
   """Validates, trains every unfinished cell, then writes the outputs.
 
   Every process of a multi-host job calls this with the same arguments; the
   cells train across all processes' devices and only process 0 writes.
+  train_pending=False only writes the ledger: finished cells and the
+  pending ones.
   """
   cells = check_sweep(sweep_config)
   if process_index is None:
@@ -616,5 +620,8 @@ def run_sweep(sweep_config: ml_collections.ConfigDict, workdir: str, *,
         sweep_config.to_json_best_effort(indent=2) + "\n")
   write = functools.partial(write_outputs, workdir, sweep_config, cells,
                             command=command, process_index=process_index)
+  if not train_pending:
+    return write({c.name: r for c in cells
+                  if (r := finished_results(c, workdir)) is not None})
   results = run_cells(cells, workdir, devices=devices, on_cell_end=write)
   return write(results)

@@ -271,3 +271,19 @@ def test_interrupted_sweep_resumes_to_identical_results(finished_sweep,
   run(tiny_sweep(), workdir)
   assert ((workdir / "results.csv").read_text()
           == (finished_sweep / "results.csv").read_text())
+
+
+def test_status_only_writes_the_ledger_without_training(finished_sweep,
+                                                        tmp_path,
+                                                        monkeypatch):
+  workdir = tmp_path / "ledger"
+  first = "variant=supervised,num_labels=20"
+  shutil.copytree(finished_sweep / "runs" / first, workdir / "runs" / first)
+  monkeypatch.setattr(train, "train_and_evaluate", None)  # must not train
+  sweep.run_sweep(tiny_sweep(), str(workdir), command="c",
+                  train_pending=False)
+  ledger = (workdir / "results.md").read_text()
+  assert "1 of 2 cells pending" in ledger
+  assert "| supervised | 40 | pending |" in ledger
+  assert "Protocol: validation split" in ledger
+  assert len(read_csv(workdir / "results.csv")) == 2  # one cell x 2 seeds

@@ -414,7 +414,7 @@ def run_feedback_experiment(config: ml_collections.ConfigDict, workdir: str,
       done = run_round(config, workdir, dataset, split, n, labels,
                        devices=devices)
     rounds.append(done)
-  summary = {**sweep.provenance(command), "data": config.data.name,
+  summary = {**sweep.current_provenance(command), "data": config.data.name,
              "held_out_class": anomaly_class,
              "num_pool": len(split.pool), "num_eval": len(split.eval),
              "num_eval_anomalies": int(np.sum(

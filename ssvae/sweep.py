@@ -326,8 +326,11 @@ def run_cells(cells: Sequence[Cell], workdir: str, *, devices=None,
               on_cell_end=None) -> dict[str, dict]:
   """Trains every unfinished cell; returns {cell name: results}.
 
-  on_cell_end(results so far) is called after every finished cell.
+  Each cell's results.json records the commit and machine that trained it
+  (read once, before training: the code in memory). on_cell_end(results so
+  far) is called after every finished cell.
   """
+  trained_by = {"git_commit": git_commit(), "machine": machine_description()}
   results, pending = {}, []
   for cell in cells:  # Decided up front, identically on every process.
     done = finished_results(cell, workdir)
@@ -345,7 +348,8 @@ def run_cells(cells: Sequence[Cell], workdir: str, *, devices=None,
     for cell in pending:
       start = time.time()
       results[cell.name] = train.train_and_evaluate(
-          cell.config, run_dir(workdir, cell), devices=devices)
+          cell.config, run_dir(workdir, cell), devices=devices,
+          provenance=trained_by)
       bar.update(1)
       if on_cell_end is not None:
         on_cell_end(results)
@@ -475,9 +479,25 @@ def fixed_settings(sweep_config, paths: Sequence[str] = KEY_SETTINGS) -> dict:
   return fixed
 
 
-def provenance(command: str) -> dict:
+def current_provenance(command: str) -> dict:
+  """The command, and this checkout's commit and machine."""
   return {"command": command, "git_commit": git_commit(),
           "machine": machine_description()}
+
+
+def provenance(command: str, results: Sequence[dict]) -> dict:
+  """The command, and which commits and machines trained the finished cells
+  ({value: number of cells}; 'not recorded' for cells from older code)."""
+  def count(key):
+    values = [r.get(key, "not recorded") for r in results]
+    return {v: values.count(v) for v in dict.fromkeys(values)}
+  return {"command": command, "git_commits": count("git_commit"),
+          "machines": count("machine")}
+
+
+def _counted(values: dict) -> str:
+  return "; ".join(f"`{v}` ({n} cell{'s' * (n != 1)})"
+                   for v, n in values.items()) or "none yet"
 
 
 def results_csv(rows: Sequence[dict], columns: Sequence[str]) -> str:
@@ -533,8 +553,8 @@ def results_markdown(title: str, info: dict, summary: Sequence[CellSummary],
   lines = [f"# {title}", "",
            f"- Status: {_status(summary)}",
            f"- Command: `{info['command']}`",
-           f"- Commit: `{info['git_commit']}`",
-           f"- Machine: {info['machine']}"]
+           f"- Trained at commit: {_counted(info['git_commits'])}",
+           f"- Machine: {_counted(info['machines'])}"]
   if protocol:
     lines.append(f"- Protocol: {protocol_line(protocol)}.")
   if cost:
@@ -574,10 +594,10 @@ def write_outputs(workdir: str, sweep_config, cells: Sequence[Cell],
   summary = summarize(cells, rows, metrics)
   if process_index != 0:
     return summary
-  info = provenance(command)
+  finished = [results[c.name] for c in cells if c.name in results]
+  info = provenance(command, finished)
   fixed = fixed_settings(sweep_config)
   protocol = fixed_settings(sweep_config, PROTOCOL_SETTINGS)
-  finished = [results[c.name] for c in cells if c.name in results]
   cost = {k: float(sum(r.get(k, 0.0) for r in finished))
           for k in ("cpu_s", "wall_s")}
   io_utils.atomic_write_text(os.path.join(workdir, "results.csv"),

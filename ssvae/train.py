@@ -456,14 +456,16 @@ def _protocol(run: Run) -> dict:
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
-                       *, devices=None) -> dict:
+                       *, devices=None, provenance: Optional[dict] = None
+                       ) -> dict:
   """Trains (or resumes) and writes the final metrics to results.json.
 
   Returns the results: {'step' (last step), 'selected_step' (per seed),
   'stop_reason', 'protocol', 'seeds', 'sampling_mode', 'num_labeled',
   'metrics' (test metrics of the selected state, {name: [value per seed]}),
   'validation_metrics' (of the selected state), 'last_metrics' (test
-  metrics at the last step), 'wall_s', 'cpu_s'}.
+  metrics at the last step), 'wall_s', 'cpu_s'} plus `provenance` (e.g.
+  the commit and machine that trained it).
   """
   run = train(config, workdir, devices=devices)
   exp = run.exp
@@ -480,7 +482,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
              "metrics": (last_metrics if run.metric == selection_lib.LAST
                          else evaluation.final_metrics(exp, selected)),
              "last_metrics": last_metrics,
-             "wall_s": run.wall_s, "cpu_s": run.cpu_s}
+             "wall_s": run.wall_s, "cpu_s": run.cpu_s, **(provenance or {})}
   if exp.dataset.validation is not None:
     results["validation_metrics"] = {
         k: v.tolist() for k, v in

@@ -200,7 +200,11 @@ def test_sweep_writes_one_row_per_run_and_right_statistics(finished_sweep):
     assert line in markdown
   assert "Command: `python -m test`" in markdown
   assert "ddof=1" in markdown
-  assert summary["git_commit"] in markdown and "jax devices" in markdown
+  (commit, cells), = summary["git_commits"].items()
+  assert cells == 2 and f"Trained at commit: `{commit}` (2 cells)" in markdown
+  assert "jax devices" in markdown
+  for cell_dir in (finished_sweep / "runs").iterdir():
+    assert json.load(open(cell_dir / "results.json"))["git_commit"] == commit
   # The unswept settings a reader needs are stated; swept ones are not.
   assert summary["fixed"]["loss.alpha"] == 1.0
   assert summary["fixed"]["model.hidden_sizes"] == [8]
@@ -246,11 +250,12 @@ def test_interrupted_sweep_resumes_to_identical_results(finished_sweep,
                                                         tmp_path,
                                                         monkeypatch):
   real_train_and_evaluate = train.train_and_evaluate
-  def killed_in_second_cell(config, workdir, **kwargs):
+  def killed_in_second_cell(config, workdir, *, devices, provenance):
     if workdir.endswith("num_labels=40"):
-      train.train(config, workdir, stop_after_step=5, **kwargs)
+      train.train(config, workdir, stop_after_step=5, devices=devices)
       raise KeyboardInterrupt  # as if killed after the step-5 checkpoint
-    return real_train_and_evaluate(config, workdir, **kwargs)
+    return real_train_and_evaluate(config, workdir, devices=devices,
+                                   provenance=provenance)
   monkeypatch.setattr(train, "train_and_evaluate", killed_in_second_cell)
   workdir = tmp_path / "interrupted"
   # The first cell finished before the kill (copied to save its training).
@@ -285,5 +290,5 @@ def test_status_only_writes_the_ledger_without_training(finished_sweep,
   ledger = (workdir / "results.md").read_text()
   assert "1 of 2 cells pending" in ledger
   assert "| supervised | 40 | pending |" in ledger
-  assert "Protocol: validation split" in ledger
+  assert "Protocol: a validation split" in ledger
   assert len(read_csv(workdir / "results.csv")) == 2  # one cell x 2 seeds

@@ -39,6 +39,9 @@ from ssvae import rng
 from ssvae import selection as selection_lib
 from ssvae import steps
 
+# TensorBoard event files, beside metrics.jsonl: tensorboard/seed_<s>/<split>.
+TENSORBOARD_DIR = "tensorboard"
+
 # Fields that may change between a run and its resumption.
 _RESUMABLE_FIELDS = ("train.num_steps", "train.patience", "train.eval_every",
                      "train.checkpoint_every", "train.steps_per_call",
@@ -322,10 +325,11 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, devices=None,
           experiment: Optional[Experiment] = None) -> Run:
   """Trains, resuming from `workdir`'s last checkpoint.
 
-  Writes `config.json` and `metrics.jsonl` into workdir. `stop_after_step`
-  stops after that step's chunk (as a killed run would); the next call
-  resumes from the last checkpoint. `experiment` replaces the one built from
-  the config (custom data or labeled subsets, see experiment_from_dataset).
+  Writes `config.json`, `metrics.jsonl` and TensorBoard event files
+  (TENSORBOARD_DIR) into workdir. `stop_after_step` stops after that step's
+  chunk (as a killed run would); the next call resumes from the last
+  checkpoint. `experiment` replaces the one built from the config (custom
+  data or labeled subsets, see experiment_from_dataset).
   """
   exp = experiment or build_experiment(config, devices)
   os.makedirs(workdir, exist_ok=True)
@@ -372,8 +376,15 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, devices=None,
   if selection_lib.patience_exhausted(selection, cfg.patience):
     stop_reason = "early_stop"  # a resumed run that had already stopped
   t0, step0 = time.time(), start
-  writer_path = metrics_path if is_writer else os.devnull
-  with io_utils.MetricsWriter(writer_path) as writer, tqdm.tqdm(
+  if is_writer:
+    # A resumed run rewrites the steps after its checkpoint: TensorBoard
+    # drops the old events from start + 1 on.
+    writer = io_utils.MetricsWriter(
+        metrics_path, os.path.join(workdir, TENSORBOARD_DIR),
+        purge_step=start + 1 if start else None)
+  else:
+    writer = io_utils.MetricsWriter(os.devnull)
+  with writer, tqdm.tqdm(
       total=cfg.num_steps, initial=start, desc=os.path.basename(workdir),
       unit="step", mininterval=2.0, disable=None) as bar:
     for end in (_chunk_boundaries(start, exp.config)

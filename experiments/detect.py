@@ -1,4 +1,4 @@
-r"""Anomaly detection with a trained run: score new data, flag, learn from feedback.
+r"""Anomaly detection with a trained run: score, flag, learn from feedback.
 
   # First call: set the threshold (saved to WORKDIR/detector.json) and score.
   python -m experiments.detect --workdir=workdirs/mnist_dense \
@@ -94,6 +94,10 @@ def run() -> None:
           f"({_FINETUNE_STEPS.value} steps)...")
     detector = detect.with_feedback(detector, x, labels, _FINETUNE_STEPS.value,
                                     *rule, progress=True)
+    info = detector.settings.feedback
+    print(f"Fine-tuned on {info.num_false_positive} false positives and "
+          f"{info.num_false_negative} false negatives so far: "
+          f"{os.path.join(_WORKDIR.value, info.directory)}.")
   elif request:
     detector = detect.with_threshold(detector, *request, progress=True)
   if detector.settings.threshold is None:

@@ -20,7 +20,6 @@ feedback points it trained on, so it can be rebuilt and resumed.
 
 import dataclasses
 import hashlib
-import math
 import os
 
 import jax

@@ -1,4 +1,4 @@
-"""Tests for ssvae.detect_feedback: growing a trained run by the feedback classes."""
+"""Tests for ssvae.detect_feedback: growing a run by the feedback classes."""
 
 import jax
 import numpy as np

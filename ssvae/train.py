@@ -40,6 +40,9 @@ from ssvae import rng
 from ssvae import selection as selection_lib
 from ssvae import steps
 
+# TensorBoard event files, beside metrics.jsonl: tensorboard/seed_<s>/<split>.
+TENSORBOARD_DIR = "tensorboard"
+
 # Fields that may change between a run and its resumption.
 _RESUMABLE_FIELDS = ("train.num_steps", "train.patience", "train.min_delta",
                      "train.eval_every",
@@ -303,9 +306,16 @@ def _evaluate_and_select(step, state, selection, evaluators, metric, writer,
   return selection
 
 
-def _initial_checkpoint_tree(exp: Experiment) -> dict:
-  """What a checkpoint holds: train state, selection, elapsed time."""
-  state = init_train_state(exp)
+def _initial_checkpoint_tree(
+    exp: Experiment, state: Optional[steps.TrainState] = None) -> dict:
+  """What a checkpoint holds: train state, selection, elapsed time.
+
+  state: the seed-stacked state to start from; default a fresh init.
+  """
+  if state is None:
+    state = init_train_state(exp)
+  else:
+    state = jax.device_put(state, parallel.per_seed(exp.mesh))
   return {"state": state,
           "selection": jax.device_put(selection_lib.init(state),
                                       parallel.per_seed(exp.mesh)),
@@ -314,13 +324,17 @@ def _initial_checkpoint_tree(exp: Experiment) -> dict:
 
 def train(config: ml_collections.ConfigDict, workdir: str, *, devices=None,
           stop_after_step: Optional[int] = None,
-          experiment: Optional[Experiment] = None) -> Run:
+          experiment: Optional[Experiment] = None,
+          init_state: Optional[steps.TrainState] = None) -> Run:
   """Trains, resuming from `workdir`'s last checkpoint.
 
-  Writes `config.json` and `metrics.jsonl` into workdir. `stop_after_step`
-  stops after that step's chunk (as a killed run would); the next call
-  resumes from the last checkpoint. `experiment` replaces the one built from
-  the config (custom data or labeled subsets, see experiment_from_dataset).
+  Writes `config.json`, `metrics.jsonl` and TensorBoard event files
+  (TENSORBOARD_DIR) into workdir. `stop_after_step` stops after that step's
+  chunk (as a killed run would); the next call resumes from the last
+  checkpoint. `experiment` replaces the one built from the config (custom
+  data or labeled subsets, see experiment_from_dataset). `init_state` (seed-
+  stacked) replaces the fresh initialization, e.g. to fine-tune a trained
+  state; a workdir with a checkpoint resumes from it instead.
   """
   exp = experiment or build_experiment(config, devices)
   os.makedirs(workdir, exist_ok=True)
@@ -338,7 +352,7 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, devices=None,
         f"config.train.select_metric: {metric!r} is not one of "
         f"{selection_lib.SELECT_METRICS}.")
 
-  ckpt_tree = _initial_checkpoint_tree(exp)
+  ckpt_tree = _initial_checkpoint_tree(exp, init_state)
   ckpt = checkpointing.Checkpointer(workdir)
   start = ckpt.latest_step() or 0
   if start:
@@ -367,8 +381,15 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, devices=None,
   if selection_lib.patience_exhausted(selection, cfg.patience):
     stop_reason = "early_stop"  # a resumed run that had already stopped
   t0, step0 = time.time(), start
-  writer_path = metrics_path if is_writer else os.devnull
-  with io_utils.MetricsWriter(writer_path) as writer, tqdm.tqdm(
+  if is_writer:
+    # A resumed run rewrites the steps after its checkpoint: TensorBoard
+    # drops the old events from start + 1 on.
+    writer = io_utils.MetricsWriter(
+        metrics_path, os.path.join(workdir, TENSORBOARD_DIR),
+        purge_step=start + 1 if start else None)
+  else:
+    writer = io_utils.MetricsWriter(os.devnull)
+  with writer, tqdm.tqdm(
       total=cfg.num_steps, initial=start, desc=os.path.basename(workdir),
       unit="step", mininterval=2.0, disable=None) as bar:
     for end in (_chunk_boundaries(start, exp.config)
@@ -424,6 +445,12 @@ def load_run(workdir: str, devices=None,
   """
   if which not in ("selected", "last"):
     raise ValueError(f"which must be 'selected' or 'last', got {which!r}.")
+  exp = build_experiment(load_config(workdir), devices)
+  return exp, restore_state(exp, workdir, which)
+
+
+def load_config(workdir: str) -> ml_collections.ConfigDict:
+  """The config.json a run saved, with its sequence fields as tuples."""
   path = os.path.join(workdir, "config.json")
   if not os.path.exists(path):
     raise FileNotFoundError(f"{path} not found: is {workdir} a run directory?")
@@ -432,18 +459,29 @@ def load_run(workdir: str, devices=None,
                 "decoder_channels"):
     if isinstance(config.model.get(field), list):
       config.model[field] = tuple(config.model[field])
-  exp = build_experiment(config, devices)
+  return config
+
+
+def restore_state(exp: Experiment, workdir: str,
+                  which: str = "selected") -> steps.TrainState:
+  """The seed-stacked state in workdir's last checkpoint, for `exp`.
+
+  which: 'selected' (each seed's validation-selected state) or 'last'.
+  """
+  if which not in ("selected", "last"):
+    raise ValueError(f"which must be 'selected' or 'last', got {which!r}.")
   ckpt = checkpointing.Checkpointer(workdir)
   step = ckpt.latest_step()
   if step is None:
+    ckpt.close()
     raise FileNotFoundError(f"No checkpoint in {workdir}/checkpoints.")
   tree = ckpt.restore(step, like=_initial_checkpoint_tree(exp))
   ckpt.close()
   state = tree["state"]
   if (which == "selected" and exp.dataset.validation is not None
-      and selection_lib.resolve_metric(config) != selection_lib.LAST):
+      and selection_lib.resolve_metric(exp.config) != selection_lib.LAST):
     state = selection_lib.selected_state(state, tree["selection"])
-  return exp, state
+  return state
 
 
 def _protocol(run: Run) -> dict:

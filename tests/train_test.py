@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from tensorboard.backend.event_processing import event_accumulator
 
 from configs import default
 from ssvae import checkpointing
@@ -32,6 +33,14 @@ def tiny_config(**train_overrides):
   return config
 
 
+def tensorboard_scalars(workdir, seed, split, tag):
+  """[(step, value)] of one TensorBoard run, read with TensorBoard's reader."""
+  accumulator = event_accumulator.EventAccumulator(
+      os.path.join(workdir, train.TENSORBOARD_DIR, f"seed_{seed}", split))
+  accumulator.Reload()
+  return [(e.step, e.value) for e in accumulator.Scalars(tag)]
+
+
 def test_train_and_evaluate_writes_outputs(tmp_path):
   workdir = str(tmp_path / "run")
   results = train.train_and_evaluate(tiny_config(), workdir)
@@ -47,6 +56,11 @@ def test_train_and_evaluate_writes_outputs(tmp_path):
   assert [r["step"] for r in records if r["split"] == "test"] == [10, 20]
   saved = json.load(open(os.path.join(workdir, "config.json")))
   assert saved["data"]["num_labels"] == 50
+  for split, tag in (("train", "loss"), ("validation", "accuracy"),
+                     ("test", "elbo")):
+    expected = [(r["step"], pytest.approx(r[tag])) for r in records
+                if r["split"] == split]
+    assert tensorboard_scalars(workdir, 0, split, tag) == expected, split
 
 
 def test_training_reduces_the_loss(tmp_path):
@@ -72,6 +86,8 @@ def test_interrupted_run_resumes_to_identical_parameters(tmp_path):
                                                              "metrics.jsonl"))
            if json.loads(l)["split"] == "train"]
   assert steps == [5, 10, 15, 20]  # the lost step-15 record was replaced
+  assert [s for s, _ in tensorboard_scalars(killed_dir, 0, "train", "loss")
+          ] == [5, 10, 15, 20]  # TensorBoard too
 
 
 def test_resuming_with_a_different_config_is_refused(tmp_path):

@@ -432,7 +432,11 @@ def format_stats(stats: Optional[MetricStats]) -> str:
 
 
 def git_commit(repo_dir: str = _REPO_ROOT) -> str:
-  """Short HEAD hash, '-dirty' if the tree has changes; read-only."""
+  """Short HEAD hash, '-dirty' if the tree has changes; read-only.
+
+  A copy of the tree without .git (a tarball, a remote machine) names its
+  commit in $SSVAE_GIT_COMMIT, recorded with a note that git did not check it.
+  """
   env = dict(os.environ, GIT_OPTIONAL_LOCKS="0")  # Never write the index.
   def git(*args):
     return subprocess.run(["git", *args], cwd=repo_dir, env=env, text=True,
@@ -442,6 +446,9 @@ def git_commit(repo_dir: str = _REPO_ROOT) -> str:
     commit = git("rev-parse", "--short", "HEAD")
     dirty = git("status", "--porcelain")
   except (OSError, subprocess.SubprocessError):
+    declared = os.environ.get("SSVAE_GIT_COMMIT")
+    if declared:
+      return f"{declared} (declared by SSVAE_GIT_COMMIT; no .git)"
     return "unknown (not a git checkout)"
   return commit + ("-dirty" if dirty else "")
 

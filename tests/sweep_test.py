@@ -171,8 +171,12 @@ def test_only_process_zero_writes(tmp_path):
       os.listdir(tmp_path))
 
 
-def test_git_commit_outside_a_checkout(tmp_path):
+def test_git_commit_outside_a_checkout(tmp_path, monkeypatch):
+  monkeypatch.delenv("SSVAE_GIT_COMMIT", raising=False)
   assert sweep.git_commit(str(tmp_path)).startswith("unknown")
+  monkeypatch.setenv("SSVAE_GIT_COMMIT", "abc1234")
+  assert sweep.git_commit(str(tmp_path)) == (
+      "abc1234 (declared by SSVAE_GIT_COMMIT; no .git)")
 
 
 # ------------------------------------------------------------ running

@@ -45,6 +45,10 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for runs/ and the "
 _STATUS_ONLY = flags.DEFINE_bool(
     "status_only", False, "Train nothing: write results.* from the finished "
     "cells, listing the others as pending.")
+_SHARD = flags.DEFINE_string(
+    "shard", "0/1", "i/n: train only cells i, i+n, i+2n, ... of the sweep, so "
+    "that n jobs can share one workdir (each writes the ledger from all "
+    "cells finished on disk).")
 _MULTIHOST = flags.DEFINE_bool("multihost", False, "Call "
                                "jax.distributed.initialize() first.")
 _COORDINATOR = flags.DEFINE_string("coordinator_address", None, "host:port of "
@@ -65,6 +69,17 @@ def command_line(argv=None) -> str:
                    *(shlex.quote(a) for a in args)])
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+  """'i/n' -> (i, n), with a clear error for anything else."""
+  try:
+    index, count = (int(part) for part in text.split("/"))
+  except ValueError:
+    raise ValueError(f"--shard={text!r}: expected i/n, e.g. 0/4.") from None
+  if not 0 <= index < count:
+    raise ValueError(f"--shard={text!r}: need 0 <= i < n.")
+  return index, count
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -74,13 +89,15 @@ def main(argv):
                                process_id=_PROCESS_ID.value)
   logging_utils.setup()
   try:
+    shard = parse_shard(_SHARD.value)
     sweep.check_sweep(_CONFIG.value)
   except ValueError as e:  # Bad sweep config: say so before any training.
     raise app.UsageError(str(e)) from None
   with logging_utils.exit_on_divergence():
     summary = sweep.run_sweep(_CONFIG.value, _WORKDIR.value,
                               command=command_line(),
-                              train_pending=not _STATUS_ONLY.value)
+                              train_pending=not _STATUS_ONLY.value,
+                              shard=shard)
   if jax.process_index() == 0:
     print(f"Wrote {len(summary)} cells to {_WORKDIR.value}/results.md")
 

@@ -630,15 +630,22 @@ def write_outputs(workdir: str, sweep_config, cells: Sequence[Cell],
 
 def run_sweep(sweep_config: ml_collections.ConfigDict, workdir: str, *,
               command: str, devices=None, process_index: Optional[int] = None,
-              train_pending: bool = True) -> list[CellSummary]:
+              train_pending: bool = True,
+              shard: tuple[int, int] = (0, 1)) -> list[CellSummary]:
   """Validates, trains every unfinished cell, then writes the outputs.
 
   Every process of a multi-host job calls this with the same arguments; the
   cells train across all processes' devices and only process 0 writes.
   train_pending=False only writes the ledger: finished cells and the
-  pending ones.
+  pending ones. shard=(i, n) trains only cells i, i+n, i+2n, ... so that n
+  independent jobs can share one workdir; each writes the ledger from every
+  cell finished on disk.
   """
   cells = check_sweep(sweep_config)
+  shard_index, num_shards = shard
+  if not 0 <= shard_index < num_shards:
+    raise ValueError(f"shard {shard_index} of {num_shards}: need "
+                     f"0 <= shard index < number of shards.")
   if process_index is None:
     process_index = jax.process_index()
   if process_index == 0:
@@ -647,8 +654,14 @@ def run_sweep(sweep_config: ml_collections.ConfigDict, workdir: str, *,
         sweep_config.to_json_best_effort(indent=2) + "\n")
   write = functools.partial(write_outputs, workdir, sweep_config, cells,
                             command=command, process_index=process_index)
-  if not train_pending:
+  def write_finished_on_disk(_=None):
     return write({c.name: r for c in cells
                   if (r := finished_results(c, workdir)) is not None})
+  if not train_pending:
+    return write_finished_on_disk()
+  if num_shards > 1:
+    run_cells(cells[shard_index::num_shards], workdir, devices=devices,
+              on_cell_end=write_finished_on_disk)
+    return write_finished_on_disk()
   results = run_cells(cells, workdir, devices=devices, on_cell_end=write)
   return write(results)

@@ -296,3 +296,34 @@ def test_status_only_writes_the_ledger_without_training(finished_sweep,
   assert "| supervised | 40 | pending |" in ledger
   assert "Protocol: a validation split" in ledger
   assert len(read_csv(workdir / "results.csv")) == 2  # one cell x 2 seeds
+
+
+def test_shards_split_the_cells_and_share_the_ledger(finished_sweep, tmp_path,
+                                                     monkeypatch):
+  workdir = tmp_path / "shared_workdir"
+  names = [c.name for c in sweep.expand_cells(tiny_sweep())]
+  trained = []
+  def replay_finished_cell(config, cell_dir, **unused_kwargs):
+    name = os.path.basename(cell_dir)
+    trained.append(name)
+    shutil.copytree(finished_sweep / "runs" / name, cell_dir)
+    return json.load(open(os.path.join(cell_dir, "results.json")))
+  monkeypatch.setattr(train, "train_and_evaluate", replay_finished_cell)
+
+  sweep.run_sweep(tiny_sweep(), str(workdir), command="c", shard=(1, 2))
+  assert trained == names[1::2]
+  assert f"{len(names) - len(names[1::2])} of {len(names)} cells pending" in (
+      workdir / "results.md").read_text()
+  sweep.run_sweep(tiny_sweep(), str(workdir), command="c", shard=(0, 2))
+  assert sorted(trained) == sorted(names)
+  assert f"Status: complete ({len(names)} cells)" in (
+      workdir / "results.md").read_text()
+  with pytest.raises(ValueError, match="shard 2 of 2"):
+    sweep.run_sweep(tiny_sweep(), str(workdir), command="c", shard=(2, 2))
+
+
+@pytest.mark.parametrize("text", ["1", "a/b", "2/2", "-1/3"])
+def test_bad_shard_flag_is_named(text):
+  from experiments import sweep as sweep_main  # pylint: disable=g-import-not-at-top
+  with pytest.raises(ValueError, match="--shard"):
+    sweep_main.parse_shard(text)

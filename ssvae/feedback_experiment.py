@@ -49,6 +49,7 @@ import ml_collections
 import numpy as np
 
 from ssvae import anomaly
+from ssvae import config_validation
 from ssvae import data as data_lib
 from ssvae import disentanglement_eval
 from ssvae import evaluation
@@ -123,7 +124,8 @@ def _claim_workdir(config, workdir: str) -> None:
   path = os.path.join(workdir, "config.json")
   current = io_utils.read_json_string(config.to_json_best_effort())
   if os.path.exists(path):
-    old, new = _flat(io_utils.read_json(path)), _flat(current)
+    old = _flat(config_validation.with_added_fields(io_utils.read_json(path)))
+    new = _flat(current)
     changed = sorted(k for k in set(old) | set(new)
                      if old.get(k) != new.get(k)
                      and k not in _CONTINUABLE_FIELDS)

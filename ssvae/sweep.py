@@ -311,7 +311,8 @@ def finished_results(cell: Cell, workdir: str) -> Optional[dict]:
   if not (os.path.exists(results_path) and os.path.exists(config_path)):
     return None
   current = json.loads(cell.config.to_json_best_effort())
-  if io_utils.read_json(config_path) != current:
+  saved = config_validation.with_added_fields(io_utils.read_json(config_path))
+  if saved != current:
     return None  # train_and_evaluate resumes it, or names the conflict.
   return io_utils.read_json(results_path)
 

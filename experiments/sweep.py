@@ -69,17 +69,6 @@ def command_line(argv=None) -> str:
                    *(shlex.quote(a) for a in args)])
 
 
-def parse_shard(text: str) -> tuple[int, int]:
-  """'i/n' -> (i, n), with a clear error for anything else."""
-  try:
-    index, count = (int(part) for part in text.split("/"))
-  except ValueError:
-    raise ValueError(f"--shard={text!r}: expected i/n, e.g. 0/4.") from None
-  if not 0 <= index < count:
-    raise ValueError(f"--shard={text!r}: need 0 <= i < n.")
-  return index, count
-
-
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -89,7 +78,7 @@ def main(argv):
                                process_id=_PROCESS_ID.value)
   logging_utils.setup()
   try:
-    shard = parse_shard(_SHARD.value)
+    shard = sweep.parse_shard(_SHARD.value)
     sweep.check_sweep(_CONFIG.value)
   except ValueError as e:  # Bad sweep config: say so before any training.
     raise app.UsageError(str(e)) from None

@@ -15,6 +15,13 @@ from flax import traverse_util
 # field -> the value that behaves as the code did before the field existed.
 ADDED_FIELDS = {
     "train.min_delta": 0.0,
+    # The unlabeled-data options (issue 9); defaults are the paper's model.
+    "model.decoder_y": "softmax",
+    "model.gumbel_temperature": 1.0,
+    "model.gumbel_temperature_min": 0.5,
+    "model.gumbel_anneal_steps": 5000,
+    "loss.unlabeled_entropy_weight": 0.0,
+    "train.diagnostics": False,
 }
 
 

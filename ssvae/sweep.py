@@ -628,6 +628,17 @@ def write_outputs(workdir: str, sweep_config, cells: Sequence[Cell],
   return summary
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+  """'i/n' -> (i, n), with a clear error for anything else."""
+  try:
+    index, count = (int(part) for part in text.split("/"))
+  except ValueError:
+    raise ValueError(f"--shard={text!r}: expected i/n, e.g. 0/4.") from None
+  if not 0 <= index < count:
+    raise ValueError(f"--shard={text!r}: need 0 <= i < n.")
+  return index, count
+
+
 def run_sweep(sweep_config: ml_collections.ConfigDict, workdir: str, *,
               command: str, devices=None, process_index: Optional[int] = None,
               train_pending: bool = True,

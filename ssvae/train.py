@@ -147,11 +147,17 @@ def init_train_state(exp: Experiment) -> steps.TrainState:
       jax.device_put(init_keys, parallel.per_seed(exp.mesh)))
 
 
+def _train_step_fn(exp: Experiment):
+  """steps.train_step with the experiment's static arguments bound."""
+  return functools.partial(
+      steps.train_step, model=exp.model, tx=exp.tx,
+      loss_config=exp.config.loss, likelihood=exp.dataset.likelihood,
+      diagnostics=bool(exp.config.train.get("diagnostics", False)))
+
+
 def make_parallel_train_step(exp: Experiment):
   """jit(vmap(train_step)) on explicit batches [S, B, ...]; donates the state."""
-  step = functools.partial(
-      steps.train_step, model=exp.model, tx=exp.tx,
-      loss_config=exp.config.loss, likelihood=exp.dataset.likelihood)
+  step = _train_step_fn(exp)
   seed_sharded = parallel.per_seed(exp.mesh)
   return jax.jit(
       jax.vmap(step, spmd_axis_name=parallel.SEED_AXIS),
@@ -168,9 +174,7 @@ def make_train_chunk(exp: Experiment, num_steps: int):
   metrics leaves are [S, num_steps].
   """
   cfg = exp.config
-  step_fn = functools.partial(
-      steps.train_step, model=exp.model, tx=exp.tx, loss_config=cfg.loss,
-      likelihood=exp.dataset.likelihood)
+  step_fn = _train_step_fn(exp)
   batch_spec = jax.sharding.NamedSharding(
       exp.mesh, jax.sharding.PartitionSpec(parallel.DATA_AXIS))
 

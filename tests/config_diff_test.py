@@ -1,5 +1,7 @@
 """Tests for ssvae.config_diff."""
 
+import json
+
 from ssvae import config_diff
 
 
@@ -30,3 +32,13 @@ def test_a_field_added_later_matches_only_its_old_behaviour(monkeypatch):
 def test_tuples_and_lists_compare_equal():
   assert config_diff.changed_fields({"m": {"h": [1, 2]}},
                                     {"m": {"h": (1, 2)}}) == []
+
+
+def test_added_fields_hold_the_current_defaults():
+  """Each added field's listed value is what configs/default.py sets, so a
+  default run today is the same experiment as one saved before the field."""
+  from configs import default  # pylint: disable=g-import-not-at-top
+  current = config_diff.flatten(
+      json.loads(default.get_config().to_json_best_effort()))
+  for field, value in config_diff.ADDED_FIELDS.items():
+    assert current[field] == value, field

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from configs import default
+from ssvae import config_diff
 from ssvae import sweep
 from ssvae import train
 
@@ -234,6 +235,27 @@ def test_rerun_of_finished_sweep_does_no_training(finished_sweep, tmp_path,
           == (finished_sweep / "results.csv").read_text())
 
 
+def _drop_added_fields(config_path):
+  """Rewrites a run's config.json as code older than ADDED_FIELDS wrote it."""
+  saved = json.load(open(config_path))
+  for field in config_diff.ADDED_FIELDS:
+    section, name = field.split(".")
+    del saved[section][name]
+  json.dump(saved, open(config_path, "w"))
+
+
+def test_cells_recorded_before_added_fields_still_count_as_finished(
+    finished_sweep, tmp_path, monkeypatch):
+  workdir = tmp_path / "copy"
+  shutil.copytree(finished_sweep, workdir)
+  for config_path in (workdir / "runs").glob("*/config.json"):
+    _drop_added_fields(config_path)
+  def no_training(*args, **kwargs):
+    raise AssertionError("a finished cell was trained again")
+  monkeypatch.setattr(train, "train_and_evaluate", no_training)
+  run(tiny_sweep(), workdir)
+
+
 def test_changed_cell_config_is_not_taken_as_finished(finished_sweep,
                                                       tmp_path, monkeypatch):
   workdir = tmp_path / "copy"
@@ -324,6 +346,5 @@ def test_shards_split_the_cells_and_share_the_ledger(finished_sweep, tmp_path,
 
 @pytest.mark.parametrize("text", ["1", "a/b", "2/2", "-1/3"])
 def test_bad_shard_flag_is_named(text):
-  from experiments import sweep as sweep_main  # pylint: disable=g-import-not-at-top
   with pytest.raises(ValueError, match="--shard"):
-    sweep_main.parse_shard(text)
+    sweep.parse_shard(text)

@@ -32,14 +32,31 @@ def get_config() -> ml_collections.ConfigDict:
 
   config.model = ml_collections.ConfigDict()
   config.model.family = "dense"     # dense | cnn | rnn | multihead_cnn
-  config.model.variant = "semi_supervised"  # semi_supervised | supervised | unsupervised
+  # m2: Kingma et al. (2014)'s M2 (separate q(y|x) and q(z|x, y) networks,
+  # every class enumerated; dense family only), for comparisons.
+  config.model.variant = "semi_supervised"  # semi_supervised | supervised | unsupervised | m2
   config.model.latent_dim = 2
   config.model.hidden_sizes = (256, 256)
   config.model.dropout_rate = 0.0
+  # What the semi_supervised decoder sees of y (ssvae.models.common.DecoderY):
+  # softmax (the paper) | straight_through (one-hot argmax forward, softmax
+  # gradient) | gumbel_softmax | detached (softmax, no gradient from the
+  # decoder into the class head). Labeled points too see q(y|x), never the
+  # label. Not for multihead_cnn.
+  config.model.decoder_y = "softmax"
+  # gumbel_softmax temperature: exponential from gumbel_temperature to
+  # gumbel_temperature_min over gumbel_anneal_steps steps, then flat
+  # (0 steps = constant).
+  config.model.gumbel_temperature = 1.0
+  config.model.gumbel_temperature_min = 0.5
+  config.model.gumbel_anneal_steps = 5000
 
   config.loss = ml_collections.ConfigDict()
   config.loss.alpha = 1.0           # weight of the labeled cross-entropy
   config.loss.beta = 1.0            # weight of the KL term
+  # Weight of the mean entropy of q(y|x) over the unlabeled points of each
+  # batch, added to the loss (0 = the paper's loss; ssvae.losses).
+  config.loss.unlabeled_entropy_weight = 0.0
 
   config.optimizer = ml_collections.ConfigDict()
   config.optimizer.learning_rate = 1e-3
@@ -62,7 +79,15 @@ def get_config() -> ml_collections.ConfigDict:
   # Stop when every seed has gone this many evaluations without improving
   # on validation (0 = never; num_steps is the cap either way).
   config.train.patience = 0
+  # An evaluation improves only when it beats the best so far by more than
+  # this (in the select metric's units, e.g. nats of ELBO), as Keras'
+  # EarlyStopping min_delta.
+  config.train.min_delta = 0.0
   # Unroll the scanned steps (True for convolutions on CPU, jax#12868).
   config.train.scan_unroll = 1
+  # Log where reconstruction comes from (through y vs through z,
+  # ssvae.diagnostics.reconstruction_split): three extra decoder passes a
+  # step, for variants whose decoder sees y.
+  config.train.diagnostics = False
   config.anomaly_samples = 10       # Monte-Carlo samples of the anomaly score
   return config

@@ -13,6 +13,7 @@ Run:
       --workdir=results/select_alpha_mnist_dense
 """
 
+from configs import common
 from configs import mnist_dense
 from ssvae import sweep
 
@@ -26,11 +27,5 @@ def get_config(arg: str = ""):
   base = mnist_dense.get_config()
   base.train.num_steps = 2000
   base.train.patience = 4
-  if quick:
-    base = sweep.quick_base(base)
-  return sweep.new_sweep_config(
-      title=TITLE + (" [quick]" if quick else ""),
-      base=base,
-      axes=(("loss.alpha", ALPHAS),),
-      num_seeds=2,
-      metrics=("val_accuracy", "accuracy"))
+  return common.alpha_selection_sweep(base, title=TITLE, alphas=ALPHAS,
+                                      quick=quick)

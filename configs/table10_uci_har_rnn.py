@@ -4,7 +4,9 @@ over the 6 activities, so label counts must be divisible by 6).
 
 Base: configs/default.py with data uci_har (raw inertial windows [128, 6],
 standardized with train statistics), family rnn, hidden (40, 40, 30),
-latent 2, 2000 steps at batch 64, 5 seeds per cell. The paper's label counts
+latent 2, batch 64, alpha 100, the converged protocol (10% of the training
+windows held out for validation, evaluation every 250 steps, patience 10,
+cap 10000 steps), 5 seeds per cell. The paper's label counts
 were lost from our copy of the text; change them with --config.axes.
 Data: the official "UCI HAR Dataset" folder under ../shared/data/uci_har or
 --config.base.data.data_dir.
@@ -34,10 +36,16 @@ def har_base(quick: bool):
   base.model.family = "rnn"
   base.model.hidden_sizes = (40, 40, 30)
   base.model.latent_dim = 2
+  # alpha: with alpha=1 the class term is negligible next to a Gaussian
+  # log-likelihood summed over 128 x 6 values, and the semi-supervised model
+  # stays at chance. configs/select_alpha_uci_har.py chooses it on
+  # validation; see BUILD_NOTES for what was measured.
+  base.loss.alpha = 100.0
   base.train.batch_size = 64
-  base.train.num_steps = 2000
+  base.train.num_steps = 10000
+  base.train.patience = 10
   base.train.steps_per_call = 50
-  base.train.eval_every = 500
+  base.train.eval_every = 250
   base.train.checkpoint_every = 500
   base.train.eval_batch_size = 500
   if quick:

@@ -1,11 +1,12 @@
 r"""Paper Table 8: the Fashion-MNIST version of Table 4
 (configs/table4_mnist_dense.py): same grid, seeds and training length,
-data.name = "fashion_mnist" (Debian's /usr/share/datasets/fashion-mnist, or
+data.name = "fashion_mnist" (../shared/data/fashion_mnist, Debian's
+/usr/share/datasets/fashion-mnist, or
 --config.base.data.data_dir with the official IDX files).
 
 Run:
   python -m experiments.sweep --config=configs/table8_fashion_mnist_dense.py \
-      --workdir=workdirs/table8_fashion_mnist_dense
+      --workdir=results/table8_fashion_mnist_dense
 Quick (digits, tiny, as table4's quick; what tests run):
   python -m experiments.sweep \
       --config=configs/table8_fashion_mnist_dense.py:quick \

@@ -1,11 +1,12 @@
 r"""Paper Table 9: the Fashion-MNIST version of Table 5
 (configs/table5_mnist_dense.py): same grid, seeds and training length,
-data.name = "fashion_mnist" (Debian's /usr/share/datasets/fashion-mnist, or
+data.name = "fashion_mnist" (../shared/data/fashion_mnist, Debian's
+/usr/share/datasets/fashion-mnist, or
 --config.base.data.data_dir with the official IDX files).
 
 Run:
   python -m experiments.sweep --config=configs/table9_fashion_mnist_dense.py \
-      --workdir=workdirs/table9_fashion_mnist_dense
+      --workdir=results/table9_fashion_mnist_dense
 Quick (digits, tiny, as table5's quick; what tests run):
   python -m experiments.sweep \
       --config=configs/table9_fashion_mnist_dense.py:quick \

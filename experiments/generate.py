@@ -50,14 +50,15 @@ flags.mark_flags_as_required(["workdir"])
 
 
 def check_variant(variant: str, source: str) -> None:
-  """Generation needs a decoder with a class input: semi_supervised only."""
-  if variant == types.SEMI_SUPERVISED:
+  """Generation needs a decoder with a class input: semi_supervised or m2."""
+  if types.decoder_sees_y(variant):
     return
   why = {types.UNSUPERVISED: "it has no class input to condition on",
          types.SUPERVISED: "it has no decoder"}.get(variant, "unknown variant")
   raise errors.UserInputError(
       f"{source}: model.variant={variant!r} cannot generate class-conditional "
-      f"samples ({why}); only {types.SEMI_SUPERVISED!r} runs can.")
+      f"samples ({why}); only {types.SEMI_SUPERVISED!r} and {types.M2!r} "
+      "runs can.")
 
 
 def _image_samples(images: np.ndarray) -> np.ndarray:

@@ -8,7 +8,8 @@ r"""Runs a sweep config: every cell x seed, then results tables and figures.
 Writes DIR/runs/<cell>/ (one train_and_evaluate run per cell),
 DIR/results.csv (one row per cell x seed), DIR/results.json, DIR/results.md
 (one row per cell, mean ± sample std) and the config's figures DIR/*.png.
-Rerunning the same command skips finished cells and resumes the others.
+Rerunning the same command skips finished cells and resumes the others;
+--status_only rewrites the results from the finished cells, trains nothing.
 
 Overrides, e.g.:
   --config.num_seeds=3 --config.base.train.num_steps=1000
@@ -42,6 +43,13 @@ _CONFIG = config_flags.DEFINE_config_file(
     "':quick'.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for runs/ and the "
                                "results files.")
+_STATUS_ONLY = flags.DEFINE_bool(
+    "status_only", False, "Train nothing: write results.* from the finished "
+    "cells, listing the others as pending.")
+_SHARD = flags.DEFINE_string(
+    "shard", "0/1", "i/n: train only cells i, i+n, i+2n, ... of the sweep, so "
+    "that n jobs can share one workdir (each writes the ledger from all "
+    "cells finished on disk).")
 _MULTIHOST = flags.DEFINE_bool("multihost", False, "Call "
                                "jax.distributed.initialize() first.")
 _COORDINATOR = flags.DEFINE_string("coordinator_address", None, "host:port of "
@@ -54,8 +62,10 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 
 def command_line(argv=None) -> str:
-  """The command as typed to rerun it: `python -m experiments.sweep ...`."""
-  args = (sys.argv if argv is None else argv)[1:]
+  """The command that trains the table: `python -m experiments.sweep ...`
+  (as typed, without --status_only)."""
+  args = [a for a in (sys.argv if argv is None else argv)[1:]
+          if a not in ("--status_only", "--nostatus_only")]
   return " ".join(["python", "-m", "experiments.sweep",
                    *(shlex.quote(a) for a in args)])
 
@@ -64,12 +74,15 @@ def main(argv):
   if len(argv) > 1:
     raise errors.UserInputError(f"Unexpected arguments: {argv[1:]}")
   config = cli.config_from_flag(_CONFIG, ("sweep",))
+  shard = sweep.parse_shard(_SHARD.value)
   if _MULTIHOST.value:
     jax.distributed.initialize(coordinator_address=_COORDINATOR.value,
                                num_processes=_NUM_PROCESSES.value,
                                process_id=_PROCESS_ID.value)
   logging_utils.setup()
-  summary = sweep.run_sweep(config, _WORKDIR.value, command=command_line())
+  summary = sweep.run_sweep(config, _WORKDIR.value, command=command_line(),
+                            train_pending=not _STATUS_ONLY.value,
+                            shard=shard)
   if jax.process_index() == 0:
     print(f"Wrote {len(summary)} cells to {_WORKDIR.value}/results.md")
 

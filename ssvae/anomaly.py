@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from sklearn import metrics
+import tqdm
 
 from ssvae import losses
 from ssvae import types
@@ -74,14 +75,15 @@ def reconstruction_log_prob(encode_fn: EncodeFn, decode_fn: DecodeFn,
 
 
 def score_in_batches(score_fn: Callable[..., Array], x: np.ndarray,
-                     batch_size: int,
-                     rng: Optional[Array] = None) -> np.ndarray:
+                     batch_size: int, rng: Optional[Array] = None,
+                     progress: bool = False) -> np.ndarray:
   """Applies score_fn batch by batch and concatenates the [b] results.
 
   Every call sees exactly batch_size rows (the last batch is padded by
   repeating its final row and the padding's scores are dropped), so a jitted
   score_fn compiles once. With rng, score_fn(batch, key) is called with
-  key = fold_in(rng, batch_index); without, score_fn(batch).
+  key = fold_in(rng, batch_index); without, score_fn(batch). progress shows
+  a progress bar (stderr) counting examples.
   """
   if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
     raise ValueError(f"batch_size must be a positive integer, got "
@@ -91,6 +93,8 @@ def score_in_batches(score_fn: Callable[..., Array], x: np.ndarray,
     raise ValueError("x is empty: nothing to score.")
   batch_size = min(batch_size, num_examples)
   scores = []
+  bar = tqdm.tqdm(total=num_examples, unit="example", desc="scoring",
+                  disable=not progress)
   for index, start in enumerate(range(0, num_examples, batch_size)):
     batch = x[start:start + batch_size]
     num_real = len(batch)
@@ -106,16 +110,19 @@ def score_in_batches(score_fn: Callable[..., Array], x: np.ndarray,
       raise ValueError(f"score_fn returned shape {batch_scores.shape} for a "
                        f"batch of {batch_size}; expected ({batch_size},).")
     scores.append(batch_scores[:num_real])
+    bar.update(num_real)
+  bar.close()
   return np.concatenate(scores)
 
 
 def anomaly_scores(encode_fn: EncodeFn, decode_fn: DecodeFn, x: np.ndarray,
                    rng: Array, num_samples: int, likelihood: str,
-                   batch_size: int = 1000) -> np.ndarray:
+                   batch_size: int = 1000,
+                   progress: bool = False) -> np.ndarray:
   """Negative log reconstruction probability of every x; higher = more anomalous.
 
   Returns float numpy [N]. Each batch draws its own noise from
-  fold_in(rng, batch_index).
+  fold_in(rng, batch_index). progress: show a progress bar.
   """
   _check_likelihood(likelihood)
   _check_num_samples(num_samples)
@@ -125,7 +132,7 @@ def anomaly_scores(encode_fn: EncodeFn, decode_fn: DecodeFn, x: np.ndarray,
     return -reconstruction_log_prob(encode_fn, decode_fn, batch, key,
                                     num_samples, likelihood)
 
-  return score_in_batches(score_fn, x, batch_size, rng=rng)
+  return score_in_batches(score_fn, x, batch_size, rng=rng, progress=progress)
 
 
 def roc_auc(scores: np.ndarray, is_anomaly: np.ndarray) -> float:

@@ -2,7 +2,9 @@
 
 import ml_collections
 
+from ssvae import config_diff
 from ssvae import errors
+from ssvae import models
 from ssvae import selection
 from ssvae import types
 
@@ -33,6 +35,54 @@ def _positive_int(config, field: str) -> None:
            f"must be a positive integer, got {value!r}.")
 
 
+def _field(config, field: str):
+  """config's value at `field` ("section.name"); config_diff.ADDED_FIELDS'
+  default if absent (configs saved before the field existed)."""
+  section, name = field.split(".")
+  return config[section].get(name, config_diff.ADDED_FIELDS[field])
+
+
+def _validate_unlabeled_options(config) -> None:
+  """The issue-9 options: decoder_y, Gumbel schedule, entropy penalty, m2."""
+  variant, family = config.model.variant, config.model.family
+  if variant == types.M2:
+    _require(family in models.M2_FAMILIES, "model.variant",
+             f"'m2' is implemented for model.family in {models.M2_FAMILIES}, "
+             f"not {family!r}.")
+    _require(config.data.held_out_class == -1, "data.held_out_class",
+             "anomaly runs are defined for the one-model variants, not m2.")
+  decoder_y = _field(config, "model.decoder_y")
+  _require(decoder_y in types.DECODER_Y_MODES, "model.decoder_y",
+           f"{decoder_y!r} is not one of {types.DECODER_Y_MODES}.")
+  if decoder_y != types.SOFTMAX:
+    _require(variant == types.SEMI_SUPERVISED, "model.decoder_y",
+             f"{decoder_y!r} applies to the semi_supervised variant only "
+             f"(model.variant={variant!r}).")
+    _require(family in models.DECODER_Y_FAMILIES, "model.decoder_y",
+             f"{decoder_y!r} needs a family whose decoder sees y "
+             f"{models.DECODER_Y_FAMILIES}, not {family!r}.")
+  start = _field(config, "model.gumbel_temperature")
+  _require(start > 0, "model.gumbel_temperature", f"must be > 0, got {start}.")
+  floor = _field(config, "model.gumbel_temperature_min")
+  _require(0 < floor <= start, "model.gumbel_temperature_min",
+           f"must be in (0, model.gumbel_temperature={start}], got {floor}.")
+  anneal = _field(config, "model.gumbel_anneal_steps")
+  _require(isinstance(anneal, int) and anneal >= 0,
+           "model.gumbel_anneal_steps",
+           f"must be an integer >= 0 (0 = constant), got {anneal!r}.")
+  weight = _field(config, "loss.unlabeled_entropy_weight")
+  _require(weight >= 0, "loss.unlabeled_entropy_weight",
+           f"must be >= 0, got {weight}.")
+  if weight:
+    _require(types.has_classifier(variant) and types.has_decoder(variant),
+             "loss.unlabeled_entropy_weight",
+             f"penalises q(y|x) on unlabeled points, which model.variant="
+             f"{variant!r} does not have; use 0.")
+  diagnostics = _field(config, "train.diagnostics")
+  _require(isinstance(diagnostics, bool), "train.diagnostics",
+           f"must be True or False, got {diagnostics!r}.")
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
   """Raises ConfigError for the first invalid value found."""
   _one_of(config, "data.name", DATA_NAMES)
@@ -55,12 +105,15 @@ def validate(config: ml_collections.ConfigDict) -> None:
            and config.train.patience >= 0, "train.patience",
            f"must be an integer >= 0 (0 = no early stop), got "
            f"{config.train.patience!r}.")
+  _require(config.train.min_delta >= 0, "train.min_delta",
+           f"must be >= 0, got {config.train.min_delta!r}.")
   _require(data.held_out_class >= -1, "data.held_out_class",
            f"must be a class index or -1, got {data.held_out_class}.")
   if config.model.variant == types.SUPERVISED:
     _require(data.num_labels != 0 and data.label_fraction != 0.0,
              "data.num_labels",
              "the supervised variant needs labels; got none.")
+  _validate_unlabeled_options(config)
   _positive_int(config, "model.latent_dim")
   _require(0.0 <= config.model.dropout_rate < 1.0, "model.dropout_rate",
            f"must be in [0, 1), got {config.model.dropout_rate}.")

@@ -75,10 +75,21 @@ def encode_all(representation_fn: Callable[[np.ndarray], jax.Array],
   return np.concatenate(codes)
 
 
+def grid_split(dataset):
+  """The official training split: the training points plus the validation
+  points held out of them. The score needs every factor combination, and it
+  measures the representation, so no training choice depends on it."""
+  if dataset.validation is None:
+    return dataset.train
+  return type(dataset.train)(
+      x=np.concatenate([dataset.train.x, dataset.validation.x]),
+      y=np.concatenate([dataset.train.y, dataset.validation.y]))
+
+
 def grid_sampler(dataset, codes: np.ndarray) -> disentanglement.FactorSampler:
-  """A FactorSampler that returns codes for the training split's factor grid."""
+  """A FactorSampler that returns codes for the training grid (grid_split)."""
   return disentanglement.FactorSampler(dataset.factor_sizes, codes,
-                                       dataset.train.y)
+                                       grid_split(dataset).y)
 
 
 def _check_experiment(exp) -> None:
@@ -102,8 +113,8 @@ def beta_vae_scores(exp, state) -> list[dict]:
   """{'train_accuracy', 'eval_accuracy'} per seed of a seed-stacked state.
 
   Settings come from exp.config.beta_vae (batch_size, num_train, num_eval,
-  seed); the observations are the training split, which must be a complete
-  factor grid (FactorSampler raises otherwise).
+  seed); the observations are the official training split (grid_split),
+  which must be a complete factor grid (FactorSampler raises otherwise).
   """
   settings = exp.config.get("beta_vae")
   if settings is None:
@@ -111,13 +122,13 @@ def beta_vae_scores(exp, state) -> list[dict]:
   check_beta_vae_config(settings)
   _check_experiment(exp)
   # Checks the grid before any encoding, so a bad data set fails fast.
-  disentanglement.FactorSampler(exp.dataset.factor_sizes, exp.dataset.train.x,
-                                exp.dataset.train.y)
+  grid = grid_split(exp.dataset)
+  disentanglement.FactorSampler(exp.dataset.factor_sizes, grid.x, grid.y)
   scores = []
   for index in range(exp.num_seeds):
     representation_fn = encoder_mean_fn(
         exp.model, evaluation.seed_slice(state, index))
-    codes = encode_all(representation_fn, exp.dataset.train.x,
+    codes = encode_all(representation_fn, grid.x,
                        exp.config.train.eval_batch_size)
     scores.append(disentanglement.beta_vae_score(
         lambda looked_up_codes: looked_up_codes,

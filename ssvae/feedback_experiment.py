@@ -49,6 +49,7 @@ import ml_collections
 import numpy as np
 
 from ssvae import anomaly
+from ssvae import config_diff
 from ssvae import data as data_lib
 from ssvae import disentanglement_eval
 from ssvae import errors
@@ -117,25 +118,13 @@ def check_config(config: ml_collections.ConfigDict) -> None:
         f"-1 (all), got {fb.num_train_scored}.")
 
 
-def _flat(tree: dict, prefix: str = "") -> dict:
-  out = {}
-  for key, value in tree.items():
-    if isinstance(value, dict):
-      out.update(_flat(value, f"{prefix}{key}."))
-    else:
-      out[f"{prefix}{key}"] = value
-  return out
-
-
 def _claim_workdir(config, workdir: str) -> None:
   """Writes workdir/config.json, refusing a workdir of another experiment."""
   path = os.path.join(workdir, "config.json")
   current = io_utils.read_json_string(config.to_json_best_effort())
   if os.path.exists(path):
-    old, new = _flat(io_utils.read_json(path)), _flat(current)
-    changed = sorted(k for k in set(old) | set(new)
-                     if old.get(k) != new.get(k)
-                     and k not in _CONTINUABLE_FIELDS)
+    changed = config_diff.changed_fields(io_utils.read_json(path), current,
+                                         ignore=_CONTINUABLE_FIELDS)
     if changed:
       raise errors.WorkdirError(
           f"{workdir} holds a feedback experiment with a different config "
@@ -433,7 +422,7 @@ def _run_rounds(config, workdir: str, dataset: data_lib.Dataset,
       done = run_round(config, workdir, dataset, split, n, labels,
                        devices=devices)
     rounds.append(done)
-  summary = {**sweep.provenance(command), "data": config.data.name,
+  summary = {**sweep.current_provenance(command), "data": config.data.name,
              "held_out_class": anomaly_class,
              "num_pool": len(split.pool), "num_eval": len(split.eval),
              "num_eval_anomalies": int(np.sum(

@@ -1,9 +1,10 @@
-"""Small file helpers: atomic writes and JSON-lines metrics."""
+"""Small file helpers: atomic writes, JSON-lines metrics, TensorBoard events."""
 
 import json
 import os
 import secrets
-from typing import Any
+import time
+from typing import Any, Optional
 
 import numpy as np
 
@@ -61,19 +62,79 @@ def read_json(path: str) -> Any:
     return json.load(f)
 
 
-class MetricsWriter:
-  """Appends one JSON object per line to `path`."""
+# Fields of a metrics record that say where it belongs; the rest are scalars.
+RECORD_KEYS = ("step", "split", "seed")
 
-  def __init__(self, path: str):
+
+class TensorBoardWriter:
+  """Metrics records as TensorBoard scalars, without TensorFlow (tensorboardX).
+
+  One TensorBoard run per seed and split, `logdir/seed_<seed>/<split>`, so
+  TensorBoard draws train, validation and test of a metric in one chart.
+  purge_step: on resume, the first step to be rewritten; TensorBoard then
+  drops the earlier files' events from that step on (as _truncate_metrics
+  does for metrics.jsonl).
+  """
+
+  def __init__(self, logdir: str, purge_step: Optional[int] = None):
+    self._logdir = logdir
+    self._purge_step = purge_step
+    self._writers = {}
+
+  def _writer(self, seed, split: str):
+    key = (seed, split)
+    if key not in self._writers:
+      # Imported here: only runs that write event files need it.
+      import tensorboardX  # pylint: disable=g-import-not-at-top
+      # tensorboardX names files by the second; the nanosecond suffix keeps
+      # a resumed run's file from overwriting one opened in the same second
+      # and sorts it after that one, as TensorBoard reads files in name order.
+      self._writers[key] = tensorboardX.SummaryWriter(
+          os.path.join(self._logdir, f"seed_{seed}", split),
+          purge_step=self._purge_step, filename_suffix=f".{time.time_ns()}")
+    return self._writers[key]
+
+  def write(self, record: dict) -> None:
+    writer = self._writer(record["seed"], record["split"])
+    for name, value in record.items():
+      if name not in RECORD_KEYS:
+        writer.add_scalar(name, float(value), global_step=record["step"])
+
+  def close(self) -> None:
+    for writer in self._writers.values():
+      writer.close()
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    self.close()
+
+
+class MetricsWriter:
+  """Appends one JSON object per line to `path`; optionally the same records
+  as TensorBoard scalars under `tensorboard_dir` (see TensorBoardWriter).
+
+  Records hold "step", "split", "seed" and scalar metric values.
+  """
+
+  def __init__(self, path: str, tensorboard_dir: Optional[str] = None,
+               purge_step: Optional[int] = None):
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     self._file = open(path, "a")
+    self._tensorboard = (None if tensorboard_dir is None
+                         else TensorBoardWriter(tensorboard_dir, purge_step))
 
   def write(self, record: dict) -> None:
     self._file.write(json.dumps(_to_jsonable(record)) + "\n")
     self._file.flush()
+    if self._tensorboard is not None:
+      self._tensorboard.write(record)
 
   def close(self) -> None:
     self._file.close()
+    if self._tensorboard is not None:
+      self._tensorboard.close()
 
   def __enter__(self):
     return self

@@ -42,16 +42,18 @@ def resolve_metric(config) -> str:
   """The validation metric config.train.select_metric names ('auto' resolved).
 
   auto: validation accuracy for models with a classifier, validation ELBO
-  for the unsupervised sibling and for anomaly runs (held_out_class set);
-  'last' (no selection: the last step) when there is no validation split.
+  for the unsupervised sibling and for anomaly runs (held_out_class set)
+  that have a decoder (the supervised sibling has no ELBO); 'last' (no
+  selection: the last step) when there is no validation split.
   """
   metric = config.train.select_metric
   if config.data.validation_size == 0:
     return LAST
   if metric != AUTO:
     return metric
-  if (types.has_classifier(config.model.variant)
-      and config.data.held_out_class < 0):
+  variant = config.model.variant
+  if types.has_classifier(variant) and (config.data.held_out_class < 0
+                                        or not types.has_decoder(variant)):
     return "accuracy"
   return "elbo"
 
@@ -73,12 +75,14 @@ def signed_score(metric: str, values) -> np.ndarray:
 
 
 @jax.jit
-def update(selection: Selection, state, score: jax.Array) -> Selection:
-  """Keeps, per seed, `state` where `score` [S] beats the best so far.
+def update(selection: Selection, state, score: jax.Array,
+           min_delta: float = 0.0) -> Selection:
+  """Keeps, per seed, `state` where `score` [S] beats the best so far by
+  more than `min_delta` (config.train.min_delta, in the metric's units).
 
   A NaN score never improves. Ties keep the earlier state.
   """
-  improved = score > selection.score
+  improved = score > selection.score + min_delta
 
   def pick(new, old):
     mask = improved.reshape(improved.shape + (1,) * (new.ndim - 1))

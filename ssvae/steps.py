@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from ssvae import diagnostics as diagnostics_lib
 from ssvae import losses
 from ssvae import types
 
@@ -54,7 +55,22 @@ def _loss_inputs(output: types.ModelOutput, batch: dict) -> dict:
               label_mask=batch["label_mask"],
               class_logits=output.class_logits, z_mean=output.z_mean,
               z_logvar=output.z_logvar, recon_loc=output.recon_loc,
-              recon_var=output.recon_var, factor_logits=output.factor_logits)
+              recon_var=output.recon_var)
+
+
+def batch_loss(variant: str, output: types.ModelOutput, batch: dict, *,
+               loss_config: ml_collections.ConfigDict,
+               likelihood: str) -> tuple[Array, dict]:
+  """(total, terms) of the variant's loss: losses.m2_loss for m2, else
+  losses.ssvae_loss (which also covers the siblings)."""
+  options = dict(likelihood=likelihood, alpha=loss_config.alpha,
+                 beta=loss_config.beta,
+                 unlabeled_entropy_weight=loss_config.get(
+                     "unlabeled_entropy_weight", 0.0))
+  if variant == types.M2:
+    return losses.m2_loss(**_loss_inputs(output, batch), **options)
+  return losses.ssvae_loss(**_loss_inputs(output, batch),
+                           factor_logits=output.factor_logits, **options)
 
 
 def _class_labels(output: types.ModelOutput, labels: Array) -> Array:
@@ -65,18 +81,25 @@ def _class_labels(output: types.ModelOutput, labels: Array) -> Array:
 def train_step(state: TrainState, batch: dict, rng: Array, *,
                model: nn.Module, tx: optax.GradientTransformation,
                loss_config: ml_collections.ConfigDict,
-               likelihood: str) -> tuple[TrainState, dict]:
-  """One gradient step on `batch` = {'x', 'label', 'label_mask'}."""
+               likelihood: str,
+               diagnostics: bool = False) -> tuple[TrainState, dict]:
+  """One gradient step on `batch` = {'x', 'label', 'label_mask'}.
+
+  metrics: 'loss', 'grad_norm', the loss terms, 'labeled_accuracy' (models
+  with a classifier) and 'unlabeled_confidence' (with a classifier and a
+  decoder; ssvae.diagnostics). diagnostics=True (config.train.diagnostics)
+  adds diagnostics.reconstruction_split on the pre-step parameters for
+  variants whose decoder sees y (three extra decoder passes, no gradient).
+  """
   latent_key, dropout_key = jax.random.split(rng)
 
   def loss_fn(params):
     output, new_model_state = model.apply(
         {"params": params, **state.model_state}, batch["x"], train=True,
-        rngs={"latent": latent_key, "dropout": dropout_key},
+        step=state.step, rngs={"latent": latent_key, "dropout": dropout_key},
         mutable=list(state.model_state))
-    total, terms = losses.ssvae_loss(
-        **_loss_inputs(output, batch), likelihood=likelihood,
-        alpha=loss_config.alpha, beta=loss_config.beta)
+    total, terms = batch_loss(model.variant, output, batch,
+                              loss_config=loss_config, likelihood=likelihood)
     return total, (terms, new_model_state, output)
 
   (total, (terms, new_model_state, output)), grads = jax.value_and_grad(
@@ -92,15 +115,42 @@ def train_step(state: TrainState, batch: dict, rng: Array, *,
     metrics["labeled_accuracy"] = (
         jnp.sum(hits * batch["label_mask"])
         / jnp.maximum(batch["label_mask"].sum(), 1.0))
+    if types.has_decoder(model.variant):
+      metrics["unlabeled_confidence"] = diagnostics_lib.unlabeled_confidence(
+          output.class_logits, batch["label_mask"])
+  if diagnostics and diagnostics_lib.supports_reconstruction_split(model):
+    metrics.update(jax.lax.stop_gradient(
+        diagnostics_lib.reconstruction_split(
+            model, {"params": state.params, **state.model_state}, batch["x"],
+            batch["label_mask"], likelihood)))
   return new_state, metrics
+
+
+def _m2_bound_per_example(output: types.ModelOutput, x: Array,
+                          likelihood: str) -> tuple[Array, Array]:
+  """M2's label-free bound U(x) per point, y marginalised under q(y|x).
+
+  Returns (reconstruction, kl) [B]: sum_c q(c|x) R_c and
+  sum_c q(c|x) K_c + KL(q(y|x) || Uniform); -(reconstruction + kl) is the
+  ELBO of log p(x) (ssvae.losses.m2_loss's U(x)).
+  """
+  reconstruction, kl_z = losses.m2_expected_terms(
+      x, jax.nn.softmax(output.class_logits, axis=-1), output.z_mean,
+      output.z_logvar, output.recon_loc, output.recon_var, likelihood)
+  return reconstruction, kl_z + losses.kl_to_uniform(output.class_logits)
 
 
 def eval_sums(state: TrainState, x: Array, labels: Array, rng: Array, *,
               model: nn.Module, likelihood: str) -> dict:
   """Per-batch sums of test metrics; divide by 'count' after summing batches.
 
-  Every test point counts as labeled. ELBO terms use one z sample (the
-  anomaly module gives the Monte-Carlo reconstruction probability).
+  Every test point counts as labeled for accuracy and log loss. ELBO terms
+  use one z sample (the anomaly module gives the Monte-Carlo reconstruction
+  probability). The one-model variants report log p(x | z, y) - KL(q(z|x) ||
+  N(0, I)) with the decoder's evaluation-mode y (the models have no prior on
+  y). m2 reports its label-free bound U(x) on log p(x): q(y|x)-weighted
+  reconstruction and z-KL over the enumerated classes, plus KL(q(y|x) ||
+  Uniform) in 'kl'; the labels are not used.
   """
   output = model.apply({"params": state.params, **state.model_state}, x,
                        train=False, rngs={"latent": rng})
@@ -114,7 +164,12 @@ def eval_sums(state: TrainState, x: Array, labels: Array, rng: Array, *,
     sums[prefix + "accuracy"] = jnp.sum(jnp.argmax(logits, -1) == y)
     sums[prefix + "log_loss"] = -jnp.sum(
         jnp.take_along_axis(log_probs, y[:, None], axis=-1))
-  if output.recon_loc is not None:
+  if model.variant == types.M2:
+    reconstruction, kl = _m2_bound_per_example(output, x, likelihood)
+    sums["reconstruction"] = jnp.sum(reconstruction)
+    sums["kl"] = jnp.sum(kl)
+    sums["elbo"] = -jnp.sum(reconstruction + kl)
+  elif output.recon_loc is not None:
     log_lik = losses.reconstruction_log_likelihood(
         x, output.recon_loc, output.recon_var, likelihood)
     kl = losses.kl_to_standard_normal(output.z_mean, output.z_logvar)

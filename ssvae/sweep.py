@@ -48,6 +48,7 @@ import ml_collections
 import numpy as np
 import tqdm
 
+from ssvae import config_diff
 from ssvae import config_validation
 from ssvae import data as data_lib
 from ssvae import errors
@@ -320,7 +321,7 @@ def finished_results(cell: Cell, workdir: str) -> Optional[dict]:
   if not (os.path.exists(results_path) and os.path.exists(config_path)):
     return None
   current = json.loads(cell.config.to_json_best_effort())
-  if io_utils.read_json(config_path) != current:
+  if config_diff.changed_fields(io_utils.read_json(config_path), current):
     return None  # train_and_evaluate resumes it, or names the conflict.
   return io_utils.read_json(results_path)
 
@@ -359,15 +360,31 @@ def _in_cell(cell: Cell, error: errors.UserInputError):
 
 
 def check_cells_can_train(cells: Sequence[Cell], workdir: str,
-                          data: DataCache, devices=None) -> None:
+                          data: DataCache, devices=None,
+                          run_dirs_of: Optional[Sequence[Cell]] = None
+                          ) -> None:
   """Refuses the sweep before anything is written or trained when a cell
   would fail: its data (missing, or too few points for its num_labels), its
   experiment (e.g. num_labels not divisible by the classes) or its run
-  directory (another config, a num_steps below its step)."""
+  directory (another config, a num_steps below its step).
+
+  run_dirs_of: the cells whose run directories are checked (default: all of
+  `cells`); a shard checks only its own, the others may be training.
+  """
   for cell in cells:
     try:
       train.experiment_from_dataset(cell.config, data.get(cell.config.data),
                                     devices)
+    except errors.UserInputError as e:
+      raise _in_cell(cell, e) from e
+  check_run_dirs(cells if run_dirs_of is None else run_dirs_of, workdir)
+
+
+def check_run_dirs(cells: Sequence[Cell], workdir: str) -> None:
+  """Refuses cells whose run directory holds a run their config cannot
+  continue (another config, a num_steps below its step); reads only."""
+  for cell in cells:
+    try:
       train.check_can_resume(cell.config, run_dir(workdir, cell))
     except errors.UserInputError as e:
       raise _in_cell(cell, e) from e
@@ -378,9 +395,12 @@ def run_cells(cells: Sequence[Cell], workdir: str, *, devices=None,
               ) -> dict[str, dict]:
   """Trains every unfinished cell; returns {cell name: results}.
 
-  on_cell_end(results so far) is called after every finished cell. data:
-  the loaded data sets to reuse (the cells' own loads by default).
+  Each cell's results.json records the commit and machine that trained it
+  (read once, before training: the code in memory). on_cell_end(results so
+  far) is called after every finished cell. data: the loaded data sets to
+  reuse (the cells' own loads by default).
   """
+  trained_by = {"git_commit": git_commit(), "machine": machine_description()}
   results = finished_cells(cells, workdir)  # Identical on every process.
   pending = [cell for cell in cells if cell.name not in results]
   if results:
@@ -396,7 +416,8 @@ def run_cells(cells: Sequence[Cell], workdir: str, *, devices=None,
       results[cell.name] = train.train_and_evaluate(
           cell.config, run_dir(workdir, cell), devices=devices,
           experiment=train.experiment_from_dataset(
-              cell.config, data.get(cell.config.data), devices))
+              cell.config, data.get(cell.config.data), devices),
+          provenance=trained_by)
       bar.update(1)
       if on_cell_end is not None:
         on_cell_end(results)
@@ -479,7 +500,11 @@ def format_stats(stats: Optional[MetricStats]) -> str:
 
 
 def git_commit(repo_dir: str = _REPO_ROOT) -> str:
-  """Short HEAD hash, '-dirty' if the tree has changes; read-only."""
+  """Short HEAD hash, '-dirty' if the tree has changes; read-only.
+
+  A copy of the tree without .git (a tarball, a remote machine) names its
+  commit in $SSVAE_GIT_COMMIT, recorded with a note that git did not check it.
+  """
   env = dict(os.environ, GIT_OPTIONAL_LOCKS="0")  # Never write the index.
   def git(*args):
     return subprocess.run(["git", *args], cwd=repo_dir, env=env, text=True,
@@ -489,6 +514,9 @@ def git_commit(repo_dir: str = _REPO_ROOT) -> str:
     commit = git("rev-parse", "--short", "HEAD")
     dirty = git("status", "--porcelain")
   except (OSError, subprocess.SubprocessError):
+    declared = os.environ.get("SSVAE_GIT_COMMIT")
+    if declared:
+      return f"{declared} (declared by SSVAE_GIT_COMMIT; no .git)"
     return "unknown (not a git checkout)"
   return commit + ("-dirty" if dirty else "")
 
@@ -509,7 +537,8 @@ KEY_SETTINGS = ("data.name", "model.family", "model.latent_dim",
                 "train.batch_size", "train.num_steps")
 # The model-selection protocol, stated in every table's header.
 PROTOCOL_SETTINGS = ("data.validation_size", "train.select_metric",
-                     "train.patience", "train.eval_every", "train.num_steps")
+                     "train.patience", "train.min_delta", "train.eval_every",
+                     "train.num_steps")
 
 
 def fixed_settings(sweep_config, paths: Sequence[str] = KEY_SETTINGS) -> dict:
@@ -525,9 +554,25 @@ def fixed_settings(sweep_config, paths: Sequence[str] = KEY_SETTINGS) -> dict:
   return fixed
 
 
-def provenance(command: str) -> dict:
+def current_provenance(command: str) -> dict:
+  """The command, and this checkout's commit and machine."""
   return {"command": command, "git_commit": git_commit(),
           "machine": machine_description()}
+
+
+def provenance(command: str, results: Sequence[dict]) -> dict:
+  """The command, and which commits and machines trained the finished cells
+  ({value: number of cells}; 'not recorded' for cells from older code)."""
+  def count(key):
+    values = [r.get(key, "not recorded") for r in results]
+    return {v: values.count(v) for v in dict.fromkeys(values)}
+  return {"command": command, "git_commits": count("git_commit"),
+          "machines": count("machine")}
+
+
+def _counted(values: dict) -> str:
+  return "; ".join(f"`{v}` ({n} cell{'s' * (n != 1)})"
+                   for v, n in values.items()) or "none yet"
 
 
 def results_csv(rows: Sequence[dict], columns: Sequence[str]) -> str:
@@ -555,14 +600,20 @@ def protocol_line(protocol: dict) -> str:
     return ("no validation split (data.validation_size=0): the last step is "
             f"reported, train.num_steps={protocol.get('train.num_steps')}")
   size = protocol.get("data.validation_size")
-  size = "the data set's default" if size == -1 else size
-  return (f"validation split of {size} points held out of the training "
-          f"split; each seed's state selected by validation "
-          f"{protocol.get('train.select_metric')} every "
+  size = ("the data set's default size (10000 for the MNISTs, 10% of the "
+          "training points otherwise)") if size == -1 else f"{size} points"
+  metric = protocol.get("train.select_metric")
+  if metric == "auto":
+    metric = ("accuracy (ELBO for the unsupervised sibling and anomaly "
+              "runs)")
+  return (f"a validation split of {size} held out of the training "
+          f"split; each seed's state selected by validation {metric} every "
           f"{protocol.get('train.eval_every')} steps; early stop after "
-          f"{protocol.get('train.patience')} evaluations without improvement "
-          f"(0 = never); step cap {protocol.get('train.num_steps')}. Test "
-          "metrics are those of the selected state")
+          f"{protocol.get('train.patience')} evaluations without an "
+          f"improvement above {protocol.get('train.min_delta', 0.0)} (in the "
+          "metric's units) "
+          f"(patience 0 = never); step cap {protocol.get('train.num_steps')}. "
+          "Test metrics are those of the selected state")
 
 
 def _hours(seconds: float) -> str:
@@ -577,8 +628,8 @@ def results_markdown(title: str, info: dict, summary: Sequence[CellSummary],
   lines = [f"# {title}", "",
            f"- Status: {_status(summary)}",
            f"- Command: `{info['command']}`",
-           f"- Commit: `{info['git_commit']}`",
-           f"- Machine: {info['machine']}"]
+           f"- Trained at commit: {_counted(info['git_commits'])}",
+           f"- Machine: {_counted(info['machines'])}"]
   if protocol:
     lines.append(f"- Protocol: {protocol_line(protocol)}.")
   if cost:
@@ -618,10 +669,10 @@ def write_outputs(workdir: str, sweep_config, cells: Sequence[Cell],
   summary = summarize(cells, rows, metrics)
   if process_index != 0:
     return summary
-  info = provenance(command)
+  finished = [results[c.name] for c in cells if c.name in results]
+  info = provenance(command, finished)
   fixed = fixed_settings(sweep_config)
   protocol = fixed_settings(sweep_config, PROTOCOL_SETTINGS)
-  finished = [results[c.name] for c in cells if c.name in results]
   cost = {k: float(sum(r.get(k, 0.0) for r in finished))
           for k in ("cpu_s", "wall_s")}
   io_utils.atomic_write_text(os.path.join(workdir, "results.csv"),
@@ -640,36 +691,85 @@ def write_outputs(workdir: str, sweep_config, cells: Sequence[Cell],
       os.path.join(workdir, "results.md"),
       results_markdown(sweep_config.title, info, summary, axes,
                        list(sweep_config.metrics), fixed, protocol, cost))
-  for name in sweep_config.plots:
+  for name in sweep_config.plots if finished else ():
     plots.write_plot(name, summary, os.path.join(workdir, f"{name}.png"))
   return summary
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+  """'i/n' -> (i, n), with a clear error for anything else."""
+  try:
+    index, count = (int(part) for part in text.split("/"))
+  except ValueError:
+    raise errors.UserInputError(
+        f"--shard={text!r}: expected i/n, e.g. 0/4.") from None
+  if not 0 <= index < count:
+    raise errors.UserInputError(f"--shard={text!r}: need 0 <= i < n.")
+  return index, count
+
+
+def lock_name(shard: tuple[int, int] = (0, 1)) -> str:
+  """The lock file a sweep job holds in its workdir: one per shard, so the
+  n jobs of a sharded sweep run side by side and a second copy of one job
+  is refused."""
+  index, count = shard
+  if count == 1:
+    return workdir_lib.LOCK_FILE
+  return f"{workdir_lib.LOCK_FILE}.shard-{index}-of-{count}"
+
+
 def run_sweep(sweep_config: ml_collections.ConfigDict, workdir: str, *,
-              command: str, devices=None,
-              process_index: Optional[int] = None) -> list[CellSummary]:
+              command: str, devices=None, process_index: Optional[int] = None,
+              train_pending: bool = True,
+              shard: tuple[int, int] = (0, 1)) -> list[CellSummary]:
   """Validates, trains every unfinished cell, then writes the outputs.
 
-  Nothing is written (sweep_config.json included) before every unfinished
-  cell is checked against its data and its run directory. Every process of
-  a multi-host job calls this with the same arguments; the cells train
-  across all processes' devices and only process 0 writes (and locks
-  workdir).
+  Nothing is written (sweep_config.json included) before the unfinished
+  cells are checked: against their data, and the run directories of those
+  this job trains (check_cells_can_train); with train_pending=False, the
+  run directories of all of them (nothing trains, no data is loaded).
+
+  Every process of a multi-host job calls this with the same arguments; the
+  cells train across all processes' devices and only process 0 writes (and
+  locks the workdir). train_pending=False only writes the ledger: finished
+  cells and the pending ones. shard=(i, n) trains only cells i, i+n, i+2n,
+  ... so that n independent jobs can share one workdir; each writes the
+  ledger from every cell finished on disk. Each job holds its own lock file
+  (lock_name), and each cell's run directory is locked while it trains, so
+  two jobs never train one cell.
   """
   cells = check_sweep(sweep_config)
+  shard_index, num_shards = shard
+  if not 0 <= shard_index < num_shards:
+    raise errors.ConfigError(f"shard {shard_index} of {num_shards}: need "
+                             f"0 <= shard index < number of shards.")
   finished = finished_cells(cells, workdir)
+  pending = [c for c in cells if c.name not in finished]
   data = DataCache()
-  check_cells_can_train([c for c in cells if c.name not in finished],
-                        workdir, data, devices)
+  if train_pending:
+    mine = {c.name for c in cells[shard_index::num_shards]}
+    check_cells_can_train(pending, workdir, data, devices,
+                          run_dirs_of=[c for c in pending if c.name in mine])
+  else:
+    check_run_dirs(pending, workdir)
   if process_index is None:
     process_index = jax.process_index()
-  with workdir_lib.claimed(workdir, lock=process_index == 0):
+  with workdir_lib.claimed(workdir, lock=process_index == 0 and train_pending,
+                           lock_name=lock_name(shard)):
     if process_index == 0:
       io_utils.atomic_write_text(
           os.path.join(workdir, "sweep_config.json"),
           sweep_config.to_json_best_effort(indent=2) + "\n")
     write = functools.partial(write_outputs, workdir, sweep_config, cells,
                               command=command, process_index=process_index)
+    def write_finished_on_disk(_=None):
+      return write(finished_cells(cells, workdir))
+    if not train_pending:
+      return write_finished_on_disk()
+    if num_shards > 1:
+      run_cells(cells[shard_index::num_shards], workdir, devices=devices,
+                on_cell_end=write_finished_on_disk, data=data)
+      return write_finished_on_disk()
     results = run_cells(cells, workdir, devices=devices, on_cell_end=write,
                         data=data)
     return write(results)

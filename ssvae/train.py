@@ -30,6 +30,7 @@ import optax
 import tqdm
 
 from ssvae import checkpointing
+from ssvae import config_diff
 from ssvae import config_validation
 from ssvae import data as data_lib
 from ssvae import errors
@@ -42,8 +43,12 @@ from ssvae import selection as selection_lib
 from ssvae import steps
 from ssvae import workdir as workdir_lib
 
+# TensorBoard event files, beside metrics.jsonl: tensorboard/seed_<s>/<split>.
+TENSORBOARD_DIR = "tensorboard"
+
 # Fields that may change between a run and its resumption.
-_RESUMABLE_FIELDS = ("train.num_steps", "train.patience", "train.eval_every",
+_RESUMABLE_FIELDS = ("train.num_steps", "train.patience", "train.min_delta",
+                     "train.eval_every",
                      "train.checkpoint_every", "train.steps_per_call",
                      "train.scan_unroll", "train.eval_batch_size")
 
@@ -145,11 +150,17 @@ def init_train_state(exp: Experiment) -> steps.TrainState:
       jax.device_put(init_keys, parallel.per_seed(exp.mesh)))
 
 
+def _train_step_fn(exp: Experiment):
+  """steps.train_step with the experiment's static arguments bound."""
+  return functools.partial(
+      steps.train_step, model=exp.model, tx=exp.tx,
+      loss_config=exp.config.loss, likelihood=exp.dataset.likelihood,
+      diagnostics=bool(exp.config.train.get("diagnostics", False)))
+
+
 def make_parallel_train_step(exp: Experiment):
   """jit(vmap(train_step)) on explicit batches [S, B, ...]; donates the state."""
-  step = functools.partial(
-      steps.train_step, model=exp.model, tx=exp.tx,
-      loss_config=exp.config.loss, likelihood=exp.dataset.likelihood)
+  step = _train_step_fn(exp)
   seed_sharded = parallel.per_seed(exp.mesh)
   return jax.jit(
       jax.vmap(step, spmd_axis_name=parallel.SEED_AXIS),
@@ -166,9 +177,7 @@ def make_train_chunk(exp: Experiment, num_steps: int):
   metrics leaves are [S, num_steps].
   """
   cfg = exp.config
-  step_fn = functools.partial(
-      steps.train_step, model=exp.model, tx=exp.tx, loss_config=cfg.loss,
-      likelihood=exp.dataset.likelihood)
+  step_fn = _train_step_fn(exp)
   batch_spec = jax.sharding.NamedSharding(
       exp.mesh, jax.sharding.PartitionSpec(parallel.DATA_AXIS))
 
@@ -264,17 +273,10 @@ def _check_config_matches(workdir: str, config) -> None:
   path = os.path.join(workdir, "config.json")
   if not os.path.exists(path):
     return
-  saved = io_utils.read_json(path)
-  current = io_utils.read_json_string(config.to_json_best_effort())
-  def flat(d, prefix=""):
-    for k, v in d.items():
-      if isinstance(v, dict):
-        yield from flat(v, f"{prefix}{k}.")
-      else:
-        yield f"{prefix}{k}", v
-  old, new = dict(flat(saved)), dict(flat(current))
-  changed = sorted(k for k in set(old) | set(new)
-                   if old.get(k) != new.get(k) and k not in _RESUMABLE_FIELDS)
+  changed = config_diff.changed_fields(
+      io_utils.read_json(path),
+      io_utils.read_json_string(config.to_json_best_effort()),
+      ignore=_RESUMABLE_FIELDS)
   if changed:
     raise errors.WorkdirError(
         f"{workdir} holds a run with a different config (fields "
@@ -376,7 +378,7 @@ class Run:
 
 
 def _evaluate_and_select(step, state, selection, evaluators, metric, writer,
-                         seeds, seed_sharded):
+                         seeds, seed_sharded, min_delta):
   """Evaluates every split, logs it, and updates the selection."""
   results = {}
   for split, evaluate in evaluators.items():
@@ -389,13 +391,20 @@ def _evaluate_and_select(step, state, selection, evaluators, metric, writer,
   if metric != selection_lib.LAST:
     selection = selection_lib.update(selection, state, jax.device_put(
         selection_lib.signed_score(metric, results["validation"][metric]),
-        seed_sharded))
+        seed_sharded), min_delta)
   return selection
 
 
-def _initial_checkpoint_tree(exp: Experiment) -> dict:
-  """What a checkpoint holds: train state, selection, elapsed time."""
-  state = init_train_state(exp)
+def _initial_checkpoint_tree(
+    exp: Experiment, state: Optional[steps.TrainState] = None) -> dict:
+  """What a checkpoint holds: train state, selection, elapsed time.
+
+  state: the seed-stacked state to start from; default a fresh init.
+  """
+  if state is None:
+    state = init_train_state(exp)
+  else:
+    state = jax.device_put(state, parallel.per_seed(exp.mesh))
   return {"state": state,
           "selection": jax.device_put(selection_lib.init(state),
                                       parallel.per_seed(exp.mesh)),
@@ -459,41 +468,48 @@ def _claimed(workdir: str):
 
 def train(config: ml_collections.ConfigDict, workdir: str, *, devices=None,
           stop_after_step: Optional[int] = None,
-          experiment: Optional[Experiment] = None) -> Run:
+          experiment: Optional[Experiment] = None,
+          init_state: Optional[steps.TrainState] = None) -> Run:
   """Trains, resuming from `workdir`'s last intact checkpoint.
 
-  Writes `config.json` and `metrics.jsonl` into workdir, once the workdir
-  is accepted (see _accept_workdir); holds its lock meanwhile.
-  `stop_after_step` stops after that step's chunk (as a killed run would);
-  the next call resumes from the last checkpoint. `experiment` replaces the
-  one built from the config (custom data or labeled subsets, see
-  experiment_from_dataset).
+  Writes `config.json`, `metrics.jsonl` and TensorBoard event files
+  (TENSORBOARD_DIR) into workdir, once the workdir is accepted (see
+  _accept_workdir); holds its lock meanwhile. `stop_after_step` stops after
+  that step's chunk (as a killed run would); the next call resumes from the
+  last checkpoint. `experiment` replaces the one built from the config
+  (custom data or labeled subsets, see experiment_from_dataset).
+  `init_state` (seed-stacked) replaces the fresh initialization, e.g. to
+  fine-tune a trained state; a workdir with a checkpoint resumes from it
+  instead.
   """
   exp = experiment or build_experiment(config, devices)
   with _claimed(workdir):
-    return _train_claimed(config, exp, workdir, stop_after_step)
+    return _train_claimed(config, exp, workdir, stop_after_step, init_state)
 
 
 def _train_claimed(config, exp: Experiment, workdir: str,
-                   stop_after_step: Optional[int]) -> Run:
+                   stop_after_step: Optional[int],
+                   init_state: Optional[steps.TrainState] = None) -> Run:
   """train() on a claimed workdir; closes the checkpointer however it ends
   (saves in flight are committed: no half checkpoint, no hang at exit)."""
   metric = _selection_metric(exp)
   ckpt = checkpointing.Checkpointer(workdir)
   try:
-    return _train_loop(config, exp, workdir, ckpt, metric, stop_after_step)
+    return _train_loop(config, exp, workdir, ckpt, metric, stop_after_step,
+                       init_state)
   finally:
     ckpt.close()
 
 
 def _train_loop(config, exp: Experiment, workdir: str,
                 ckpt: checkpointing.Checkpointer, metric: str,
-                stop_after_step: Optional[int]) -> Run:
+                stop_after_step: Optional[int],
+                init_state: Optional[steps.TrainState]) -> Run:
   """Accepts and readies the workdir, resumes, and trains to the end."""
   is_writer = jax.process_index() == 0  # one host writes files (orbax syncs)
   metrics_path = os.path.join(workdir, "metrics.jsonl")
   cfg = exp.config.train
-  ckpt_tree = _initial_checkpoint_tree(exp)
+  ckpt_tree = _initial_checkpoint_tree(exp, init_state)
   start, damaged = _accept_workdir(config, workdir, ckpt, ckpt_tree)
   if is_writer:
     _ready_workdir(config, workdir, ckpt, start, damaged)
@@ -522,8 +538,15 @@ def _train_loop(config, exp: Experiment, workdir: str,
   if selection_lib.patience_exhausted(selection, cfg.patience):
     stop_reason = "early_stop"  # a resumed run that had already stopped
   t0, step0 = time.time(), start
-  writer_path = metrics_path if is_writer else os.devnull
-  with io_utils.MetricsWriter(writer_path) as writer, tqdm.tqdm(
+  if is_writer:
+    # A resumed run rewrites the steps after its checkpoint: TensorBoard
+    # drops the old events from start + 1 on.
+    writer = io_utils.MetricsWriter(
+        metrics_path, os.path.join(workdir, TENSORBOARD_DIR),
+        purge_step=start + 1 if start else None)
+  else:
+    writer = io_utils.MetricsWriter(os.devnull)
+  with writer, tqdm.tqdm(
       total=cfg.num_steps, initial=start, desc=os.path.basename(workdir),
       unit="step", mininterval=2.0, disable=None) as bar:
     for end in (_chunk_boundaries(start, exp.config)
@@ -545,7 +568,7 @@ def _train_loop(config, exp: Experiment, workdir: str,
       if step % cfg.eval_every == 0 or step == cfg.num_steps:
         selection = _evaluate_and_select(step, state, selection, evaluators,
                                          metric, writer, exp.seeds,
-                                         seed_sharded)
+                                         seed_sharded, cfg.min_delta)
         if selection_lib.patience_exhausted(selection, cfg.patience):
           stop_reason = "early_stop"
       if (step % cfg.checkpoint_every == 0 or step == cfg.num_steps
@@ -580,6 +603,12 @@ def load_run(workdir: str, devices=None,
   """
   if which not in ("selected", "last"):
     raise ValueError(f"which must be 'selected' or 'last', got {which!r}.")
+  exp = build_experiment(load_config(workdir), devices)
+  return exp, restore_state(exp, workdir, which)
+
+
+def load_config(workdir: str) -> ml_collections.ConfigDict:
+  """The config.json a run saved, with its sequence fields as tuples."""
   path = os.path.join(workdir, "config.json")
   if not os.path.exists(path):
     raise errors.RunNotFoundError(
@@ -589,7 +618,18 @@ def load_run(workdir: str, devices=None,
                 "decoder_channels"):
     if isinstance(config.model.get(field), list):
       config.model[field] = tuple(config.model[field])
-  exp = build_experiment(config, devices)
+  return config
+
+
+def restore_state(exp: Experiment, workdir: str,
+                  which: str = "selected") -> steps.TrainState:
+  """The seed-stacked state in workdir's last intact checkpoint, for `exp`.
+
+  which: 'selected' (each seed's validation-selected state) or 'last'.
+  Reads only; a damaged newer checkpoint is skipped with a warning.
+  """
+  if which not in ("selected", "last"):
+    raise ValueError(f"which must be 'selected' or 'last', got {which!r}.")
   like = _initial_checkpoint_tree(exp)
   ckpt = checkpointing.Checkpointer(workdir, read_only=True)
   try:
@@ -606,9 +646,9 @@ def load_run(workdir: str, devices=None,
     ckpt.close()
   state = tree["state"]
   if (which == "selected" and exp.dataset.validation is not None
-      and selection_lib.resolve_metric(config) != selection_lib.LAST):
+      and selection_lib.resolve_metric(exp.config) != selection_lib.LAST):
     state = selection_lib.selected_state(state, tree["selection"])
-  return exp, state
+  return state
 
 
 def _protocol(run: Run) -> dict:
@@ -616,28 +656,32 @@ def _protocol(run: Run) -> dict:
   validation = run.exp.dataset.validation
   return {"validation_size": 0 if validation is None else len(validation),
           "select_metric": run.metric, "patience": cfg.patience,
+          "min_delta": cfg.min_delta,
           "eval_every": cfg.eval_every, "num_steps": cfg.num_steps}
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                        *, devices=None,
-                       experiment: Optional[Experiment] = None) -> dict:
+                       experiment: Optional[Experiment] = None,
+                       provenance: Optional[dict] = None) -> dict:
   """Trains (or resumes) and writes the final metrics to results.json.
 
   Returns the results: {'step' (last step), 'selected_step' (per seed),
   'stop_reason', 'protocol', 'seeds', 'sampling_mode', 'num_labeled',
   'metrics' (test metrics of the selected state, {name: [value per seed]}),
   'validation_metrics' (of the selected state), 'last_metrics' (test
-  metrics at the last step), 'wall_s', 'cpu_s'}. The workdir stays locked
-  until results.json is written. `experiment`: as for train().
+  metrics at the last step), 'wall_s', 'cpu_s'} plus `provenance` (e.g.
+  the commit and machine that trained it). The workdir stays locked until
+  results.json is written. `experiment`: as for train().
   """
   exp = experiment or build_experiment(config, devices)
   with _claimed(workdir):
     run = _train_claimed(config, exp, workdir, None)
-    return _write_results(run, workdir)
+    return _write_results(run, workdir, provenance)
 
 
-def _write_results(run: Run, workdir: str) -> dict:
+def _write_results(run: Run, workdir: str,
+                   provenance: Optional[dict] = None) -> dict:
   """The results of a finished run, also written to workdir/results.json."""
   exp = run.exp
   last_metrics = evaluation.final_metrics(exp, run.last)
@@ -653,7 +697,7 @@ def _write_results(run: Run, workdir: str) -> dict:
              "metrics": (last_metrics if run.metric == selection_lib.LAST
                          else evaluation.final_metrics(exp, selected)),
              "last_metrics": last_metrics,
-             "wall_s": run.wall_s, "cpu_s": run.cpu_s}
+             "wall_s": run.wall_s, "cpu_s": run.cpu_s, **(provenance or {})}
   if exp.dataset.validation is not None:
     results["validation_metrics"] = {
         k: v.tolist() for k, v in

@@ -10,7 +10,22 @@ Array = jax.Array
 SEMI_SUPERVISED = "semi_supervised"
 SUPERVISED = "supervised"
 UNSUPERVISED = "unsupervised"
-VARIANTS = (SEMI_SUPERVISED, SUPERVISED, UNSUPERVISED)
+# Kingma et al. (2014)'s M2: separate networks q(y|x) and q(z|x, y), and the
+# ELBO enumerated over one-hot y (ssvae.losses.m2_loss).
+M2 = "m2"
+# The paper's model and its siblings, implemented by every family.
+ONE_MODEL_VARIANTS = (SEMI_SUPERVISED, SUPERVISED, UNSUPERVISED)
+VARIANTS = ONE_MODEL_VARIANTS + (M2,)
+
+# What the decoder of the semi_supervised model sees of y
+# (ssvae.models.common.decoder_class_code): the paper's softmax, its one-hot
+# argmax with the softmax's gradient, a Gumbel-softmax sample, or the softmax
+# with no gradient into the class head.
+SOFTMAX = "softmax"
+STRAIGHT_THROUGH = "straight_through"
+GUMBEL_SOFTMAX = "gumbel_softmax"
+DETACHED = "detached"
+DECODER_Y_MODES = (SOFTMAX, STRAIGHT_THROUGH, GUMBEL_SOFTMAX, DETACHED)
 
 BERNOULLI = "bernoulli"
 GAUSSIAN = "gaussian"
@@ -18,11 +33,16 @@ LIKELIHOODS = (BERNOULLI, GAUSSIAN)
 
 
 def has_classifier(variant: str) -> bool:
-  return variant in (SEMI_SUPERVISED, SUPERVISED)
+  return variant in (SEMI_SUPERVISED, SUPERVISED, M2)
 
 
 def has_decoder(variant: str) -> bool:
-  return variant in (SEMI_SUPERVISED, UNSUPERVISED)
+  return variant in (SEMI_SUPERVISED, UNSUPERVISED, M2)
+
+
+def decoder_sees_y(variant: str) -> bool:
+  """Whether the decoder is p(x | z, y) (True) or p(x | z)."""
+  return variant in (SEMI_SUPERVISED, M2)
 
 
 @flax.struct.dataclass
@@ -37,6 +57,10 @@ class ModelOutput:
   recon_var: Gaussian variance (softplus output); None for Bernoulli.
   factor_logits: multi-head models only, one [B, C_k] array per factor. These
     heads are a loss only and never feed the decoder.
+
+  The m2 variant enumerates the classes: z_mean, z_logvar, z are [B, C, D]
+  (q(z | x, y=c) for every class c) and recon_loc, recon_var are
+  [B, C, *x.shape[1:]] (p(x | z_c, y=c)); class_logits stays [B, C].
   """
   class_logits: Optional[Array] = None
   z_mean: Optional[Array] = None

@@ -74,9 +74,10 @@ def _create_lock(path: str) -> bool:
     os.remove(tmp)
 
 
-def acquire(workdir: str) -> str:
-  """Takes WORKDIR/.lock (a stale one is taken over); returns its path."""
-  path = os.path.join(workdir, LOCK_FILE)
+def acquire(workdir: str, lock_name: str = LOCK_FILE) -> str:
+  """Takes WORKDIR/<lock_name> (a stale one is taken over); returns its
+  path."""
+  path = os.path.join(workdir, lock_name)
   try:
     for _ in range(2):  # Second try: after removing a stale lock.
       if _create_lock(path):
@@ -111,8 +112,9 @@ def release(path: str) -> None:
 
 
 @contextlib.contextmanager
-def claimed(workdir: str, lock: bool = True) -> Iterator[None]:
-  """Creates `workdir` and holds its lock for the block.
+def claimed(workdir: str, lock: bool = True,
+            lock_name: str = LOCK_FILE) -> Iterator[None]:
+  """Creates `workdir` and holds its lock file `lock_name` for the block.
 
   lock=False (the non-writing processes of a multi-host job, which share
   the workdir with process 0) only creates the directory.
@@ -121,7 +123,7 @@ def claimed(workdir: str, lock: bool = True) -> Iterator[None]:
   if not lock:
     yield
     return
-  path = acquire(workdir)
+  path = acquire(workdir, lock_name)
   try:
     yield
   finally:

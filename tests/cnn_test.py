@@ -33,7 +33,7 @@ def test_conv_output_sizes_by_hand():
   assert cnn.conv_output_sizes((64, 64), (2, 2)) == (16, 16)
 
 
-@pytest.mark.parametrize("variant", types.VARIANTS)
+@pytest.mark.parametrize("variant", types.ONE_MODEL_VARIANTS)
 @pytest.mark.parametrize("input_shape", [(8, 8, 1), (7, 9, 2)])
 def test_output_shapes(variant, input_shape):
   model = _model(variant, input_shape, likelihood=types.GAUSSIAN)

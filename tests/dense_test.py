@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from ssvae import types
+from ssvae.models import common
 from ssvae.models import dense
 
 INPUT_SHAPE = (4, 4, 1)
@@ -27,7 +28,7 @@ def _init(model):
   return model.init(_rngs(0), X, train=False)
 
 
-@pytest.mark.parametrize("variant", types.VARIANTS)
+@pytest.mark.parametrize("variant", types.ONE_MODEL_VARIANTS)
 @pytest.mark.parametrize("likelihood", types.LIKELIHOODS)
 def test_output_shapes(variant, likelihood):
   model = _model(variant, likelihood=likelihood, latent_dim=2)
@@ -154,3 +155,124 @@ def test_supervised_has_no_decoder():
 def test_bad_variant_names_field():
   with pytest.raises(ValueError, match=r"model\.variant='vae'"):
     _model("vae")
+
+
+# ------------------------------------------------------- model.decoder_y
+
+
+def _decoder_y(mode):
+  return common.DecoderY(mode=mode, gumbel_anneal_steps=10)
+
+
+@pytest.mark.parametrize("mode,decoded", [
+    (types.STRAIGHT_THROUGH, common.one_hot_argmax),
+    (types.DETACHED, jax.nn.softmax),
+])
+def test_call_feeds_the_decoder_y_code_to_the_decoder(mode, decoded):
+  model = _model(decoder_y=_decoder_y(mode))
+  variables = _init(model)
+  out = model.apply(variables, X, train=True, rngs=_rngs(1))
+  loc, _ = model.apply(variables, out.z, decoded(out.class_logits),
+                       method=model.decode)
+  np.testing.assert_allclose(loc, out.recon_loc, rtol=1e-5, atol=1e-6)
+  # Same parameters and z noise as the paper's softmax model: only y differs.
+  paper = _model().apply(variables, X, train=True, rngs=_rngs(1))
+  np.testing.assert_array_equal(out.z, paper.z)
+  np.testing.assert_array_equal(out.class_logits, paper.class_logits)
+
+
+def _decoder_path_gradient(mode, step=None):
+  """Gradient of the reconstruction output w.r.t. the class head."""
+  model = _model(decoder_y=_decoder_y(mode))
+  variables = _init(model)
+  def recon(params):
+    out = model.apply({"params": params}, X, train=True, step=step,
+                      rngs=_rngs(1))
+    return jnp.sum(out.recon_loc)
+  return jax.grad(recon)(variables["params"])["heads"]["class_logits_0"]
+
+
+def test_detached_y_gives_the_class_head_no_decoder_path_gradient():
+  detached = _decoder_path_gradient(types.DETACHED)
+  assert all(np.all(g == 0) for g in jax.tree.leaves(detached))
+  for mode, step in ((types.SOFTMAX, None), (types.STRAIGHT_THROUGH, None),
+                     (types.GUMBEL_SOFTMAX, jnp.int32(3))):
+    gradient = _decoder_path_gradient(mode, step)
+    assert any(np.any(g != 0) for g in jax.tree.leaves(gradient)), mode
+
+
+def test_gumbel_noise_comes_after_z_noise_and_depends_on_the_step():
+  model = _model(decoder_y=_decoder_y(types.GUMBEL_SOFTMAX))
+  variables = _init(model)
+  run = lambda step: model.apply(variables, X, train=True, step=step,
+                                 rngs=_rngs(1))
+  paper = _model().apply(variables, X, train=True, rngs=_rngs(1))
+  np.testing.assert_array_equal(run(jnp.int32(0)).z, paper.z)
+  assert not np.allclose(run(jnp.int32(0)).recon_loc,
+                         run(jnp.int32(10)).recon_loc)  # temperature 1 vs 0.5
+  evaluation = model.apply(variables, X, train=False, rngs=_rngs(1))
+  loc, _ = model.apply(variables, evaluation.z,
+                       common.one_hot_argmax(evaluation.class_logits),
+                       method=model.decode)
+  np.testing.assert_allclose(loc, evaluation.recon_loc, rtol=1e-5, atol=1e-6)
+
+
+# -------------------------------------------------------------------- M2
+
+
+@pytest.mark.parametrize("likelihood", types.LIKELIHOODS)
+def test_m2_enumerates_every_class(likelihood):
+  model = _model(types.M2, likelihood=likelihood, latent_dim=2)
+  out = model.apply(_init(model), X, train=False, rngs=_rngs(1))
+  assert out.class_logits.shape == (5, NUM_CLASSES)
+  assert out.z_mean.shape == out.z_logvar.shape == out.z.shape == (
+      5, NUM_CLASSES, 2)
+  assert out.recon_loc.shape == (5, NUM_CLASSES) + INPUT_SHAPE
+  if likelihood == types.GAUSSIAN:
+    assert out.recon_var.shape == out.recon_loc.shape
+
+
+def test_m2_has_separate_classifier_and_z_encoder():
+  params = _init(_model(types.M2, latent_dim=2))["params"]
+  assert set(params) == {
+      "classifier_layers_0", "classifier_layers_1", "classifier_heads",
+      "encoder_layers_0", "encoder_layers_1", "encoder_y", "heads",
+      "decoder_layers_0", "decoder_layers_1", "recon"}
+  assert set(params["classifier_heads"]) == {"class_logits_0"}
+  assert set(params["heads"]) == {"z_mean", "z_logvar"}
+  assert params["decoder_layers_0"]["kernel"].shape == (2 + NUM_CLASSES, 6)
+
+
+def test_m2_z_encoder_is_a_dense_layer_on_concat_x_y():
+  model = _model(types.M2, latent_dim=2)
+  variables = _init(model)
+  params = variables["params"]
+  y = jnp.eye(NUM_CLASSES)[jnp.array([0, 2, 1, 1, 0])]
+  first = params["encoder_layers_0"]
+  kernel = jnp.concatenate([first["kernel"], params["encoder_y"]["kernel"]])
+  h = jax.nn.relu(jnp.concatenate([X.reshape(5, -1), y], -1) @ kernel
+                  + first["bias"])
+  second = params["encoder_layers_1"]
+  h = jax.nn.relu(h @ second["kernel"] + second["bias"])
+  head = params["heads"]["z_mean"]
+  z_mean, _ = model.apply(variables, X, y, method=model.encode_z)
+  np.testing.assert_allclose(z_mean, h @ head["kernel"] + head["bias"],
+                             rtol=1e-5, atol=1e-6)
+
+
+def test_m2_call_matches_encode_z_and_decode_per_class():
+  model = _model(types.M2, latent_dim=2)
+  variables = _init(model)
+  out = model.apply(variables, X, train=False, rngs=_rngs(1))
+  for c in range(NUM_CLASSES):
+    y = jnp.broadcast_to(jnp.eye(NUM_CLASSES)[c], (5, NUM_CLASSES))
+    z_mean, _ = model.apply(variables, X, y, method=model.encode_z)
+    np.testing.assert_allclose(z_mean, out.z_mean[:, c], rtol=1e-5, atol=1e-6)
+    loc, _ = model.apply(variables, out.z[:, c], y, method=model.decode)
+    np.testing.assert_allclose(loc, out.recon_loc[:, c], rtol=1e-5,
+                               atol=1e-6)
+  z_mean, _, logits = model.apply(variables, X, method=model.encode)
+  np.testing.assert_allclose(logits, out.class_logits)
+  best = jnp.argmax(logits, -1)
+  np.testing.assert_allclose(z_mean, out.z_mean[jnp.arange(5), best],
+                             rtol=1e-5, atol=1e-6)

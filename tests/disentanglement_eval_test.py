@@ -81,8 +81,9 @@ def test_lookup_of_grid_codes_equals_encoding_each_observation(trained):
   for index in range(exp.num_seeds):
     encoder = disentanglement_eval.encoder_mean_fn(
         exp.model, evaluation.seed_slice(state, index))
-    sampler = disentanglement.FactorSampler(
-        exp.dataset.factor_sizes, exp.dataset.train.x, exp.dataset.train.y)
+    grid = disentanglement_eval.grid_split(exp.dataset)
+    sampler = disentanglement.FactorSampler(exp.dataset.factor_sizes, grid.x,
+                                            grid.y)
     direct = disentanglement.beta_vae_score(
         encoder, sampler, np.random.default_rng(settings.seed),
         batch_size=settings.batch_size, num_train=settings.num_train,
@@ -97,7 +98,7 @@ def test_seeds_get_their_own_models(trained):
   codes = [disentanglement_eval.encode_all(
       disentanglement_eval.encoder_mean_fn(
           exp.model, evaluation.seed_slice(state, i)),
-      exp.dataset.train.x, 32) for i in range(2)]
+      disentanglement_eval.grid_split(exp.dataset).x, 32) for i in range(2)]
   assert codes[0].shape == (72, 4)
   assert not np.allclose(codes[0], codes[1])
 

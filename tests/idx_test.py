@@ -156,7 +156,8 @@ def test_default_known_locations():
   assert mnist_dirs[0].parts[-3:] == ("shared", "data", "mnist")
   assert str(mnist_dirs[1]).endswith(".cache/ssvae/mnist")
   fashion_dirs = idx.candidate_dirs("fashion_mnist", "")
-  assert str(fashion_dirs[0]) == "/usr/share/datasets/fashion-mnist"
+  assert fashion_dirs[0].parts[-3:] == ("shared", "data", "fashion_mnist")
+  assert str(fashion_dirs[1]) == "/usr/share/datasets/fashion-mnist"
 
 
 def test_unknown_name_rejected(tmp_path):

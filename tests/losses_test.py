@@ -136,3 +136,117 @@ def test_unknown_likelihood_is_a_clear_error():
   with pytest.raises(ValueError, match="likelihood"):
     losses.reconstruction_log_likelihood(jnp.zeros((1, 2)), jnp.zeros((1, 2)),
                                          None, "poisson")
+
+
+# ---------------------------------------------- unlabeled entropy penalty
+
+
+def _entropy(logits):
+  p = np.exp(logits) / np.exp(logits).sum()
+  return -np.sum(p * np.log(p))
+
+
+def test_unlabeled_entropy_averages_over_unlabeled_points_only():
+  logits = np.array([[2.0, 0.0, -1.0], [0.5, 0.5, 0.5], [3.0, -2.0, 1.0],
+                     [jnp.nan, 0.0, 0.0]])
+  mask = jnp.array([0.0, 0.0, 0.0, 1.0])  # the NaN row is labeled
+  expected = np.mean([_entropy(l) for l in logits[:3]])
+  np.testing.assert_allclose(
+      losses.unlabeled_entropy(jnp.asarray(logits), mask), expected,
+      rtol=1e-5)
+  np.testing.assert_allclose(  # uniform q: log C
+      losses.categorical_entropy(jnp.zeros((1, 3))), [np.log(3)], rtol=1e-6)
+  assert losses.unlabeled_entropy(jnp.asarray(logits), jnp.ones(4)) == 0.0
+
+
+def test_entropy_penalty_adds_its_weighted_term_and_nothing_else():
+  batch = _batch(jax.random.PRNGKey(3))
+  paper_total, paper_terms = losses.ssvae_loss(**batch, alpha=3.0)
+  total, terms = losses.ssvae_loss(**batch, alpha=3.0,
+                                   unlabeled_entropy_weight=20.0)
+  entropy = losses.unlabeled_entropy(batch["class_logits"],
+                                     batch["label_mask"])
+  np.testing.assert_allclose(terms["unlabeled_entropy"], entropy)
+  np.testing.assert_allclose(paper_terms["unlabeled_entropy"], entropy)
+  np.testing.assert_allclose(total, paper_total + 20.0 * entropy, rtol=1e-6)
+  for name in ("reconstruction", "kl", "classification", "elbo"):
+    assert terms[name] == paper_terms[name], name
+  # The penalty's gradient reaches the unlabeled logits only.
+  grad = jax.grad(lambda l: losses.ssvae_loss(
+      **dict(batch, class_logits=l, recon_loc=None, z_mean=None),
+      alpha=0.0, unlabeled_entropy_weight=1.0)[0])(batch["class_logits"])
+  assert np.all(grad[:2] == 0) and np.all(grad[2:] != 0)
+
+
+# ------------------------------------------------------------------ M2
+
+
+def _m2_example(rng, b=3, c=3, d=2, n=4):
+  k = jax.random.split(rng, 6)
+  return dict(
+      x=jax.random.bernoulli(k[0], 0.5, (b, n)).astype(jnp.float32),
+      labels=jnp.array([2, 0, 1]),
+      label_mask=jnp.array([1.0, 0.0, 0.0]),
+      class_logits=jax.random.normal(k[1], (b, c)),
+      z_mean=jax.random.normal(k[2], (b, c, d)),
+      z_logvar=0.1 * jax.random.normal(k[3], (b, c, d)),
+      recon_loc=jax.random.normal(k[4], (b, c, n)))
+
+
+def _hand_m2(ex, alpha, beta):
+  """Kingma et al.'s L and U, written out per point and class with numpy."""
+  x, labels, mask = (np.asarray(ex[k]) for k in ("x", "labels", "label_mask"))
+  logits, mu, logvar, loc = (np.asarray(ex[k], np.float64) for k in (
+      "class_logits", "z_mean", "z_logvar", "recon_loc"))
+  num_points, num_classes = logits.shape
+  def neg_elbo(i, c):  # -log p(x|z_c, c) + KL(q(z|x, c) || N(0, I)) - log p(c)
+    p = 1 / (1 + np.exp(-loc[i, c]))
+    recon = -np.sum(x[i] * np.log(p) + (1 - x[i]) * np.log(1 - p))
+    kl = 0.5 * np.sum(np.exp(logvar[i, c]) + mu[i, c]**2 - 1 - logvar[i, c])
+    return recon, kl, np.log(num_classes)
+  per_point, ce = [], []
+  for i in range(num_points):
+    q = np.exp(logits[i]) / np.exp(logits[i]).sum()
+    if mask[i]:
+      recon, kl, prior = neg_elbo(i, labels[i])
+      per_point.append(recon + beta * kl + prior)
+      ce.append(-np.log(q[labels[i]]))
+    else:
+      u = sum(q[c] * (lambda r, k, p: r + beta * k + p)(*neg_elbo(i, c))
+              for c in range(num_classes))
+      per_point.append(u + np.sum(q * np.log(q)))  # minus the entropy
+  return np.mean(per_point) + alpha * np.mean(ce)
+
+
+@pytest.mark.parametrize("beta", [1.0, 0.5])
+def test_m2_loss_matches_hand_enumeration(beta):
+  ex = _m2_example(jax.random.PRNGKey(4))
+  total, terms = losses.m2_loss(**ex, alpha=2.0, beta=beta)
+  np.testing.assert_allclose(total, _hand_m2(ex, 2.0, beta), rtol=1e-5)
+  np.testing.assert_allclose(
+      terms["elbo"],
+      -(terms["reconstruction"] + terms["kl"] + terms["kl_y"]), rtol=1e-6)
+  # kl_y: log C for the labeled point, log C - H(q) for the unlabeled ones.
+  entropies = losses.categorical_entropy(ex["class_logits"])
+  np.testing.assert_allclose(
+      terms["kl_y"], np.log(3) - (entropies[1] + entropies[2]) / 3,
+      rtol=1e-5)
+  assert terms["num_labeled"] == 1
+
+
+def test_m2_unlabeled_points_train_the_classifier_labeled_ones_do_not():
+  ex = _m2_example(jax.random.PRNGKey(5))
+  grad = jax.grad(lambda l: losses.m2_loss(**dict(ex, class_logits=l),
+                                           alpha=0.0)[0])(ex["class_logits"])
+  assert np.all(grad[0] == 0) and np.all(grad[1:] != 0)
+
+
+def test_m2_entropy_penalty_adds_its_weighted_term():
+  ex = _m2_example(jax.random.PRNGKey(6))
+  base, _ = losses.m2_loss(**ex)
+  total, terms = losses.m2_loss(**ex, unlabeled_entropy_weight=3.0)
+  np.testing.assert_allclose(
+      total, base + 3.0 * losses.unlabeled_entropy(ex["class_logits"],
+                                                   ex["label_mask"]),
+      rtol=1e-6)
+  assert "unlabeled_entropy" in terms

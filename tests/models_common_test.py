@@ -191,3 +191,84 @@ def test_wrong_input_shape_is_a_clear_error():
   with pytest.raises(ValueError, match=r"built for inputs of shape \[B, 4\]"):
     model.apply(variables, jnp.zeros((1, 5)), train=False,
                 rngs={"latent": jax.random.key(1)})
+
+
+# ------------------------------------------------- what the decoder sees
+
+
+def test_straight_through_is_one_hot_forward_and_softmax_gradient():
+  logits = jnp.array([[0.3, 1.2, -0.5], [2.0, 2.1, -1.0]])
+  weights = jnp.array([[0.7, -1.3, 2.0], [0.1, 0.5, -0.4]])
+  hard = common.straight_through(jax.nn.softmax(logits))
+  np.testing.assert_array_equal(hard, [[0, 1, 0], [0, 1, 0]])  # exactly
+  through = jax.grad(lambda l: jnp.sum(
+      weights * common.straight_through(jax.nn.softmax(l))))(logits)
+  soft = jax.grad(lambda l: jnp.sum(weights * jax.nn.softmax(l)))(logits)
+  np.testing.assert_array_equal(through, soft)
+
+
+def test_gumbel_temperature_anneals_exponentially_to_its_floor():
+  tau = lambda step: float(common.gumbel_temperature(step, 2.0, 0.5, 100))
+  assert tau(0) == 2.0
+  np.testing.assert_allclose(tau(50), 1.0, rtol=1e-6)  # sqrt(2.0 * 0.5)
+  np.testing.assert_allclose(tau(100), 0.5, rtol=1e-6)
+  assert tau(10**6) == tau(100)
+  assert tau(30) > tau(31)
+  assert float(common.gumbel_temperature(500, 2.0, 0.5, 0)) == 2.0
+
+
+def test_decoder_y_modes():
+  logits = jnp.array([[0.3, 1.2, -0.5], [2.0, 0.1, -1.0]])
+  probs = jax.nn.softmax(logits)
+  code = lambda mode, **kw: common.DecoderY(mode=mode)(logits, **kw)
+  for mode in (types.SOFTMAX, types.DETACHED):
+    np.testing.assert_array_equal(code(mode, train=True), probs)
+  one_hot = [[0, 1, 0], [1, 0, 0]]
+  for mode in (types.STRAIGHT_THROUGH, types.GUMBEL_SOFTMAX):
+    np.testing.assert_array_equal(code(mode, train=False), one_hot)
+  with pytest.raises(ValueError, match="needs the training step"):
+    code(types.GUMBEL_SOFTMAX, train=True)
+  keys = iter(jax.random.split(jax.random.key(0), 2))
+  gumbel = lambda step: common.DecoderY(
+      mode=types.GUMBEL_SOFTMAX, gumbel_temperature=1.0,
+      gumbel_temperature_min=0.1, gumbel_anneal_steps=10)(
+          logits, train=True, step=step, make_rng=lambda: next(keys))
+  warm, cold = gumbel(0), gumbel(10)
+  np.testing.assert_allclose(warm.sum(-1), 1.0, rtol=1e-6)
+  assert not np.allclose(warm, probs)  # noisy
+  assert float(cold.max(-1).min()) > float(warm.max(-1).min())  # sharper
+
+
+def test_decoder_y_is_checked_against_the_variant():
+  common.DecoderY().check(types.UNSUPERVISED)
+  with pytest.raises(ValueError, match=r"model\.decoder_y='straight.*semi"):
+    common.DecoderY(mode=types.STRAIGHT_THROUGH).check(types.M2)
+  with pytest.raises(ValueError, match=r"model\.decoder_y='argmax'"):
+    common.DecoderY(mode="argmax").check(types.SEMI_SUPERVISED)
+  with pytest.raises(ValueError, match=r"model\.gumbel_temperature_min"):
+    common.DecoderY(gumbel_temperature=0.5,
+                    gumbel_temperature_min=1.0).check(types.SEMI_SUPERVISED)
+
+
+def test_build_model_passes_decoder_y_to_families_whose_decoder_sees_y():
+  model = models.build_model(
+      _model_config(family="rnn", hidden_sizes=(4, 4, 4),
+                    decoder_y=types.GUMBEL_SOFTMAX, gumbel_anneal_steps=7),
+      input_shape=(5, 3), num_classes=3, likelihood=types.GAUSSIAN)
+  assert model.decoder_y == common.DecoderY(
+      mode=types.GUMBEL_SOFTMAX, gumbel_anneal_steps=7)
+  assert models.build_model(
+      _model_config(), input_shape=(4,), num_classes=2,
+      likelihood=types.BERNOULLI).decoder_y == common.DecoderY()
+  with pytest.raises(ValueError, match=r"decoder_y.*multihead_cnn"):
+    models.build_model(
+        _model_config(family="multihead_cnn", decoder_y=types.DETACHED),
+        input_shape=(16, 16, 1), num_classes=3, likelihood=types.BERNOULLI)
+
+
+@pytest.mark.parametrize("family", ["cnn", "rnn", "multihead_cnn"])
+def test_m2_is_a_clear_error_outside_the_dense_family(family):
+  with pytest.raises(ValueError, match=r"m2.*dense"):
+    models.build_model(_model_config(family=family, variant=types.M2),
+                       input_shape=(8, 8, 1), num_classes=3,
+                       likelihood=types.BERNOULLI)

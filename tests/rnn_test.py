@@ -37,7 +37,7 @@ def test_window_logits_is_mean_log_softmax():
                              rtol=1e-5)
 
 
-@pytest.mark.parametrize("variant", types.VARIANTS)
+@pytest.mark.parametrize("variant", types.ONE_MODEL_VARIANTS)
 def test_output_shapes(variant):
   model = _model(variant, latent_dim=2)
   variables = model.init(_rngs(0), X, train=False)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from configs import default
+from ssvae import config_diff
 from ssvae import errors
 from ssvae import sweep
 from ssvae import train
@@ -172,8 +173,12 @@ def test_only_process_zero_writes(tmp_path):
       os.listdir(tmp_path))
 
 
-def test_git_commit_outside_a_checkout(tmp_path):
+def test_git_commit_outside_a_checkout(tmp_path, monkeypatch):
+  monkeypatch.delenv("SSVAE_GIT_COMMIT", raising=False)
   assert sweep.git_commit(str(tmp_path)).startswith("unknown")
+  monkeypatch.setenv("SSVAE_GIT_COMMIT", "abc1234")
+  assert sweep.git_commit(str(tmp_path)) == (
+      "abc1234 (declared by SSVAE_GIT_COMMIT; no .git)")
 
 
 # ------------------------------------------------------------ running
@@ -201,7 +206,11 @@ def test_sweep_writes_one_row_per_run_and_right_statistics(finished_sweep):
     assert line in markdown
   assert "Command: `python -m test`" in markdown
   assert "ddof=1" in markdown
-  assert summary["git_commit"] in markdown and "jax devices" in markdown
+  (commit, cells), = summary["git_commits"].items()
+  assert cells == 2 and f"Trained at commit: `{commit}` (2 cells)" in markdown
+  assert "jax devices" in markdown
+  for cell_dir in (finished_sweep / "runs").iterdir():
+    assert json.load(open(cell_dir / "results.json"))["git_commit"] == commit
   # The unswept settings a reader needs are stated; swept ones are not.
   assert summary["fixed"]["loss.alpha"] == 1.0
   assert summary["fixed"]["model.hidden_sizes"] == [8]
@@ -225,6 +234,27 @@ def test_rerun_of_finished_sweep_does_no_training(finished_sweep, tmp_path,
   run(tiny_sweep(), workdir)
   assert ((workdir / "results.csv").read_text()
           == (finished_sweep / "results.csv").read_text())
+
+
+def _drop_added_fields(config_path):
+  """Rewrites a run's config.json as code older than ADDED_FIELDS wrote it."""
+  saved = json.load(open(config_path))
+  for field in config_diff.ADDED_FIELDS:
+    section, name = field.split(".")
+    del saved[section][name]
+  json.dump(saved, open(config_path, "w"))
+
+
+def test_cells_recorded_before_added_fields_still_count_as_finished(
+    finished_sweep, tmp_path, monkeypatch):
+  workdir = tmp_path / "copy"
+  shutil.copytree(finished_sweep, workdir)
+  for config_path in (workdir / "runs").glob("*/config.json"):
+    _drop_added_fields(config_path)
+  def no_training(*args, **kwargs):
+    raise AssertionError("a finished cell was trained again")
+  monkeypatch.setattr(train, "train_and_evaluate", no_training)
+  run(tiny_sweep(), workdir)
 
 
 def _fail_if_trained(*args, **kwargs):
@@ -263,11 +293,12 @@ def test_interrupted_sweep_resumes_to_identical_results(finished_sweep,
                                                         tmp_path,
                                                         monkeypatch):
   real_train_and_evaluate = train.train_and_evaluate
-  def killed_in_second_cell(config, workdir, **kwargs):
+  def killed_in_second_cell(config, workdir, *, provenance, **kwargs):
     if workdir.endswith("num_labels=40"):
       train.train(config, workdir, stop_after_step=5, **kwargs)
       raise KeyboardInterrupt  # as if killed after the step-5 checkpoint
-    return real_train_and_evaluate(config, workdir, **kwargs)
+    return real_train_and_evaluate(config, workdir, provenance=provenance,
+                                   **kwargs)
   monkeypatch.setattr(train, "train_and_evaluate", killed_in_second_cell)
   workdir = tmp_path / "interrupted"
   # The first cell finished before the kill (copied to save its training).
@@ -288,3 +319,49 @@ def test_interrupted_sweep_resumes_to_identical_results(finished_sweep,
   run(tiny_sweep(), workdir)
   assert ((workdir / "results.csv").read_text()
           == (finished_sweep / "results.csv").read_text())
+
+
+def test_status_only_writes_the_ledger_without_training(finished_sweep,
+                                                        tmp_path,
+                                                        monkeypatch):
+  workdir = tmp_path / "ledger"
+  first = "variant=supervised,num_labels=20"
+  shutil.copytree(finished_sweep / "runs" / first, workdir / "runs" / first)
+  monkeypatch.setattr(train, "train_and_evaluate", None)  # must not train
+  sweep.run_sweep(tiny_sweep(), str(workdir), command="c",
+                  train_pending=False)
+  ledger = (workdir / "results.md").read_text()
+  assert "1 of 2 cells pending" in ledger
+  assert "| supervised | 40 | pending |" in ledger
+  assert "Protocol: a validation split" in ledger
+  assert len(read_csv(workdir / "results.csv")) == 2  # one cell x 2 seeds
+
+
+def test_shards_split_the_cells_and_share_the_ledger(finished_sweep, tmp_path,
+                                                     monkeypatch):
+  workdir = tmp_path / "shared_workdir"
+  names = [c.name for c in sweep.expand_cells(tiny_sweep())]
+  trained = []
+  def replay_finished_cell(config, cell_dir, **unused_kwargs):
+    name = os.path.basename(cell_dir)
+    trained.append(name)
+    shutil.copytree(finished_sweep / "runs" / name, cell_dir)
+    return json.load(open(os.path.join(cell_dir, "results.json")))
+  monkeypatch.setattr(train, "train_and_evaluate", replay_finished_cell)
+
+  sweep.run_sweep(tiny_sweep(), str(workdir), command="c", shard=(1, 2))
+  assert trained == names[1::2]
+  assert f"{len(names) - len(names[1::2])} of {len(names)} cells pending" in (
+      workdir / "results.md").read_text()
+  sweep.run_sweep(tiny_sweep(), str(workdir), command="c", shard=(0, 2))
+  assert sorted(trained) == sorted(names)
+  assert f"Status: complete ({len(names)} cells)" in (
+      workdir / "results.md").read_text()
+  with pytest.raises(ValueError, match="shard 2 of 2"):
+    sweep.run_sweep(tiny_sweep(), str(workdir), command="c", shard=(2, 2))
+
+
+@pytest.mark.parametrize("text", ["1", "a/b", "2/2", "-1/3"])
+def test_bad_shard_flag_is_named(text):
+  with pytest.raises(ValueError, match="--shard"):
+    sweep.parse_shard(text)

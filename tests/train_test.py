@@ -8,9 +8,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from tensorboard.backend.event_processing import event_accumulator
 
 from configs import default
 from ssvae import checkpointing
+from ssvae import config_diff
 from ssvae import config_validation
 from ssvae import data as data_lib
 from ssvae import errors
@@ -33,6 +35,14 @@ def tiny_config(**train_overrides):
   return config
 
 
+def tensorboard_scalars(workdir, seed, split, tag):
+  """[(step, value)] of one TensorBoard run, read with TensorBoard's reader."""
+  accumulator = event_accumulator.EventAccumulator(
+      os.path.join(workdir, train.TENSORBOARD_DIR, f"seed_{seed}", split))
+  accumulator.Reload()
+  return [(e.step, e.value) for e in accumulator.Scalars(tag)]
+
+
 def test_train_and_evaluate_writes_outputs(tmp_path):
   workdir = str(tmp_path / "run")
   results = train.train_and_evaluate(tiny_config(), workdir)
@@ -48,6 +58,11 @@ def test_train_and_evaluate_writes_outputs(tmp_path):
   assert [r["step"] for r in records if r["split"] == "test"] == [10, 20]
   saved = json.load(open(os.path.join(workdir, "config.json")))
   assert saved["data"]["num_labels"] == 50
+  for split, tag in (("train", "loss"), ("validation", "accuracy"),
+                     ("test", "elbo")):
+    expected = [(r["step"], pytest.approx(r[tag])) for r in records
+                if r["split"] == split]
+    assert tensorboard_scalars(workdir, 0, split, tag) == expected, split
 
 
 def test_training_reduces_the_loss(tmp_path):
@@ -73,6 +88,8 @@ def test_interrupted_run_resumes_to_identical_parameters(tmp_path):
                                                              "metrics.jsonl"))
            if json.loads(l)["split"] == "train"]
   assert steps == [5, 10, 15, 20]  # the lost step-15 record was replaced
+  assert [s for s, _ in tensorboard_scalars(killed_dir, 0, "train", "loss")
+          ] == [5, 10, 15, 20]  # TensorBoard too
 
 
 def test_resuming_with_a_different_config_is_refused(tmp_path):
@@ -147,6 +164,13 @@ def test_non_finite_loss_stops_with_step_and_terms(tmp_path):
     ("data.num_labels", -5, "config.data.num_labels"),
     ("data.label_fraction", 1.5, "config.data.label_fraction"),
     ("train.batch_size", 15, "config.train.batch_size"),
+    ("model.decoder_y", "argmax", "config.model.decoder_y"),
+    ("model.gumbel_temperature", 0.0, "config.model.gumbel_temperature"),
+    ("model.gumbel_temperature_min", 2.0,
+     "config.model.gumbel_temperature_min"),
+    ("model.gumbel_anneal_steps", -1, "config.model.gumbel_anneal_steps"),
+    ("loss.unlabeled_entropy_weight", -1.0,
+     "config.loss.unlabeled_entropy_weight"),
 ])
 def test_bad_config_values_name_the_field(field, value, message):
   config = tiny_config()
@@ -154,6 +178,68 @@ def test_bad_config_values_name_the_field(field, value, message):
   config[section][name] = value
   with pytest.raises(config_validation.ConfigError, match=message):
     config_validation.validate(config)
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"model.variant": "m2", "model.family": "cnn"},
+     r"config\.model\.variant: 'm2' is implemented for model\.family in "
+     r"\('dense',\)"),
+    ({"model.variant": "m2", "data.held_out_class": 3},
+     r"config\.data\.held_out_class"),
+    ({"model.variant": "m2", "model.decoder_y": "straight_through"},
+     r"config\.model\.decoder_y: .*semi_supervised variant only"),
+    ({"model.family": "multihead_cnn", "model.decoder_y": "detached"},
+     r"config\.model\.decoder_y: .*family whose decoder sees y"),
+    ({"model.variant": "unsupervised", "loss.unlabeled_entropy_weight": 1.0},
+     r"config\.loss\.unlabeled_entropy_weight"),
+])
+def test_options_the_variant_cannot_take_name_the_field(overrides, message):
+  config = tiny_config()
+  for field, value in overrides.items():
+    section, name = field.split(".")
+    config[section][name] = value
+  with pytest.raises(config_validation.ConfigError, match=message):
+    config_validation.validate(config)
+
+
+def test_configs_saved_before_the_issue_9_fields_still_validate():
+  config = tiny_config()
+  for field in ("decoder_y", "gumbel_temperature", "gumbel_temperature_min",
+                "gumbel_anneal_steps"):
+    del config.model[field]
+  del config.loss["unlabeled_entropy_weight"]
+  del config.train["diagnostics"]
+  config_validation.validate(config)
+
+
+def test_runs_recorded_before_added_fields_resume(tmp_path):
+  train.train(tiny_config(num_steps=10), str(tmp_path))
+  path = tmp_path / "config.json"
+  saved = json.load(open(path))
+  for field in config_diff.ADDED_FIELDS:
+    section, name = field.split(".")
+    del saved[section][name]
+  json.dump(saved, open(path, "w"))
+  run = train.train(tiny_config(), str(tmp_path))  # resumes to step 20
+  assert np.asarray(run.last.step).tolist() == [20]
+
+
+def test_m2_trains_and_is_evaluated_like_the_other_variants(tmp_path):
+  config = tiny_config(num_steps=200, steps_per_call=50, eval_every=100,
+                       checkpoint_every=200, diagnostics=True)
+  config.model.variant = "m2"
+  results = train.train_and_evaluate(config, str(tmp_path))
+  records = [json.loads(l) for l in open(tmp_path / "metrics.jsonl")]
+  train_records = [r for r in records if r["split"] == "train"]
+  assert train_records[-1]["loss"] < 0.8 * train_records[0]["loss"]
+  assert {"kl_y", "unlabeled_confidence", "y_reconstruction_gain"} <= set(
+      train_records[0])
+  assert results["sampling_mode"] == "mixed" and results["num_labeled"] == 50
+  for name in ("accuracy", "log_loss", "elbo", "validation_metrics"):
+    values = (results[name]["accuracy"] if name == "validation_metrics"
+              else results["metrics"][name])
+    assert np.isfinite(values[0]), name
+  assert results["metrics"]["accuracy"][0] > 0.2  # chance is 0.1
 
 
 def test_more_labels_than_data_is_a_clear_error(tmp_path):

@@ -1,17 +1,23 @@
 """Model families and the factory that builds one from a config.
 
 Every model is a Flax linen module with the same API:
-  __call__(x, *, train) -> types.ModelOutput
+  __call__(x, *, train, step=None) -> types.ModelOutput  (step: the training
+    step, read by schedules such as the Gumbel-softmax temperature)
   encode(x, *, train=False) -> (z_mean, z_logvar, class_logits)
   decode(z, y=None, *, train=False) -> (recon_loc, recon_var)
 and uses the rng streams 'latent' (z sampling; needed whenever the variant has
-a decoder) and 'dropout' (only when train=True and dropout_rate > 0). The cnn
+a decoder; model.decoder_y=gumbel_softmax draws its noise from it too) and
+'dropout' (only when train=True and dropout_rate > 0). The cnn
 family also keeps a 'batch_stats' collection (apply with
 mutable=['batch_stats'] when train=True).
 
 Config fields (config.model), read by `build_model`:
   family: one of FAMILIES.
-  variant: one of types.VARIANTS.
+  variant: one of types.VARIANTS; m2 (Kingma et al.'s M2) for M2_FAMILIES
+    only, which also provide classify(x) and encode_z(x, y).
+  decoder_y, gumbel_temperature, gumbel_temperature_min, gumbel_anneal_steps:
+    what the semi_supervised decoder sees of y (common.DecoderY); families
+    whose decoder sees y only (not multihead_cnn).
   latent_dim, hidden_sizes, dropout_rate: see each family; hidden_sizes means
     dense widths for dense / cnn (after the convs) / multihead_cnn (after the
     convs), and (dense_in, lstm, dense_out) for rnn.
@@ -28,6 +34,7 @@ import jax
 import jax.numpy as jnp
 
 from ssvae import errors
+from ssvae import types
 from ssvae.models import common
 from ssvae.models.cnn import CnnVAE
 from ssvae.models.dense import DenseVAE
@@ -39,6 +46,10 @@ CNN = "cnn"
 RNN = "rnn"
 MULTIHEAD_CNN = "multihead_cnn"
 FAMILIES = (DENSE, CNN, RNN, MULTIHEAD_CNN)
+# Families that implement the m2 variant.
+M2_FAMILIES = (DENSE,)
+# Families whose decoder sees y, and so take model.decoder_y.
+DECODER_Y_FAMILIES = (DENSE, CNN, RNN)
 
 # Paper sizes (Tables 13-16), used when the config has no such field.
 _DEFAULT_HIDDEN_SIZES = {
@@ -81,6 +92,19 @@ def _multihead_factor_sizes(factor_sizes: tuple, num_classes: int) -> tuple:
   return factor_sizes
 
 
+def decoder_y_from_config(model_config: Any) -> common.DecoderY:
+  """config.model's decoder_y fields (absent fields: the paper's softmax)."""
+  default = common.DecoderY()
+  return common.DecoderY(
+      mode=model_config.get("decoder_y", default.mode),
+      gumbel_temperature=float(model_config.get(
+          "gumbel_temperature", default.gumbel_temperature)),
+      gumbel_temperature_min=float(model_config.get(
+          "gumbel_temperature_min", default.gumbel_temperature_min)),
+      gumbel_anneal_steps=model_config.get(
+          "gumbel_anneal_steps", default.gumbel_anneal_steps))
+
+
 def build_model(model_config: Any, *, input_shape: tuple, num_classes: int,
                 likelihood: str, factor_sizes: tuple = ()) -> nn.Module:
   """Builds the model that `model_config` (config.model) describes.
@@ -100,7 +124,17 @@ def build_model(model_config: Any, *, input_shape: tuple, num_classes: int,
     raise errors.ConfigError(
         f"model.family={family!r} is not a model family; valid "
         f"values: {', '.join(FAMILIES)}.")
-  common.check_variant(model_config.get("variant"))
+  variant = model_config.get("variant")
+  common.check_variant(variant)
+  if variant == types.M2 and family not in M2_FAMILIES:
+    raise errors.ConfigError(
+        f"model.variant='m2' is implemented for model.family in "
+        f"{M2_FAMILIES}, not {family!r}.")
+  decoder_y = decoder_y_from_config(model_config)
+  if family not in DECODER_Y_FAMILIES and decoder_y != common.DecoderY():
+    raise errors.ConfigError(
+        f"model.decoder_y and the gumbel_* fields apply to families whose "
+        f"decoder sees y {DECODER_Y_FAMILIES}, not {family!r}.")
   common.check_likelihood(likelihood)
   input_shape = tuple(int(n) for n in input_shape)
   fields = dict(
@@ -116,6 +150,8 @@ def build_model(model_config: Any, *, input_shape: tuple, num_classes: int,
   for name in _EXTRA_FIELDS[family]:
     if name in model_config:
       fields[name] = _read(model_config, name, None)
+  if family in DECODER_Y_FAMILIES:
+    fields["decoder_y"] = decoder_y
   if family == MULTIHEAD_CNN:
     return MultiHeadCnnVAE(
         factor_sizes=_multihead_factor_sizes(factor_sizes, num_classes),
@@ -139,6 +175,6 @@ def init_variables(model: nn.Module, rng: jax.Array,
 
 
 __all__ = [
-    "FAMILIES", "build_model", "init_variables", "CnnVAE", "DenseVAE",
+    "DECODER_Y_FAMILIES", "FAMILIES", "M2_FAMILIES", "build_model", "init_variables", "CnnVAE", "DenseVAE",
     "MultiHeadCnnVAE", "RnnVAE",
 ]

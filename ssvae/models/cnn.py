@@ -58,6 +58,7 @@ class CnnVAE(nn.Module):
       use the same order, so the last one upsamples (Table 14).
     kernel_size: square kernel of every conv.
     batch_norm_momentum: decay of the running batch statistics.
+    decoder_y: what the semi_supervised decoder sees of y (common.DecoderY).
   """
   input_shape: tuple
   num_classes: int
@@ -70,10 +71,13 @@ class CnnVAE(nn.Module):
   conv_strides: tuple = (1, 1, 2)
   kernel_size: int = 3
   batch_norm_momentum: float = 0.99
+  decoder_y: common.DecoderY = common.DecoderY()
 
   def __post_init__(self):
     common.check_model_fields(self.variant, self.likelihood, self.latent_dim,
-                              self.hidden_sizes, self.dropout_rate)
+                              self.hidden_sizes, self.dropout_rate,
+                              model_name=type(self).__name__)
+    self.decoder_y.check(self.variant)
     if len(self.input_shape) != 3:
       raise errors.ConfigError(
           f"family cnn needs images of shape (H, W, C); got input_shape="
@@ -115,8 +119,9 @@ class CnnVAE(nn.Module):
     spatial = conv_output_sizes(tuple(self.input_shape[:2]), self.conv_strides)
     return spatial + (self.conv_channels[-1],)
 
-  def __call__(self, x: Array, *, train: bool) -> types.ModelOutput:
-    return common.single_head_forward(self, x, train=train)
+  def __call__(self, x: Array, *, train: bool,
+               step: Optional[Array] = None) -> types.ModelOutput:
+    return common.single_head_forward(self, x, train=train, step=step)
 
   def encode(self, x: Array, *, train: bool = False) -> tuple:
     """Returns (z_mean, z_logvar, class_logits); None where absent."""

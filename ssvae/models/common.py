@@ -3,8 +3,12 @@
 Every family forks its topmost encoder layer into the same `LatentHeads` and
 ends its decoder in the same `LikelihoodHead`, so the three variants
 (semi_supervised, supervised, unsupervised) differ in exactly one place.
+`DecoderY` is what the semi_supervised decoder sees of y (config
+model.decoder_y); `m2_forward` is the forward pass of Kingma et al.'s M2 for
+families that implement it.
 """
 
+import dataclasses
 from typing import Any, Callable, Optional, Sequence
 
 import flax.linen as nn
@@ -24,11 +28,17 @@ VARIANCE_FLOOR = 1e-6
 LATENT_RNG = "latent"
 
 
-def check_variant(variant: str, field: str = "model.variant") -> None:
+def check_variant(variant: str, field: str = "model.variant",
+                  supported: tuple = types.VARIANTS,
+                  model_name: str = "") -> None:
   if variant not in types.VARIANTS:
     raise errors.ConfigError(
         f"{field}={variant!r} is not a model variant; valid values: "
         f"{', '.join(types.VARIANTS)}.")
+  if variant not in supported:
+    raise ValueError(
+        f"{field}={variant!r} is not implemented by {model_name}; it "
+        f"supports {', '.join(supported)}.")
 
 
 def check_likelihood(likelihood: str, field: str = "likelihood") -> None:
@@ -63,10 +73,11 @@ def check_input(x: Array, input_shape: tuple, model_name: str) -> None:
 
 
 def check_model_fields(variant: str, likelihood: str, latent_dim: int,
-                       hidden_sizes: Sequence[int],
-                       dropout_rate: float) -> None:
+                       hidden_sizes: Sequence[int], dropout_rate: float,
+                       supported_variants: tuple = types.ONE_MODEL_VARIANTS,
+                       model_name: str = "this model family") -> None:
   """Validates the fields every family shares, naming the config field."""
-  check_variant(variant)
+  check_variant(variant, supported=supported_variants, model_name=model_name)
   check_likelihood(likelihood)
   if (not isinstance(latent_dim, int) or isinstance(latent_dim, bool)
       or latent_dim < 1):
@@ -97,6 +108,113 @@ def sample_latent(module: nn.Module, z_mean: Array, z_logvar: Array) -> Array:
 def gaussian_variance(raw: Array) -> Array:
   """Maps an unconstrained output to a strictly positive variance."""
   return nn.softplus(raw) + VARIANCE_FLOOR
+
+
+def one_hot_argmax(logits: Array) -> Array:
+  """one_hot(argmax(logits)) over the last axis, in logits' dtype."""
+  return jax.nn.one_hot(jnp.argmax(logits, axis=-1), logits.shape[-1],
+                        dtype=logits.dtype)
+
+
+def straight_through(probs: Array) -> Array:
+  """one_hot(argmax(probs)) forward, the identity's gradient backward.
+
+  hard + (probs - stop_gradient(probs)): the forward value is exactly the
+  one-hot vector (probs - probs = 0), the gradient that of probs.
+  """
+  return one_hot_argmax(probs) + (probs - jax.lax.stop_gradient(probs))
+
+
+def gumbel_temperature(step: Array, start: float, minimum: float,
+                       anneal_steps: int) -> Array:
+  """Exponential annealing: start -> minimum over anneal_steps, then flat.
+
+    tau(step) = start * (minimum / start) ** min(step / anneal_steps, 1)
+
+  anneal_steps = 0 keeps tau = start.
+  """
+  if anneal_steps == 0:
+    return jnp.asarray(start, jnp.float32)
+  progress = jnp.minimum(jnp.asarray(step, jnp.float32) / anneal_steps, 1.0)
+  return start * (minimum / start) ** progress
+
+
+@dataclasses.dataclass(frozen=True)
+class DecoderY:
+  """What the decoder of the semi_supervised model sees of the class head.
+
+  config.model.decoder_y selects `mode`, one of types.DECODER_Y_MODES:
+    softmax:          softmax(logits), the paper (default).
+    straight_through: one_hot(argmax) forward, softmax's gradient backward.
+    gumbel_softmax:   softmax((logits + g) / tau), g ~ Gumbel(0, 1) drawn
+                      from the 'latent' rng stream after z's noise, tau =
+                      gumbel_temperature(step, ...) (model.gumbel_temperature,
+                      gumbel_temperature_min, gumbel_anneal_steps).
+    detached:         stop_gradient(softmax(logits)): the decoder path gives
+                      the class head no gradient (a diagnosis, not a remedy).
+  Every point, labeled or not, feeds the decoder this code of q(y|x) (the
+  paper feeds y from the encoder; the true label never reaches the decoder).
+  In evaluation (train=False) straight_through and gumbel_softmax decode
+  one_hot(argmax(logits)), the noise-free zero-temperature limit; softmax
+  and detached decode the softmax.
+  """
+  mode: str = types.SOFTMAX
+  gumbel_temperature: float = 1.0
+  gumbel_temperature_min: float = 0.5
+  gumbel_anneal_steps: int = 5000
+
+  def check(self, variant: str) -> None:
+    """Raises ValueError naming the config field of an invalid value."""
+    if self.mode not in types.DECODER_Y_MODES:
+      raise ValueError(
+          f"model.decoder_y={self.mode!r} is not one of "
+          f"{types.DECODER_Y_MODES}.")
+    if self.mode != types.SOFTMAX and variant != types.SEMI_SUPERVISED:
+      raise ValueError(
+          f"model.decoder_y={self.mode!r} applies to the semi_supervised "
+          f"variant only (model.variant={variant!r}).")
+    if not 0 < self.gumbel_temperature_min <= self.gumbel_temperature:
+      raise ValueError(
+          f"model.gumbel_temperature_min={self.gumbel_temperature_min!r} "
+          f"must be > 0 and <= model.gumbel_temperature="
+          f"{self.gumbel_temperature!r}.")
+    if (not isinstance(self.gumbel_anneal_steps, int)
+        or self.gumbel_anneal_steps < 0):
+      raise ValueError(
+          f"model.gumbel_anneal_steps={self.gumbel_anneal_steps!r} must be "
+          "an integer >= 0.")
+
+  def temperature(self, step: Array) -> Array:
+    return gumbel_temperature(step, self.gumbel_temperature,
+                              self.gumbel_temperature_min,
+                              self.gumbel_anneal_steps)
+
+  def __call__(self, class_logits: Array, *, train: bool,
+               step: Optional[Array] = None,
+               make_rng: Optional[Callable[[], Array]] = None) -> Array:
+    """The decoder's y for `class_logits` [..., C].
+
+    step and make_rng (a key for the Gumbel noise) are needed by
+    gumbel_softmax in training only.
+    """
+    probs = jax.nn.softmax(class_logits, axis=-1)
+    if self.mode == types.SOFTMAX:
+      return probs
+    if self.mode == types.DETACHED:
+      return jax.lax.stop_gradient(probs)
+    if self.mode == types.STRAIGHT_THROUGH:
+      return straight_through(probs)
+    if not train:
+      return one_hot_argmax(class_logits)
+    if step is None or make_rng is None:
+      raise ValueError(
+          "model.decoder_y='gumbel_softmax' needs the training step (for the "
+          "temperature) and the 'latent' rng stream: call the model with "
+          "train=True, step=state.step and rngs={'latent': ...}.")
+    noise = jax.random.gumbel(make_rng(), class_logits.shape,
+                              class_logits.dtype)
+    return jax.nn.softmax((class_logits + noise) / self.temperature(step),
+                          axis=-1)
 
 
 class LatentHeads(nn.Module):
@@ -157,15 +275,16 @@ class LikelihoodHead(nn.Module):
 
 def decoder_input(z: Array, y: Optional[Array], variant: str,
                   num_classes: int, model_name: str) -> Array:
-  """The decoder's input: concat(z, y) for semi_supervised, z alone otherwise.
+  """The decoder's input: concat(z, y) for semi_supervised and m2, z alone
+  otherwise.
 
   Raises ValueError if y is missing where the decoder needs it, given where it
   would be ignored, or has the wrong number of classes.
   """
-  if variant == types.SEMI_SUPERVISED:
+  if types.decoder_sees_y(variant):
     if y is None:
       raise ValueError(
-          f"{model_name} (semi_supervised) decodes concat(z, y): pass y, the "
+          f"{model_name} ({variant}) decodes concat(z, y): pass y, the "
           "class probabilities or one-hot labels of shape "
           f"[..., {num_classes}].")
     if y.shape[-1] != num_classes:
@@ -184,18 +303,53 @@ def require_decoder(variant: str, model_name: str) -> None:
     raise ValueError(f"{model_name} ({variant}) has no decoder.")
 
 
-def single_head_forward(model: nn.Module, x: Array, *,
-                        train: bool) -> types.ModelOutput:
+def decoder_y(model: nn.Module, class_logits: Optional[Array], *,
+              train: bool, step: Optional[Array]) -> Optional[Array]:
+  """The y that `model` (with a DecoderY field `decoder_y`) decodes.
+
+  Call it after z is sampled: Gumbel noise takes the next key of the
+  'latent' stream, so z's noise is the same in every mode.
+  """
+  if class_logits is None:
+    return None
+  return model.decoder_y(class_logits, train=train, step=step,
+                         make_rng=lambda: model.make_rng(LATENT_RNG))
+
+
+def single_head_forward(model: nn.Module, x: Array, *, train: bool,
+                        step: Optional[Array] = None) -> types.ModelOutput:
   """__call__ of a family with one class head: encode, sample, decode.
 
-  The decoder of semi_supervised models sees softmax(class_logits), so the
-  reconstruction term trains the classifier on unlabeled data too.
+  The decoder of semi_supervised models sees model.decoder_y's code of the
+  class head (softmax(class_logits) by default), so the reconstruction term
+  trains the classifier on unlabeled data too.
   """
   z_mean, z_logvar, class_logits = model.encode(x, train=train)
   if not types.has_decoder(model.variant):
     return types.ModelOutput(class_logits=class_logits)
   z = sample_latent(model, z_mean, z_logvar)
-  y = None if class_logits is None else jax.nn.softmax(class_logits, axis=-1)
+  y = decoder_y(model, class_logits, train=train, step=step)
+  recon_loc, recon_var = model.decode(z, y, train=train)
+  return types.ModelOutput(
+      class_logits=class_logits, z_mean=z_mean, z_logvar=z_logvar, z=z,
+      recon_loc=recon_loc, recon_var=recon_var)
+
+
+def m2_forward(model: nn.Module, x: Array, *,
+               train: bool) -> types.ModelOutput:
+  """__call__ of the m2 variant: q(y|x), and every class enumerated.
+
+  `model` provides classify(x) -> [B, C] logits, encode_z(x, y) for y
+  [B, C, C] (row c = one_hot(c)) -> [B, C, D] and decode(z, y). Returns
+  z_mean, z_logvar, z [B, C, D] and recon_loc, recon_var [B, C, ...]: one z
+  sample and one decoder pass per point and class (ssvae.losses.m2_loss).
+  """
+  class_logits = model.classify(x, train=train)
+  batch, classes = class_logits.shape
+  y = jnp.broadcast_to(jnp.eye(classes, dtype=class_logits.dtype),
+                       (batch, classes, classes))
+  z_mean, z_logvar = model.encode_z(x, y, train=train)
+  z = sample_latent(model, z_mean, z_logvar)
   recon_loc, recon_var = model.decode(z, y, train=train)
   return types.ModelOutput(
       class_logits=class_logits, z_mean=z_mean, z_logvar=z_logvar, z=z,

@@ -58,7 +58,8 @@ class MultiHeadCnnVAE(nn.Module):
 
   def __post_init__(self):
     common.check_model_fields(self.variant, self.likelihood, self.latent_dim,
-                              self.hidden_sizes, self.dropout_rate)
+                              self.hidden_sizes, self.dropout_rate,
+                              model_name=type(self).__name__)
     common.check_positive_ints(self.conv_channels, "model.conv_channels")
     common.check_positive_ints(self.decoder_channels, "model.decoder_channels",
                                length=len(self.conv_channels) - 1)
@@ -112,7 +113,10 @@ class MultiHeadCnnVAE(nn.Module):
       h = self.dropout(nn.relu(dense(h)), deterministic=not train)
     return self.heads(h)
 
-  def __call__(self, x: Array, *, train: bool) -> types.ModelOutput:
+  def __call__(self, x: Array, *, train: bool,
+               step: Optional[Array] = None) -> types.ModelOutput:
+    """step is accepted for a uniform API; this decoder does not see y."""
+    del step
     z_mean, z_logvar, factor_logits = self._encode(x, train)
     class_logits = factor_logits[0] if factor_logits else None
     if not types.has_decoder(self.variant):

@@ -13,7 +13,7 @@ One prediction per window: class_logits = mean_t log_softmax(step_logits_t),
 shape [B, C]. Its softmax is the normalized geometric mean of the per-step
 class distributions (a product of experts), so every time step votes and
 cross-entropy on it trains all steps. The decoder gets the per-step
-softmax(step_logits_t) in __call__; decode(z, y) accepts y as [B, C] (one
+softmax(step_logits_t) in __call__ (or model.decoder_y's code of it); decode(z, y) accepts y as [B, C] (one
 label for the whole window, broadcast over time, e.g. for generation) or
 [B, T, C].
 """
@@ -48,6 +48,7 @@ class RnnVAE(nn.Module):
     latent_dim: size of z_t at each step.
     hidden_sizes: (dense_in, lstm, dense_out); the decoder mirrors them.
     dropout_rate: dropout after each dense layer, active only in training.
+    decoder_y: what the semi_supervised decoder sees of y_t (common.DecoderY).
   """
   input_shape: tuple
   num_classes: int
@@ -56,10 +57,13 @@ class RnnVAE(nn.Module):
   latent_dim: int = 2
   hidden_sizes: tuple = (40, 40, 30)
   dropout_rate: float = 0.0
+  decoder_y: common.DecoderY = common.DecoderY()
 
   def __post_init__(self):
     common.check_model_fields(self.variant, self.likelihood, self.latent_dim,
-                              self.hidden_sizes, self.dropout_rate)
+                              self.hidden_sizes, self.dropout_rate,
+                              model_name=type(self).__name__)
+    self.decoder_y.check(self.variant)
     common.check_positive_ints(self.hidden_sizes, "model.hidden_sizes",
                                length=3)
     if len(self.input_shape) != 2:
@@ -93,13 +97,14 @@ class RnnVAE(nn.Module):
     z_mean, z_logvar, step_logits = self.heads(h)
     return z_mean, z_logvar, step_logits[0] if step_logits else None
 
-  def __call__(self, x: Array, *, train: bool) -> types.ModelOutput:
+  def __call__(self, x: Array, *, train: bool,
+               step: Optional[Array] = None) -> types.ModelOutput:
     z_mean, z_logvar, step_logits = self._encode_steps(x, train)
     class_logits = None if step_logits is None else window_logits(step_logits)
     if not types.has_decoder(self.variant):
       return types.ModelOutput(class_logits=class_logits)
     z = common.sample_latent(self, z_mean, z_logvar)
-    y = None if step_logits is None else jax.nn.softmax(step_logits, axis=-1)
+    y = common.decoder_y(self, step_logits, train=train, step=step)
     recon_loc, recon_var = self.decode(z, y, train=train)
     return types.ModelOutput(
         class_logits=class_logits, z_mean=z_mean, z_logvar=z_logvar, z=z,

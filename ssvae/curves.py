@@ -1,0 +1,99 @@
+"""Learning curves of finished (or running) runs, read from their workdirs.
+
+A run directory holds metrics.jsonl (one record per seed per evaluation,
+`split` = validation or test) and, once finished, results.json with each
+seed's selected step. `learning_curves_figure` draws a metric against the
+step for several runs: validation solid, test dashed, the mean over seeds
+with a ±1 std band, and each seed's selected step marked on the validation
+curve.
+"""
+
+import dataclasses
+import os
+from typing import Optional, Sequence
+
+import numpy as np
+
+from ssvae import io_utils
+from ssvae import plots
+
+SPLIT_STYLES = {"validation": "-", "test": "--"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Curves:
+  """One run's curves of one metric.
+
+  steps: [T] evaluation steps. values: {split: [S, T]} per seed.
+  selected_steps: each seed's selected step ([] if the run has not finished).
+  """
+  label: str
+  steps: np.ndarray
+  values: dict
+  selected_steps: tuple
+
+
+def load_curves(run_dir: str, metric: str, label: str = "") -> Curves:
+  """Reads `metric` per split, seed and step from a run directory."""
+  path = os.path.join(run_dir, "metrics.jsonl")
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"{path} not found: is {run_dir} a run directory?")
+  table = {}  # (split, seed) -> {step: value}
+  with open(path) as f:
+    for line in f:
+      record = io_utils.read_json_string(line)
+      if record["split"] in SPLIT_STYLES and metric in record:
+        table.setdefault((record["split"], record["seed"]), {})[
+            record["step"]] = record[metric]
+  if not table:
+    raise ValueError(f"{path} has no validation or test records of "
+                     f"{metric!r}.")
+  steps = np.array(sorted({s for by_step in table.values() for s in by_step}))
+  seeds = sorted({seed for _, seed in table})
+  values = {
+      split: np.array([[table[(split, seed)].get(s, np.nan) for s in steps]
+                       for seed in seeds])
+      for split in SPLIT_STYLES if any(k[0] == split for k in table)}
+  results_path = os.path.join(run_dir, "results.json")
+  selected = ()
+  if os.path.exists(results_path):
+    selected = tuple(io_utils.read_json(results_path).get("selected_step",
+                                                          ()))
+  return Curves(label=label or os.path.basename(run_dir), steps=steps,
+                values=values, selected_steps=selected)
+
+
+def learning_curves_figure(curves: Sequence[Curves], metric: str, *,
+                           title: str = "", ylim: Optional[tuple] = None):
+  fig, ax = plots._new_figure()  # pylint: disable=protected-access
+  fig.set_size_inches(7.5, 4.8)
+  colors = [f"C{i}" for i in range(10)]
+  for run, color in zip(curves, colors * (len(curves) // 10 + 1)):
+    for split, values in run.values.items():
+      mean = np.nanmean(values, axis=0)
+      ax.plot(run.steps, mean, SPLIT_STYLES[split], color=color,
+              label=f"{run.label} ({split})")
+      if len(values) > 1:
+        std = np.nanstd(values, axis=0, ddof=1)
+        ax.fill_between(run.steps, mean - std, mean + std, color=color,
+                        alpha=0.12, linewidth=0)
+    if "validation" in run.values and run.selected_steps:
+      mean = np.nanmean(run.values["validation"], axis=0)
+      at = np.interp(run.selected_steps, run.steps, mean)
+      ax.plot(run.selected_steps, at, "v", color=color, markersize=8,
+              markeredgecolor="black", linestyle="none")
+  ax.set_xlabel("training step")
+  ax.set_ylabel(metric)
+  if ylim:
+    ax.set_ylim(*ylim)
+  ax.set_title(title or f"{metric} vs step (triangles: selected steps)")
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=7, loc="best")
+  return fig
+
+
+def write_learning_curves(run_dirs: Sequence[str], labels: Sequence[str],
+                          metric: str, path: str, title: str = "") -> None:
+  curves = [load_curves(d, metric, label) for d, label in zip(run_dirs,
+                                                               labels)]
+  plots.save_figure(learning_curves_figure(curves, metric, title=title), path)

@@ -1,0 +1,418 @@
+"""Anomaly detection with a trained run: score new data, threshold, feedback.
+
+A Detector is one seed of a trained run (its validation-selected or last
+state) plus what is fixed on top of it, saved as DETECTOR_FILE in the run's
+workdir so that later calls reuse it:
+
+  * the threshold, set on the run's validation split, which holds normal
+    data only (held out of training; without the anomaly class when the run
+    held one out): a percentile of the validation scores, or the score above
+    which a target fraction of them lies (the false-positive rate);
+  * after feedback, the fine-tuned model (ssvae.detect_feedback), whose
+    false-positive and false-negative class probabilities adjust the score
+    as in the feedback experiment, s' = s (1 - p_fp) + s_max p_fn, with
+    s_max the largest validation score.
+
+Score: -log of the Monte-Carlo reconstruction probability (ssvae.anomaly);
+higher is more anomalous, and a point is flagged when its score exceeds the
+threshold.
+"""
+
+import dataclasses
+import math
+import os
+from typing import Any, Optional
+
+import jax
+import numpy as np
+
+from ssvae import anomaly
+from ssvae import detect_feedback
+from ssvae import disentanglement_eval
+from ssvae import evaluation
+from ssvae import feedback
+from ssvae import io_utils
+from ssvae import rng
+from ssvae import steps
+from ssvae import train
+from ssvae import types
+
+DETECTOR_FILE = "detector.json"
+STATES = ("selected", "last")
+PERCENTILE = "percentile"
+TARGET_FPR = "target_fpr"
+THRESHOLD_RULES = (PERCENTILE, TARGET_FPR)
+
+
+@dataclasses.dataclass(frozen=True)
+class Threshold:
+  """Flag points scoring above value.
+
+  rule, level: how value was set: PERCENTILE (level in (0, 100)) or
+  TARGET_FPR (level in (0, 1)), on num_validation normal validation points,
+  of which the fraction validation_fpr scores above value.
+  """
+  value: float
+  rule: str
+  level: float
+  num_validation: int
+  validation_fpr: float
+
+
+@dataclasses.dataclass(frozen=True)
+class FeedbackInfo:
+  """A fine-tuning on feedback: its run directory (relative to the workdir),
+  what it learned from, and the constants of the adjusted score."""
+  directory: str
+  num_false_positive: int
+  num_false_negative: int
+  num_steps: int
+  s_max: float
+  score_floor: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  """What DETECTOR_FILE holds."""
+  state: str = "selected"
+  seed_index: int = 0
+  num_samples: int = 10
+  threshold: Optional[Threshold] = None
+  feedback: Optional[FeedbackInfo] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Detector:
+  """A loaded detector.
+
+  base, base_state: the trained run (experiment, seed-stacked state).
+  model, state: what scores: one seed of the run, or its fine-tuning.
+  """
+  workdir: str
+  settings: Settings
+  base: train.Experiment
+  base_state: steps.TrainState
+  model: Any
+  state: steps.TrainState
+  batch_size: int
+
+  @property
+  def seed(self) -> int:
+    return self.base.seeds[self.settings.seed_index]
+
+  @property
+  def num_classes(self) -> int:
+    """Classes of the task, without the feedback classes."""
+    return self.base.dataset.num_classes
+
+
+@dataclasses.dataclass(frozen=True)
+class Scores:
+  """Per-point outputs, each [N].
+
+  score: what the threshold applies to (adjusted after feedback).
+  raw_score: -log reconstruction probability.
+  predicted_class: argmax of the task's classes (None without a classifier).
+  p_false_positive, p_false_negative: after feedback only.
+  """
+  score: np.ndarray
+  raw_score: np.ndarray
+  predicted_class: Optional[np.ndarray] = None
+  p_false_positive: Optional[np.ndarray] = None
+  p_false_negative: Optional[np.ndarray] = None
+
+
+# --------------------------------------------------------------- thresholds
+
+
+def fit_threshold(normal_scores: np.ndarray, rule: str,
+                  level: float) -> Threshold:
+  """A threshold from scores of normal points.
+
+  PERCENTILE: numpy's percentile `level` of the scores. TARGET_FPR: the
+  (floor(level * n) + 1)-th largest score, so at most level * n of the n
+  points lie above it; for a new normal point exchangeable with them, the
+  chance of lying above is (floor(level * n) + 1) / (n + 1).
+  """
+  scores = np.sort(np.asarray(normal_scores, np.float64))
+  n = len(scores)
+  if scores.ndim != 1 or n == 0 or not np.all(np.isfinite(scores)):
+    raise ValueError("A threshold needs a non-empty 1-d array of finite "
+                     "scores of normal points.")
+  if rule == PERCENTILE:
+    if not 0 < level < 100:
+      raise ValueError(f"threshold_percentile must be in (0, 100), got "
+                       f"{level}.")
+    value = float(np.percentile(scores, level))
+  elif rule == TARGET_FPR:
+    if not 0 < level < 1:
+      raise ValueError(f"target_fpr must be in (0, 1), got {level}.")
+    num_above = math.floor(level * n)
+    if num_above == 0:
+      raise ValueError(
+          f"target_fpr={level} is below 1/{n}: the {n} validation points "
+          "cannot resolve it; use a larger target or a larger "
+          "data.validation_size.")
+    value = float(scores[n - 1 - num_above])
+  else:
+    raise ValueError(f"Unknown threshold rule {rule!r}; expected one of "
+                     f"{THRESHOLD_RULES}.")
+  return Threshold(value=value, rule=rule, level=float(level),
+                   num_validation=n,
+                   validation_fpr=float(np.mean(scores > value)))
+
+
+def threshold_request(percentile: Optional[float],
+                      target_fpr: Optional[float]) -> Optional[tuple]:
+  """(rule, level) from a percentile or a target FPR (at most one), or None."""
+  if percentile is not None and target_fpr is not None:
+    raise ValueError("Pass a threshold percentile or a target FPR, not both.")
+  if percentile is not None:
+    return PERCENTILE, percentile
+  if target_fpr is not None:
+    return TARGET_FPR, target_fpr
+  return None
+
+
+def describe(threshold: Threshold) -> str:
+  name = ("percentile" if threshold.rule == PERCENTILE else "target FPR")
+  return (f"threshold {threshold.value:.6g} ({name} {threshold.level:g} on "
+          f"{threshold.num_validation} normal validation points, of which "
+          f"{threshold.validation_fpr:.2%} score above it)")
+
+
+# ------------------------------------------------------------ load and save
+
+
+def check_can_score(variant: str, source: str) -> None:
+  """The score needs a decoder: the supervised sibling has none."""
+  if not types.has_decoder(variant):
+    raise ValueError(
+        f"{source} is a {variant!r} run: it has no decoder, so it cannot "
+        "score reconstruction probability. Use a 'semi_supervised' or "
+        "'unsupervised' run.")
+
+
+def _settings_from_json(value: dict, path: str) -> Settings:
+  try:
+    threshold = value.get("threshold")
+    info = value.get("feedback")
+    return Settings(
+        state=value["state"], seed_index=value["seed_index"],
+        num_samples=value["num_samples"],
+        threshold=None if threshold is None else Threshold(**threshold),
+        feedback=None if info is None else FeedbackInfo(**info))
+  except (KeyError, TypeError, AttributeError) as err:
+    raise ValueError(f"{path} is not a detector file this version can read "
+                     f"({err}); delete it to start over.") from err
+
+
+def read_settings(workdir: str) -> Optional[Settings]:
+  path = os.path.join(workdir, DETECTOR_FILE)
+  if not os.path.exists(path):
+    return None
+  return _settings_from_json(io_utils.read_json(path), path)
+
+
+def save(detector: Detector) -> str:
+  """Writes DETECTOR_FILE into the run's workdir; returns its path."""
+  path = os.path.join(detector.workdir, DETECTOR_FILE)
+  io_utils.write_json(path, dataclasses.asdict(detector.settings))
+  return path
+
+
+def _requested_settings(saved: Optional[Settings], default_samples: int,
+                        state: Optional[str], seed_index: Optional[int],
+                        num_samples: Optional[int]) -> Settings:
+  """The saved settings if they fit the request, else fresh ones."""
+  requested = Settings(
+      state=state or (saved.state if saved else "selected"),
+      seed_index=(seed_index if seed_index is not None
+                  else saved.seed_index if saved else 0),
+      num_samples=(num_samples or (saved.num_samples if saved
+                                   else default_samples)))
+  if saved and (saved.state, saved.seed_index, saved.num_samples) == (
+      requested.state, requested.seed_index, requested.num_samples):
+    return saved
+  return requested
+
+
+def load(workdir: str, *, state: Optional[str] = None,
+         seed_index: Optional[int] = None, num_samples: Optional[int] = None,
+         batch_size: Optional[int] = None, devices=None) -> Detector:
+  """The detector of a trained run.
+
+  Reuses DETECTOR_FILE (threshold, feedback) unless state, seed_index or
+  num_samples ask for something else, which starts a fresh detector without
+  a threshold. Defaults: the selected state of seed index 0,
+  config.anomaly_samples Monte-Carlo samples, config.train.eval_batch_size.
+  """
+  config = train.load_config(workdir)
+  check_can_score(config.model.variant, workdir)
+  if state is not None and state not in STATES:
+    raise ValueError(f"state must be one of {STATES}, got {state!r}.")
+  if num_samples is not None and num_samples < 1:
+    raise ValueError(f"num_samples must be positive, got {num_samples}.")
+  settings = _requested_settings(read_settings(workdir),
+                                 config.anomaly_samples, state, seed_index,
+                                 num_samples)
+  num_seeds = config.train.num_seeds
+  if not 0 <= settings.seed_index < num_seeds:
+    raise ValueError(f"seed_index={settings.seed_index} is outside "
+                     f"0..{num_seeds - 1} (the run trained {num_seeds} "
+                     "seed(s)).")
+  devices = devices or jax.devices()[:1]
+  base, base_state = train.load_run(workdir, devices, which=settings.state)
+  if settings.feedback is None:
+    model = base.model
+    one_seed = evaluation.seed_slice(base_state, settings.seed_index)
+  else:
+    tuned, one_seed = detect_feedback.load_finetuned(
+        base, settings.seed_index,
+        os.path.join(workdir, settings.feedback.directory), devices)
+    model = tuned.model
+  return Detector(workdir=workdir, settings=settings, base=base,
+                  base_state=base_state, model=model, state=one_seed,
+                  batch_size=batch_size or config.train.eval_batch_size)
+
+
+# ------------------------------------------------------------------ scoring
+
+
+def _raw_outputs(detector: Detector, x: np.ndarray, progress: bool):
+  """(-log reconstruction probability [N], class logits [N, K] or None)."""
+  encode_fn, decode_fn = evaluation.model_fns(detector.model, detector.state)
+  raw = anomaly.anomaly_scores(
+      encode_fn, decode_fn, x, rng.seed_key(detector.seed, "anomaly"),
+      num_samples=detector.settings.num_samples,
+      likelihood=detector.base.dataset.likelihood,
+      batch_size=detector.batch_size, progress=progress)
+  if not types.has_classifier(detector.base.config.model.variant):
+    return raw, None
+  logits = disentanglement_eval.encode_all(
+      jax.jit(lambda batch: encode_fn(batch)[2]), x, detector.batch_size)
+  return raw, logits
+
+
+def _scores(detector: Detector, raw: np.ndarray,
+            logits: Optional[np.ndarray]) -> Scores:
+  if logits is None:
+    return Scores(score=raw, raw_score=raw)
+  predicted = np.argmax(logits[:, :detector.num_classes], axis=-1)
+  info = detector.settings.feedback
+  if info is None:
+    return Scores(score=raw, raw_score=raw, predicted_class=predicted)
+  p_fp, p_fn = (np.asarray(p) for p in feedback.feedback_probabilities(
+      logits, detector.num_classes))
+  # A score below the saved floor (possible for Gaussian likelihoods) lowers
+  # it, as feedback.adjusted_scores requires.
+  floor = min(info.score_floor, float(raw.min()))
+  adjusted = feedback.adjusted_scores(raw, p_fp, p_fn, info.s_max,
+                                      score_floor=floor)
+  return Scores(score=adjusted, raw_score=raw, predicted_class=predicted,
+                p_false_positive=p_fp, p_false_negative=p_fn)
+
+
+def score(detector: Detector, x: np.ndarray,
+          progress: bool = False) -> Scores:
+  """Scores x [N, *input_shape] in batches (progress: a progress bar)."""
+  return _scores(detector, *_raw_outputs(detector, x, progress))
+
+
+def flags(detector: Detector, scores: Scores) -> np.ndarray:
+  """Boolean [N]: score above the threshold."""
+  if detector.settings.threshold is None:
+    raise ValueError("The detector has no threshold yet; set one with "
+                     "with_threshold (--threshold_percentile or "
+                     "--target_fpr).")
+  return scores.score > detector.settings.threshold.value
+
+
+def _validation_x(detector: Detector) -> np.ndarray:
+  validation = detector.base.dataset.validation
+  if validation is None:
+    raise ValueError(
+        f"The run in {detector.workdir} has no validation split "
+        "(data.validation_size=0), so there are no held-out normal points "
+        "to set a threshold on; train with a validation split.")
+  return validation.x
+
+
+def with_threshold(detector: Detector, rule: str, level: float,
+                   progress: bool = False) -> Detector:
+  """The detector with a threshold set on its validation scores."""
+  validation_scores = score(detector, _validation_x(detector), progress).score
+  threshold = fit_threshold(validation_scores, rule, level)
+  return dataclasses.replace(detector, settings=dataclasses.replace(
+      detector.settings, threshold=threshold))
+
+
+# ----------------------------------------------------------------- feedback
+
+
+def with_feedback(detector: Detector, x: np.ndarray,
+                  labels: feedback.FeedbackLabels, num_steps: int,
+                  rule: str, level: float,
+                  progress: bool = False) -> Detector:
+  """Fine-tunes on feedback about rows of x, then sets the threshold by
+  (rule, level) on the adjusted validation scores.
+
+  Earlier feedback of this detector is kept: the fine-tuning starts from the
+  trained run again, on all feedback points so far. Its run directory is
+  named by the points' content hash, so repeating a call resumes it.
+  """
+  detect_feedback.check_can_take_feedback(detector.base.config.model.variant)
+  labels.check_in_range(len(x))
+  points = detect_feedback.points_from_labels(x, labels, detector.num_classes)
+  info = detector.settings.feedback
+  if info is not None:
+    points = detect_feedback.concat_points(detect_feedback.load_points(
+        os.path.join(detector.workdir, info.directory)), points)
+  directory = f"feedback_{points.digest()}"
+  tuned, state = detect_feedback.finetune(
+      detector.base, detector.base_state, detector.settings.seed_index,
+      points, os.path.join(detector.workdir, directory), num_steps,
+      devices=list(detector.base.mesh.devices.flat))
+  tuned_detector = dataclasses.replace(
+      detector, model=tuned.model, state=state,
+      settings=dataclasses.replace(detector.settings, feedback=None))
+  raw, logits = _raw_outputs(tuned_detector, _validation_x(detector),
+                             progress)
+  num_fp = int(np.sum(points.label
+                      == feedback.false_positive_class(detector.num_classes)))
+  info = FeedbackInfo(
+      directory=directory, num_false_positive=num_fp,
+      num_false_negative=len(points) - num_fp, num_steps=num_steps,
+      s_max=float(raw.max()), score_floor=min(0.0, float(raw.min())))
+  tuned_detector = dataclasses.replace(
+      tuned_detector, settings=dataclasses.replace(
+          detector.settings, feedback=info))
+  threshold = fit_threshold(_scores(tuned_detector, raw, logits).score,
+                            rule, level)
+  return dataclasses.replace(tuned_detector, settings=dataclasses.replace(
+      tuned_detector.settings, threshold=threshold))
+
+
+# ---------------------------------------------------------------------- csv
+
+
+def write_csv(path: str, scores: Scores, flagged: np.ndarray) -> None:
+  """One row per point: index, score, flag (0/1), and the class prediction
+  and feedback columns where the detector has them."""
+  columns = {"index": np.arange(len(scores.score)), "score": scores.score,
+             "flag": flagged.astype(int)}
+  if scores.predicted_class is not None:
+    columns["predicted_class"] = scores.predicted_class
+  if scores.p_false_positive is not None:
+    columns["raw_score"] = scores.raw_score
+    columns["p_false_positive"] = scores.p_false_positive
+    columns["p_false_negative"] = scores.p_false_negative
+
+  def cell(value):
+    if isinstance(value, (float, np.floating)):
+      return f"{value:.8g}"
+    return str(value)
+
+  rows = zip(*columns.values())
+  text = [",".join(columns)] + [",".join(cell(v) for v in row) for row in rows]
+  io_utils.atomic_write_text(path, "\n".join(text) + "\n")

@@ -1,0 +1,169 @@
+"""What a user hands the anomaly detector: arrays to score and feedback CSVs.
+
+Arrays come from `.npy` or `.npz` files (read with allow_pickle=False, so a
+file holding Python objects is refused, never unpickled) or from IDX image
+files (`*-ubyte`, `*-ubyte.gz`, as MNIST ships). Every problem is raised as
+InputError, one line that names the file and what to do.
+"""
+
+import csv
+import math
+import os
+
+import numpy as np
+
+from ssvae import feedback
+from ssvae.data import idx
+
+FALSE_POSITIVE = "false_positive"
+FALSE_NEGATIVE = "false_negative"
+FEEDBACK_LABELS = (FALSE_POSITIVE, FALSE_NEGATIVE)
+FEEDBACK_HEADER = ("index", "label")
+
+
+class InputError(ValueError):
+  """A user-supplied file cannot be used; the message says why."""
+
+
+def _load_numpy(path: str, npz_key: str) -> np.ndarray:
+  try:
+    loaded = np.load(path, allow_pickle=False)
+  except ValueError as err:
+    if "allow_pickle" in str(err):
+      raise InputError(
+          f"{path} holds a pickled object array, which is refused (it could "
+          "run code); save a numeric array with numpy.save.") from err
+    raise InputError(f"{path} is not a readable .npy/.npz file: {err}") from err
+  except EOFError as err:
+    raise InputError(f"{path} is empty or truncated.") from err
+  if isinstance(loaded, np.ndarray):
+    return loaded
+  with loaded:
+    keys = loaded.files
+    if not keys:
+      raise InputError(f"{path} holds no arrays.")
+    key = npz_key or ("x" if "x" in keys else keys[0] if len(keys) == 1
+                      else None)
+    if key is None or key not in keys:
+      raise InputError(f"{path} holds arrays {keys}; choose one with "
+                       "--npz_key (an array named 'x' is used by default).")
+    try:
+      return loaded[key]
+    except ValueError as err:
+      raise InputError(
+          f"{path}[{key!r}] is a pickled object array, which is refused (it "
+          "could run code); save a numeric array with numpy.savez.") from err
+
+
+def _load_idx(path: str) -> np.ndarray:
+  try:
+    return idx.read_idx_images(path)
+  except ValueError as err:
+    raise InputError(f"{err} (expected .npy, .npz or an IDX images file)."
+                     ) from err
+
+
+def read_array(path: str, npz_key: str = "") -> np.ndarray:
+  """The array stored in path (.npy, .npz or IDX images): numeric, finite,
+  with at least one example."""
+  if not os.path.isfile(path):
+    raise InputError(f"{path} does not exist or is not a file.")
+  if os.path.getsize(path) == 0:
+    raise InputError(f"{path} is empty (0 bytes).")
+  if path.endswith((".npy", ".npz")):
+    array = _load_numpy(path, npz_key)
+  else:
+    array = _load_idx(path)
+  if not (np.issubdtype(array.dtype, np.number)
+          or array.dtype == np.bool_) or np.iscomplexobj(array):
+    raise InputError(f"{path} holds {array.dtype} values; expected numbers.")
+  if array.ndim == 0 or len(array) == 0:
+    raise InputError(f"{path} holds no examples (shape {array.shape}).")
+  if np.issubdtype(array.dtype, np.floating):
+    bad = ~np.isfinite(array.reshape(len(array), -1)).all(axis=1)
+    if bad.any():
+      raise InputError(
+          f"{path} has NaN or infinite values in {int(bad.sum())} "
+          f"example(s), first at index {int(np.argmax(bad))}.")
+  return array
+
+
+def _reshape_to(array: np.ndarray, input_shape: tuple, path: str) -> np.ndarray:
+  """[N, *input_shape] from [N, *input_shape], [N, H, W] (channel 1 implied)
+  or [N, prod(input_shape)]."""
+  wanted = tuple(input_shape)
+  if array.ndim >= 1 and array.shape[1:] == wanted:
+    return array
+  if wanted[-1] == 1 and array.shape[1:] == wanted[:-1]:
+    return array[..., np.newaxis]
+  if array.ndim == 2 and array.shape[1] == math.prod(wanted):
+    return array.reshape((len(array),) + wanted)
+  shape = ", ".join(map(str, wanted))
+  raise InputError(
+      f"{path} holds an array of shape {array.shape}; the model takes "
+      f"[N, {shape}] (or [N, {math.prod(wanted)}] flattened).")
+
+
+def model_inputs(array: np.ndarray, input_shape: tuple, likelihood: str,
+                 path: str) -> np.ndarray:
+  """float32 [N, *input_shape] from an array read_array returned.
+
+  uint8 arrays (and IDX files) are images in 0..255 and are divided by 255,
+  as the loaders do; other numeric arrays are used as given, so they must
+  be on the training data's scale ([0, 1] for Bernoulli likelihoods).
+  """
+  array = _reshape_to(array, input_shape, path)
+  if array.dtype == np.uint8:
+    x = idx.images_to_unit_float(array)
+  else:
+    x = array.astype(np.float32)
+  if likelihood == "bernoulli" and (x.min() < 0 or x.max() > 1):
+    raise InputError(
+        f"{path} has values in [{x.min():g}, {x.max():g}], but this model "
+        "scores intensities in [0, 1]; scale the data as for training (e.g. "
+        "divide 0..255 images by 255, or save them as uint8).")
+  return x
+
+
+def load_inputs(path: str, input_shape: tuple, likelihood: str,
+                npz_key: str = "") -> np.ndarray:
+  """read_array then model_inputs."""
+  return model_inputs(read_array(path, npz_key), input_shape, likelihood, path)
+
+
+def read_feedback_csv(path: str, num_points: int) -> feedback.FeedbackLabels:
+  """(index, false_positive | false_negative) rows -> FeedbackLabels.
+
+  index: the row of the scored data file (the CSV written by the detector
+  numbers rows the same way). The first line must be the header
+  `index,label`.
+  """
+  if not os.path.isfile(path):
+    raise InputError(f"{path} does not exist or is not a file.")
+  with open(path, newline="") as f:
+    rows = [row for row in csv.reader(f) if row and any(c.strip()
+                                                        for c in row)]
+  if not rows or tuple(c.strip() for c in rows[0]) != FEEDBACK_HEADER:
+    raise InputError(f"{path} must start with the header line "
+                     f"'{','.join(FEEDBACK_HEADER)}'.")
+  if len(rows) == 1:
+    raise InputError(f"{path} has a header but no feedback rows.")
+  by_label = {label: [] for label in FEEDBACK_LABELS}
+  for line, row in enumerate(rows[1:], start=2):
+    if len(row) != 2:
+      raise InputError(f"{path} line {line}: expected 'index,label', got "
+                       f"{','.join(row)!r}.")
+    index, label = (c.strip() for c in row)
+    if label not in by_label:
+      raise InputError(f"{path} line {line}: label {label!r} is not one of "
+                       f"{FEEDBACK_LABELS}.")
+    if not index.isdigit() or int(index) >= num_points:
+      raise InputError(f"{path} line {line}: index {index!r} is not a row of "
+                       f"the scored data (0..{num_points - 1}).")
+    by_label[label].append(int(index))
+  try:
+    return feedback.FeedbackLabels(
+        np.array(by_label[FALSE_POSITIVE], np.int64),
+        np.array(by_label[FALSE_NEGATIVE], np.int64))
+  except ValueError as err:
+    raise InputError(f"{path}: {err}") from err

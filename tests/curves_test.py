@@ -1,0 +1,59 @@
+"""Tests for ssvae.curves: learning curves read from run directories."""
+
+import json
+
+import numpy as np
+import pytest
+
+from ssvae import curves
+
+
+def _write_run(directory, records, selected=None):
+  directory.mkdir(parents=True)
+  with open(directory / "metrics.jsonl", "w") as f:
+    for r in records:
+      f.write(json.dumps(r) + "\n")
+  if selected is not None:
+    (directory / "results.json").write_text(
+        json.dumps({"selected_step": selected}))
+
+
+def _records():
+  for step in (10, 20, 30):
+    for seed in (0, 1):
+      yield {"step": step, "split": "train", "seed": seed, "loss": 1.0}
+      for split, offset in (("validation", 0.0), ("test", 0.5)):
+        yield {"step": step, "split": split, "seed": seed,
+               "accuracy": step / 100 + seed + offset}
+
+
+def test_load_curves_gives_values_per_split_seed_and_step(tmp_path):
+  _write_run(tmp_path / "run", _records(), selected=[20, 30])
+  c = curves.load_curves(str(tmp_path / "run"), "accuracy", "model")
+  np.testing.assert_array_equal(c.steps, [10, 20, 30])
+  np.testing.assert_allclose(c.values["validation"],
+                             [[0.1, 0.2, 0.3], [1.1, 1.2, 1.3]])
+  np.testing.assert_allclose(c.values["test"] - c.values["validation"], 0.5)
+  assert c.selected_steps == (20, 30) and c.label == "model"
+
+
+def test_unfinished_run_has_no_selected_steps(tmp_path):
+  _write_run(tmp_path / "run", _records())
+  assert curves.load_curves(str(tmp_path / "run"), "accuracy").selected_steps \
+      == ()
+
+
+def test_missing_metric_is_a_clear_error(tmp_path):
+  _write_run(tmp_path / "run", _records())
+  with pytest.raises(ValueError, match="no validation or test records of "
+                     "'elbo'"):
+    curves.load_curves(str(tmp_path / "run"), "elbo")
+
+
+def test_write_learning_curves_writes_a_png(tmp_path):
+  _write_run(tmp_path / "a", _records(), selected=[20, 30])
+  _write_run(tmp_path / "b", _records())
+  out = tmp_path / "curves.png"
+  curves.write_learning_curves([str(tmp_path / "a"), str(tmp_path / "b")],
+                               ["a", "b"], "accuracy", str(out))
+  assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

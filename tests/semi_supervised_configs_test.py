@@ -1,0 +1,98 @@
+"""Tests for issue 9's sweep configs: configs/unlabeled_diagnosis_mnist.py,
+configs/semi_supervised_mnist.py and configs/semi_supervised_fashion_mnist.py.
+"""
+
+import importlib
+
+import jax
+import numpy as np
+import pytest
+
+from ssvae import sweep
+
+MODULES = ("unlabeled_diagnosis_mnist", "semi_supervised_mnist",
+           "semi_supervised_fashion_mnist")
+
+
+def load(module_name, arg):
+  module = importlib.import_module(f"configs.{module_name}")
+  config = module.get_config(arg)
+  config.lock()  # as config_flags does
+  return module, config
+
+
+@pytest.mark.parametrize("module_name", MODULES)
+@pytest.mark.parametrize("arg", ["", "quick"])
+def test_config_expands_to_valid_cells(module_name, arg):
+  module, config = load(module_name, arg)
+  cells = sweep.check_sweep(config)  # validates every cell's config
+  assert f"--config=configs/{module_name}.py" in module.__doc__
+  if arg == "quick":
+    assert all(c.config.data.name == "digits" for c in cells)
+    assert all(c.config.train.num_steps <= 10 for c in cells)
+  else:
+    assert {c.config.data.name for c in cells} == {
+        "fashion_mnist" if "fashion" in module_name else "mnist"}
+    assert config.num_seeds == (2 if "diagnosis" in module_name else 3)
+
+
+def _rows(cells):
+  return {(c.axes["variant"], c.axes["latent_dim"], c.axes.get("decoder_y"),
+           c.axes["unlabeled_entropy_weight"]) for c in cells}
+
+
+def test_diagnosis_grid_has_the_paper_model_each_remedy_and_m2():
+  _, config = load("unlabeled_diagnosis_mnist", "")
+  cells = sweep.expand_cells(config)
+  assert {c.config.data.num_labels for c in cells} == {100}
+  assert all(c.config.train.patience == 0 and c.config.train.diagnostics
+             for c in cells)
+  assert _rows(cells) == {
+      ("semi_supervised", 2, "softmax", 0.0),
+      ("semi_supervised", 10, "softmax", 0.0),
+      ("semi_supervised", 50, "softmax", 0.0),
+      ("m2", 10, "softmax", 0.0), ("m2", 50, "softmax", 0.0),
+      ("supervised", 2, "softmax", 0.0),
+      ("semi_supervised", 10, "straight_through", 0.0),
+      ("semi_supervised", 10, "gumbel_softmax", 0.0),
+      ("semi_supervised", 10, "detached", 0.0),
+      ("semi_supervised", 2, "softmax", 20.0),
+      ("semi_supervised", 10, "softmax", 20.0)}
+  # The expensive M2 cells train last.
+  assert [c.axes["variant"] for c in cells[-2:]] == ["m2", "m2"]
+  assert "m2" not in [c.axes["variant"] for c in cells[:-2]]
+
+
+def test_comparison_rows_at_every_label_count():
+  module, config = load("semi_supervised_mnist", "")
+  cells = sweep.expand_cells(config)
+  rows = {(c.axes["variant"], c.config.model.latent_dim,
+           c.config.loss.unlabeled_entropy_weight) for c in cells}
+  assert rows == {("supervised", 2, 0.0), ("semi_supervised", 2, 0.0),
+                  ("semi_supervised", 10, 20.0),
+                  ("m2", module.M2_LATENT_DIM, 0.0)}
+  for row in rows:
+    counts = sorted(c.axes["num_labels"] for c in cells
+                    if (c.axes["variant"], c.config.model.latent_dim,
+                        c.config.loss.unlabeled_entropy_weight) == row)
+    assert counts == [100, 600, 1000, 3000], row
+  _, fashion = load("semi_supervised_fashion_mnist", "")
+  assert {c.axes["num_labels"] for c in sweep.expand_cells(fashion)} == {
+      100, 1000}
+
+
+@pytest.mark.parametrize("module_name",
+                         ["unlabeled_diagnosis_mnist", "semi_supervised_mnist"])
+def test_quick_sweeps_train_and_score_end_to_end(module_name, tmp_path):
+  _, config = load(module_name, "quick")
+  summary = sweep.run_sweep(config, str(tmp_path), command="python -m test",
+                            devices=jax.devices()[:1])
+  assert len(summary) == len(sweep.expand_cells(config))
+  for cell in summary:
+    for metric in ("accuracy", "val_accuracy"):
+      stats = cell.stats[metric]
+      assert stats.n == config.num_seeds, cell.name
+      assert 0.0 <= stats.mean <= 1.0, (cell.name, metric)
+  markdown = (tmp_path / "results.md").read_text()
+  assert "pending" not in markdown and "variant" in markdown
+  assert np.all([not c.pending for c in summary])

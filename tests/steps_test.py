@@ -1,0 +1,169 @@
+"""Tests for ssvae/steps.py: the options of issue 9 change what they should
+and nothing else."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from sklearn import datasets
+
+from configs import default
+from ssvae import losses
+from ssvae import models
+from ssvae import steps
+from ssvae import types
+
+NUM_CLASSES = 10
+
+
+def _model(**overrides):
+  config = default.get_config().model
+  config.hidden_sizes = (16,)
+  config.update(overrides)
+  return models.build_model(config, input_shape=(8, 8, 1),
+                            num_classes=NUM_CLASSES,
+                            likelihood=types.BERNOULLI)
+
+
+def _digits():
+  """16 of scikit-learn's 8x8 digits in [0, 1], [16, 8, 8, 1], and labels."""
+  data = datasets.load_digits()
+  x = (data.images[:16] / 16.0).astype(np.float32)[..., None]
+  return jnp.asarray(x), jnp.asarray(data.target[:16], jnp.int32)
+
+
+def _batch():
+  x, y = _digits()
+  mask = jnp.concatenate([jnp.ones(8), jnp.zeros(8)])
+  return {"x": x, "label": y, "label_mask": mask}
+
+
+def _loss_config(**overrides):
+  config = default.get_config().loss
+  config.update(overrides)
+  return config
+
+
+def _setup(model):
+  tx = steps.make_optimizer(default.get_config().optimizer)
+  state = steps.init_state(model, tx, jax.random.key(0),
+                           jnp.zeros((2, 8, 8, 1)))
+  return tx, state
+
+
+def _step(model, loss_config=None, diagnostics=False, state=None):
+  tx, initial = _setup(model)
+  return steps.train_step(
+      state or initial, _batch(), jax.random.key(1), model=model, tx=tx,
+      loss_config=loss_config or _loss_config(),
+      likelihood=types.BERNOULLI, diagnostics=diagnostics)
+
+
+def _paper_step(model):
+  """The train step as it was before issue 9: softmax y, no penalty."""
+  tx, state = _setup(model)
+  batch = _batch()
+  latent_key, dropout_key = jax.random.split(jax.random.key(1))
+  def loss_fn(params):
+    output = model.apply({"params": params}, batch["x"], train=True,
+                         rngs={"latent": latent_key, "dropout": dropout_key})
+    return losses.ssvae_loss(
+        x=batch["x"], labels=batch["label"], label_mask=batch["label_mask"],
+        class_logits=output.class_logits, z_mean=output.z_mean,
+        z_logvar=output.z_logvar, recon_loc=output.recon_loc,
+        alpha=1.0, beta=1.0)[0]
+  loss, grads = jax.value_and_grad(loss_fn)(state.params)
+  updates, _ = tx.update(grads, state.opt_state, state.params)
+  return loss, jax.tree.map(lambda p, u: p + u, state.params, updates)
+
+
+def test_default_options_give_the_papers_step_bit_for_bit():
+  model = _model()
+  state, metrics = jax.jit(lambda: _step(model))()
+  loss, params = jax.jit(lambda: _paper_step(model))()
+  assert metrics["loss"] == loss
+  chex.assert_trees_all_equal(state.params, params)
+
+
+def test_entropy_weight_adds_its_term_to_the_loss_only():
+  model = _model()
+  _, paper = _step(model)
+  _, penalised = _step(model, _loss_config(unlabeled_entropy_weight=20.0))
+  np.testing.assert_allclose(
+      penalised["loss"], paper["loss"] + 20.0 * paper["unlabeled_entropy"],
+      rtol=1e-6)
+  for name in ("reconstruction", "kl", "classification", "unlabeled_entropy"):
+    assert penalised[name] == paper[name], name
+  assert penalised["grad_norm"] != paper["grad_norm"]
+
+
+def test_classifier_and_decoder_models_log_unlabeled_confidence():
+  _, metrics = _step(_model())
+  assert 1 / NUM_CLASSES <= float(metrics["unlabeled_confidence"]) <= 1
+  assert 0 <= float(metrics["unlabeled_entropy"]) <= np.log(NUM_CLASSES)
+  _, supervised = _step(_model(variant=types.SUPERVISED))
+  assert "unlabeled_confidence" not in supervised
+
+
+@pytest.mark.parametrize("variant", [types.SEMI_SUPERVISED, types.M2])
+def test_diagnostics_are_opt_in_and_change_no_parameter(variant):
+  model = _model(variant=variant)
+  plain_state, plain = _step(model)
+  state, metrics = _step(model, diagnostics=True)
+  assert "y_reconstruction_gain" not in plain
+  chex.assert_trees_all_equal(state.params, plain_state.params)
+  np.testing.assert_allclose(
+      metrics["y_reconstruction_gain"],
+      metrics["unlabeled_reconstruction_shuffled_y"]
+      - metrics["unlabeled_reconstruction"], rtol=1e-6)
+  np.testing.assert_allclose(
+      metrics["z_reconstruction_gain"],
+      metrics["unlabeled_reconstruction_prior_z"]
+      - metrics["unlabeled_reconstruction"], rtol=1e-6)
+  _, unsupervised = _step(_model(variant=types.UNSUPERVISED),
+                          diagnostics=True)
+  assert "y_reconstruction_gain" not in unsupervised
+
+
+def test_gumbel_temperature_follows_the_train_state_step():
+  model = _model(decoder_y=types.GUMBEL_SOFTMAX, gumbel_anneal_steps=10)
+  _, state = _setup(model)
+  _, early = _step(model, state=state)
+  _, late = _step(model, state=state.replace(step=jnp.int32(10)))
+  assert early["reconstruction"] != late["reconstruction"]
+
+
+def test_m2_step_uses_the_m2_loss():
+  model = _model(variant=types.M2)
+  _, metrics = _step(model)
+  _, state = _setup(model)
+  batch = _batch()
+  latent_key, dropout_key = jax.random.split(jax.random.key(1))
+  output = model.apply({"params": state.params}, batch["x"], train=True,
+                       rngs={"latent": latent_key, "dropout": dropout_key})
+  total, _ = losses.m2_loss(
+      x=batch["x"], labels=batch["label"], label_mask=batch["label_mask"],
+      class_logits=output.class_logits, z_mean=output.z_mean,
+      z_logvar=output.z_logvar, recon_loc=output.recon_loc)
+  np.testing.assert_allclose(metrics["loss"], total, rtol=1e-6)
+  assert "kl_y" in metrics
+
+
+def test_m2_evaluation_reports_the_label_free_bound():
+  model = _model(variant=types.M2)
+  _, state = _setup(model)
+  x, y = _digits()
+  key = jax.random.key(2)
+  sums = steps.eval_sums(state, x, y, key, model=model,
+                         likelihood=types.BERNOULLI)
+  output = model.apply({"params": state.params}, x, train=False,
+                       rngs={"latent": key})
+  # U(x) with every point unlabeled: the m2 loss at alpha 0, mask 0.
+  total, _ = losses.m2_loss(
+      x=x, labels=y, label_mask=jnp.zeros(16), class_logits=output.class_logits,
+      z_mean=output.z_mean, z_logvar=output.z_logvar,
+      recon_loc=output.recon_loc, alpha=0.0)
+  np.testing.assert_allclose(sums["elbo"] / sums["count"], -total, rtol=1e-5)
+  np.testing.assert_allclose(sums["accuracy"], np.sum(
+      np.argmax(output.class_logits, -1) == y))

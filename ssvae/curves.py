@@ -14,6 +14,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from ssvae import errors
 from ssvae import io_utils
 from ssvae import plots
 
@@ -37,16 +38,15 @@ def load_curves(run_dir: str, metric: str, label: str = "") -> Curves:
   """Reads `metric` per split, seed and step from a run directory."""
   path = os.path.join(run_dir, "metrics.jsonl")
   if not os.path.exists(path):
-    raise FileNotFoundError(f"{path} not found: is {run_dir} a run directory?")
+    raise errors.RunNotFoundError(
+        f"{path} not found: is {run_dir} a run directory?")
   table = {}  # (split, seed) -> {step: value}
-  with open(path) as f:
-    for line in f:
-      record = io_utils.read_json_string(line)
-      if record["split"] in SPLIT_STYLES and metric in record:
-        table.setdefault((record["split"], record["seed"]), {})[
-            record["step"]] = record[metric]
+  for _, record in io_utils.read_records(path):
+    if record.get("split") in SPLIT_STYLES and metric in record:
+      table.setdefault((record["split"], record["seed"]), {})[
+          record["step"]] = record[metric]
   if not table:
-    raise ValueError(f"{path} has no validation or test records of "
+    raise errors.UserInputError(f"{path} has no validation or test records of "
                      f"{metric!r}.")
   steps = np.array(sorted({s for by_step in table.values() for s in by_step}))
   seeds = sorted({seed for _, seed in table})

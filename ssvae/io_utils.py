@@ -6,7 +6,10 @@ import secrets
 import time
 from typing import Any, Optional
 
+from absl import logging
 import numpy as np
+
+from ssvae import errors
 
 
 def _to_jsonable(value: Any) -> Any:
@@ -58,8 +61,42 @@ def write_json(path: str, value: Any) -> None:
 
 
 def read_json(path: str) -> Any:
+  """The JSON value in `path`; WorkdirError naming the file if it is not
+  JSON (e.g. a hand edit gone wrong)."""
   with open(path) as f:
-    return json.load(f)
+    try:
+      return json.load(f)
+    except ValueError as e:
+      raise errors.WorkdirError(
+          f"{path} is not valid JSON ({e}); fix or restore it.") from e
+
+
+def read_records(path: str) -> list[tuple[str, dict]]:
+  """(line, record) for every JSON line of a records file (metrics.jsonl).
+
+  A kill during a write leaves the last line cut short: it is dropped with
+  a warning. Any other line that is not a JSON record with a "step" is a
+  WorkdirError naming the file and line.
+  """
+  with open(path) as f:
+    lines = f.read().splitlines()
+  records = []
+  for number, line in enumerate(lines, start=1):
+    if not line.strip():
+      continue
+    try:
+      record = json.loads(line)
+      record["step"]  # pylint: disable=pointless-statement
+    except (ValueError, TypeError, KeyError) as e:
+      if number == len(lines):
+        logging.warning("%s line %d is incomplete (a run stopped while "
+                        "writing it); dropping it.", path, number)
+        continue
+      raise errors.WorkdirError(
+          f"{path} line {number} is not a metrics record ({e}); fix or "
+          "delete that line.") from e
+    records.append((line, record))
+  return records
 
 
 # Fields of a metrics record that say where it belongs; the rest are scalars.

@@ -16,7 +16,6 @@ test metrics of the selected state, and those of the last step beside them.
 
 import dataclasses
 import functools
-import json
 import os
 import time
 from typing import Any, Optional
@@ -304,31 +303,10 @@ def check_can_resume(config, workdir: str) -> None:
 
 
 def _metrics_to_keep(path: str, last_step: int) -> list[str]:
-  """Lines of metrics.jsonl up to last_step; a torn last line is dropped.
-
-  A kill during a write leaves the last line cut short: it is dropped with a
-  warning. Any other line that is not a JSON record is an error.
-  """
-  with open(path) as f:
-    lines = f.read().splitlines()
-  kept = []
-  for number, line in enumerate(lines, start=1):
-    if not line.strip():
-      continue
-    try:
-      record = json.loads(line)
-      step = record["step"]
-    except (ValueError, TypeError, KeyError) as e:
-      if number == len(lines):
-        logging.warning("%s line %d is incomplete (a run stopped while "
-                        "writing it); dropping it.", path, number)
-        continue
-      raise errors.WorkdirError(
-          f"{path} line {number} is not a metrics record ({e}); fix or "
-          "delete that line.") from e
-    if step <= last_step:
-      kept.append(line + "\n")
-  return kept
+  """Lines of metrics.jsonl up to last_step; a torn last line is dropped
+  (see io_utils.read_records)."""
+  return [line + "\n" for line, record in io_utils.read_records(path)
+          if record["step"] <= last_step]
 
 
 def _truncate_metrics(path: str, last_step: int) -> None:

@@ -4,6 +4,7 @@ import csv
 import json
 import os
 import shutil
+import socket
 
 import jax
 import numpy as np
@@ -14,6 +15,7 @@ from ssvae import config_diff
 from ssvae import errors
 from ssvae import sweep
 from ssvae import train
+from ssvae import workdir as workdir_lib
 
 TINY_AXES = (("model.variant", ("supervised",)),
              ("data.num_labels", (20, 40)))
@@ -261,11 +263,16 @@ def _fail_if_trained(*args, **kwargs):
   raise AssertionError("a cell was trained")
 
 
+def files(directory):
+  """{path: bytes} of every file below directory."""
+  return {p: p.read_bytes() for p in directory.rglob("*") if p.is_file()}
+
+
 def test_changed_cell_config_is_refused_before_anything_is_written(
     finished_sweep, tmp_path, monkeypatch):
   workdir = tmp_path / "copy"
   shutil.copytree(finished_sweep, workdir)
-  before = {p: p.read_bytes() for p in workdir.rglob("*") if p.is_file()}
+  before = files(workdir)
   monkeypatch.setattr(train, "train_and_evaluate", _fail_if_trained)
   base = tiny_base()
   base.loss.alpha = 2.0
@@ -273,8 +280,7 @@ def test_changed_cell_config_is_refused_before_anything_is_written(
                      match=r"cell 'variant=supervised,num_labels=20'.*"
                            r"loss\.alpha"):
     run(tiny_sweep(base=base), workdir)
-  assert {p: p.read_bytes() for p in workdir.rglob("*")
-          if p.is_file()} == before  # sweep_config.json included
+  assert files(workdir) == before  # sweep_config.json included
 
 
 def test_a_cell_that_cannot_fit_its_data_fails_before_any_cell_trains(
@@ -337,17 +343,72 @@ def test_status_only_writes_the_ledger_without_training(finished_sweep,
   assert len(read_csv(workdir / "results.csv")) == 2  # one cell x 2 seeds
 
 
-def test_shards_split_the_cells_and_share_the_ledger(finished_sweep, tmp_path,
-                                                     monkeypatch):
-  workdir = tmp_path / "shared_workdir"
-  names = [c.name for c in sweep.expand_cells(tiny_sweep())]
-  trained = []
+def test_status_only_loads_no_data_takes_no_lock_and_refuses_a_conflict(
+    finished_sweep, tmp_path, monkeypatch):
+  workdir = tmp_path / "ledger"
+  shutil.copytree(finished_sweep, workdir)
+  write_lock(workdir / workdir_lib.LOCK_FILE)  # a training job is running
+  monkeypatch.setattr(train, "train_and_evaluate", _fail_if_trained)
+  monkeypatch.setattr(sweep.data_lib, "load_dataset", _fail_if_trained)
+  os.remove(workdir / "results.md")
+  sweep.run_sweep(tiny_sweep(), str(workdir), command="c",
+                  train_pending=False)
+  assert "Status: complete" in (workdir / "results.md").read_text()
+  # Another num_seeds: the cells' runs cannot continue; nothing is written.
+  before = files(workdir)
+  with pytest.raises(errors.WorkdirError,
+                     match=r"different config \(fields train\.num_seeds\)"):
+    sweep.run_sweep(tiny_sweep(num_seeds=3), str(workdir), command="c",
+                    train_pending=False)
+  assert files(workdir) == before
+
+
+def write_lock(path, pid=None):
+  """A lock file of a live process (this one, by default)."""
+  path.write_text(f"{pid or os.getpid()} {socket.gethostname()}\n")
+
+
+def replaying(finished_sweep, trained):
+  """A train_and_evaluate that copies the finished sweep's cell."""
   def replay_finished_cell(config, cell_dir, **unused_kwargs):
     name = os.path.basename(cell_dir)
     trained.append(name)
     shutil.copytree(finished_sweep / "runs" / name, cell_dir)
     return json.load(open(os.path.join(cell_dir, "results.json")))
-  monkeypatch.setattr(train, "train_and_evaluate", replay_finished_cell)
+  return replay_finished_cell
+
+
+def test_shard_jobs_lock_their_own_lock_files(finished_sweep, tmp_path,
+                                              monkeypatch):
+  """Shard jobs share the workdir; a second copy of one shard is refused."""
+  workdir = tmp_path / "shared_workdir"
+  workdir.mkdir()
+  names = [c.name for c in sweep.expand_cells(tiny_sweep())]
+  trained = []
+  monkeypatch.setattr(train, "train_and_evaluate",
+                      replaying(finished_sweep, trained))
+  shard0_lock = workdir / sweep.lock_name((0, 2))
+  write_lock(shard0_lock)  # shard 0/2 is running
+  sweep.run_sweep(tiny_sweep(), str(workdir), command="c", shard=(1, 2))
+  assert trained == names[1::2]
+  assert sorted(os.listdir(workdir)) == sorted(
+      [shard0_lock.name, "results.csv", "results.json", "results.md",
+       "runs", "sweep_config.json"])  # shard 1's lock is released
+  before = files(workdir)
+  with pytest.raises(errors.WorkdirError,
+                     match=rf"in use by process {os.getpid()} .*"
+                           rf"{sweep.lock_name((0, 2))}"):
+    sweep.run_sweep(tiny_sweep(), str(workdir), command="c", shard=(0, 2))
+  assert trained == names[1::2] and files(workdir) == before
+
+
+def test_shards_split_the_cells_and_share_the_ledger(finished_sweep, tmp_path,
+                                                     monkeypatch):
+  workdir = tmp_path / "shared_workdir"
+  names = [c.name for c in sweep.expand_cells(tiny_sweep())]
+  trained = []
+  monkeypatch.setattr(train, "train_and_evaluate",
+                      replaying(finished_sweep, trained))
 
   sweep.run_sweep(tiny_sweep(), str(workdir), command="c", shard=(1, 2))
   assert trained == names[1::2]

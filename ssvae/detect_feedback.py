@@ -28,6 +28,7 @@ import ml_collections
 import numpy as np
 
 from ssvae import data as data_lib
+from ssvae import errors
 from ssvae import evaluation
 from ssvae import feedback
 from ssvae import rng
@@ -115,8 +116,8 @@ def finetune_config(base_config: ml_collections.ConfigDict, seed: int,
   data set handed over is the base run's, already without that class.
   """
   if not isinstance(num_steps, int) or num_steps < 1:
-    raise ValueError(f"Fine-tuning needs a positive number of steps, got "
-                     f"{num_steps!r}.")
+    raise errors.UserInputError(
+        f"Fine-tuning needs a positive number of steps, got {num_steps!r}.")
   config = ml_collections.ConfigDict(base_config.to_dict())
   config.seed = seed
   config.data.held_out_class = -1
@@ -132,7 +133,7 @@ def finetune_config(base_config: ml_collections.ConfigDict, seed: int,
 
 def check_can_take_feedback(variant: str) -> None:
   if variant != types.SEMI_SUPERVISED:
-    raise ValueError(
+    raise errors.UserInputError(
         f"Feedback needs a class head and a decoder; this run's model is "
         f"{variant!r}. Train a 'semi_supervised' model to use feedback.")
 

@@ -36,7 +36,7 @@ def check_variant(variant: str, field: str = "model.variant",
         f"{field}={variant!r} is not a model variant; valid values: "
         f"{', '.join(types.VARIANTS)}.")
   if variant not in supported:
-    raise ValueError(
+    raise errors.ConfigError(
         f"{field}={variant!r} is not implemented by {model_name}; it "
         f"supports {', '.join(supported)}.")
 
@@ -164,23 +164,23 @@ class DecoderY:
   gumbel_anneal_steps: int = 5000
 
   def check(self, variant: str) -> None:
-    """Raises ValueError naming the config field of an invalid value."""
+    """Raises ConfigError naming the config field of an invalid value."""
     if self.mode not in types.DECODER_Y_MODES:
-      raise ValueError(
+      raise errors.ConfigError(
           f"model.decoder_y={self.mode!r} is not one of "
           f"{types.DECODER_Y_MODES}.")
     if self.mode != types.SOFTMAX and variant != types.SEMI_SUPERVISED:
-      raise ValueError(
+      raise errors.ConfigError(
           f"model.decoder_y={self.mode!r} applies to the semi_supervised "
           f"variant only (model.variant={variant!r}).")
     if not 0 < self.gumbel_temperature_min <= self.gumbel_temperature:
-      raise ValueError(
+      raise errors.ConfigError(
           f"model.gumbel_temperature_min={self.gumbel_temperature_min!r} "
           f"must be > 0 and <= model.gumbel_temperature="
           f"{self.gumbel_temperature!r}.")
     if (not isinstance(self.gumbel_anneal_steps, int)
         or self.gumbel_anneal_steps < 0):
-      raise ValueError(
+      raise errors.ConfigError(
           f"model.gumbel_anneal_steps={self.gumbel_anneal_steps!r} must be "
           "an integer >= 0.")
 

@@ -338,6 +338,65 @@ def sweep_cli(*args) -> list[str]:
   return python("experiments.sweep", QUICK_SWEEP, *args)
 
 
+def hold_lock(path: pathlib.Path) -> None:
+  """A lock file held by a live process (the test's own)."""
+  path.write_text(f"{os.getpid()} {socket.gethostname()}\n")
+
+
+def second_copy_of_a_shard(p: Paths) -> list[str]:
+  w = p.sweep()
+  hold_lock(w / ".lock.shard-0-of-2")  # shard 0/2 runs already
+  return sweep_cli(ONE_CELL, "--shard=0/2", f"--workdir={w}")
+
+
+def shard_beside_a_running_shard(p: Paths) -> list[str]:
+  w = p.sweep()
+  hold_lock(w / ".lock.shard-1-of-2")  # shard 1/2 runs meanwhile
+  os.remove(w / "results.md")
+  return sweep_cli(ONE_CELL, "--shard=0/2", f"--workdir={w}")
+
+
+def check_shard_ran_beside_the_other(p: Paths, proc) -> None:
+  assert "Status: complete (1 cells)" in (p.w / "results.md").read_text()
+  assert (p.w / ".lock.shard-1-of-2").exists()  # the other job's, untouched
+  assert not (p.w / ".lock.shard-0-of-2").exists()  # released
+
+
+def images_npy(p: Paths) -> pathlib.Path:
+  """Two digits-shaped images to score."""
+  path = p.tmp / "images.npy"
+  np.save(path, np.zeros((2, 8, 8, 1), np.float32))
+  return path
+
+
+def detect_cli(p: Paths, *args) -> list[str]:
+  return python("experiments.detect", f"--data={images_npy(p)}", *args)
+
+
+def detect_on_a_directory_without_a_run(p: Paths) -> list[str]:
+  p.w.mkdir()
+  return detect_cli(p, f"--workdir={p.w}", "--target_fpr=0.1")
+
+
+def detect_with_a_damaged_detector_file(p: Paths) -> list[str]:
+  (p.base() / "detector.json").write_text('{"state": "selected", ')
+  return detect_cli(p, f"--workdir={p.w}")
+
+
+def curves_cli(*args) -> list[str]:
+  return python("experiments.learning_curves", *args)
+
+
+def curves_of_a_run_with_a_torn_line(p: Paths) -> list[str]:
+  tear_last_metrics_line(p.base())
+  return curves_cli(f"--run_dir={p.w}", f"--out={p.tmp / 'curves.png'}")
+
+
+def check_curves_written(p: Paths, proc) -> None:
+  assert re.search(r"metrics\.jsonl line \d+ is incomplete", proc.stderr)
+  assert (p.tmp / "curves.png").is_file()
+
+
 # ------------------------------------------------------------- catalogue
 
 BAD_CASES = [
@@ -579,7 +638,81 @@ ALREADY_FINE_CASES = [
          traceback=True),
 ]
 
-CASES = BAD_CASES + TRACEBACK_CASES + ALREADY_FINE_CASES
+# The same guarantees for what main gained beside issue 10: the protocol's
+# config fields, M2 and decoder_y, sweep shards and --status_only, and the
+# detect and learning_curves entry points.
+MERGED_CASES = [
+    refused("negative_patience",
+            lambda p: train_cli("--config.train.patience=-1",
+                                f"--workdir={p.w}"),
+            r"config\.train\.patience: must be an integer >= 0"),
+    refused("negative_min_delta",
+            lambda p: train_cli("--config.train.min_delta=-0.5",
+                                f"--workdir={p.w}"),
+            r"config\.train\.min_delta: must be >= 0, got -0\.5"),
+    refused("validation_size_above_the_data",
+            lambda p: train_cli("--config.data.validation_size=5000",
+                                f"--workdir={p.w}"),
+            r"data\.validation_size=5000 must be below the \d+ training "
+            r"points of 'digits'"),
+    refused("unknown_decoder_y",
+            lambda p: train_cli("--config.model.decoder_y=hard",
+                                f"--workdir={p.w}"),
+            r"config\.model\.decoder_y: 'hard' is not one of"),
+    refused("m2_on_the_cnn_family",
+            lambda p: train_cli("--config.model.variant=m2",
+                                "--config.model.family=cnn",
+                                f"--workdir={p.w}"),
+            r"config\.model\.variant: 'm2' is implemented for "
+            r"model\.family in \('dense',\), not 'cnn'"),
+    refused("sweep_shard_out_of_range",
+            lambda p: sweep_cli(ONE_CELL, "--shard=2/2", f"--workdir={p.w}"),
+            r"--shard='2/2': need 0 <= i < n"),
+    refused("sweep_second_copy_of_a_shard", second_copy_of_a_shard,
+            rf"workdir \S+ is in use by process {os.getpid()} .*"
+            r"\.lock\.shard-0-of-2"),
+    Case("sweep_shard_beside_a_running_shard", shard_beside_a_running_shard,
+         check=check_shard_ran_beside_the_other),
+    refused("sweep_status_only_other_num_seeds",
+            lambda p: sweep_cli(ONE_CELL, "--config.num_seeds=3",
+                                "--status_only", f"--workdir={p.sweep()}"),
+            r"sweep cell 'variant=semi_supervised,num_labels=100': .*"
+            r"different config \(fields train\.num_seeds\)"),
+    refused("detect_on_a_directory_without_a_run",
+            detect_on_a_directory_without_a_run,
+            r"config\.json not found: is \S+ a run directory\?"),
+    refused("detect_target_fpr_out_of_range",
+            lambda p: detect_cli(p, f"--workdir={p.base()}",
+                                 "--target_fpr=2"),
+            r"target_fpr must be in \(0, 1\), got 2\.0"),
+    refused("detect_data_file_missing",
+            lambda p: python("experiments.detect", f"--workdir={p.base()}",
+                             f"--data={p.tmp / 'nope.npy'}"),
+            r"nope\.npy does not exist or is not a file"),
+    refused("detect_out_is_a_directory",
+            lambda p: detect_cli(p, f"--workdir={p.base()}",
+                                 f"--out={p.tmp}"),
+            r"--out=\S+ is a directory; name a file"),
+    refused("detect_with_a_damaged_detector_file",
+            detect_with_a_damaged_detector_file,
+            r"detector\.json is not valid JSON \(.*\); fix or restore it"),
+    refused("learning_curves_of_a_directory_without_a_run",
+            lambda p: curves_cli(f"--run_dir={p.tmp}",
+                                 f"--out={p.tmp / 'curves.png'}"),
+            r"metrics\.jsonl not found: is \S+ a run directory\?",
+            workdir=False),
+    refused("learning_curves_of_an_unknown_metric",
+            lambda p: curves_cli(f"--run_dir={p.base()}", "--metric=nope",
+                                 f"--out={p.tmp / 'curves.png'}"),
+            r"has no validation or test records of 'nope'"),
+    Case("learning_curves_of_a_run_with_a_torn_metrics_line",
+         curves_of_a_run_with_a_torn_line, check=check_curves_written),
+    refused("m2_benchmark_with_zero_repeats",
+            lambda p: python("benchmarks.m2_step", "--repeats=0"),
+            r"--chunk_steps and --repeats must be >= 1", workdir=False),
+]
+
+CASES = BAD_CASES + TRACEBACK_CASES + ALREADY_FINE_CASES + MERGED_CASES
 
 
 def snapshot(directory: pathlib.Path) -> Optional[dict]:

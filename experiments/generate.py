@@ -24,10 +24,10 @@ import numpy as np
 
 from ssvae import cli
 from ssvae import errors
-from ssvae import evaluation
 from ssvae import generation
 from ssvae import io_utils
 from ssvae import rng
+from ssvae import steps
 from ssvae import train
 from ssvae import types
 
@@ -112,8 +112,8 @@ def figures_from_state(exp: train.Experiment, state, out_dir: str, *,
           f"traversal class {c} is outside "
           f"0..{dataset.num_classes - 1} of {dataset.name!r}.")
 
-  encode_fn, decode_fn = evaluation.model_fns(
-      exp.model, evaluation.seed_slice(state, seed_index))
+  encode_fn, decode_fn = steps.model_fns(
+      exp.model, steps.seed_slice(state, seed_index))
   decode_fn = jax.jit(decode_fn)
   latent_shape = _latent_shape(exp, encode_fn)
   seed = exp.seeds[seed_index]

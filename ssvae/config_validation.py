@@ -7,11 +7,12 @@ from ssvae import errors
 from ssvae import models
 from ssvae import selection
 from ssvae import types
+from ssvae.data import registry as data_registry
 
-DATA_NAMES = ("digits", "mnist", "fashion_mnist", "dsprites", "smallnorb",
-              "uci_har")
-DATA_SOURCES = ("auto", "files", "tfds", "embedded")
-MODEL_FAMILIES = ("dense", "cnn", "rnn", "multihead_cnn")
+# The valid names come from the registries that use them.
+DATA_NAMES = data_registry.NAMES
+DATA_SOURCES = data_registry.SOURCES
+MODEL_FAMILIES = models.FAMILIES
 
 
 ConfigError = errors.ConfigError  # Re-exported: where it was first defined.

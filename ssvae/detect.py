@@ -27,10 +27,9 @@ import jax
 import numpy as np
 
 from ssvae import anomaly
+from ssvae import batching
 from ssvae import detect_feedback
-from ssvae import disentanglement_eval
 from ssvae import errors
-from ssvae import evaluation
 from ssvae import feedback
 from ssvae import io_utils
 from ssvae import rng
@@ -282,7 +281,7 @@ def load(workdir: str, *, state: Optional[str] = None,
   base, base_state = train.load_run(workdir, devices, which=settings.state)
   if settings.feedback is None:
     model = base.model
-    one_seed = evaluation.seed_slice(base_state, settings.seed_index)
+    one_seed = steps.seed_slice(base_state, settings.seed_index)
   else:
     tuned, one_seed = detect_feedback.load_finetuned(
         base, settings.seed_index,
@@ -298,7 +297,7 @@ def load(workdir: str, *, state: Optional[str] = None,
 
 def _raw_outputs(detector: Detector, x: np.ndarray, progress: bool):
   """(-log reconstruction probability [N], class logits [N, K] or None)."""
-  encode_fn, decode_fn = evaluation.model_fns(detector.model, detector.state)
+  encode_fn, decode_fn = steps.model_fns(detector.model, detector.state)
   raw = anomaly.anomaly_scores(
       encode_fn, decode_fn, x, rng.seed_key(detector.seed, "anomaly"),
       num_samples=detector.settings.num_samples,
@@ -306,7 +305,7 @@ def _raw_outputs(detector: Detector, x: np.ndarray, progress: bool):
       batch_size=detector.batch_size, progress=progress)
   if not types.has_classifier(detector.base.config.model.variant):
     return raw, None
-  logits = disentanglement_eval.encode_all(
+  logits = batching.map_in_batches(
       jax.jit(lambda batch: encode_fn(batch)[2]), x, detector.batch_size)
   return raw, logits
 

@@ -29,7 +29,6 @@ import numpy as np
 
 from ssvae import data as data_lib
 from ssvae import errors
-from ssvae import evaluation
 from ssvae import feedback
 from ssvae import rng
 from ssvae import steps
@@ -221,9 +220,9 @@ def finetune(base: train.Experiment, base_state: steps.TrainState,
   config = finetune_config(base.config, seed, num_steps)
   exp = extended_experiment(base, seed_index, points, config, devices)
   save_points(workdir, points)
-  grown = grow_state(evaluation.seed_slice(base_state, seed_index), exp, seed)
+  grown = grow_state(steps.seed_slice(base_state, seed_index), exp, seed)
   run = train.train(config, workdir, experiment=exp, init_state=_stack(grown))
-  return exp, evaluation.seed_slice(run.last, 0)
+  return exp, steps.seed_slice(run.last, 0)
 
 
 def load_finetuned(base: train.Experiment, seed_index: int, workdir: str,
@@ -231,5 +230,5 @@ def load_finetuned(base: train.Experiment, seed_index: int, workdir: str,
   """(experiment, state of the one seed) of a finished fine-tuning run."""
   exp = extended_experiment(base, seed_index, load_points(workdir),
                             train.load_config(workdir), devices)
-  return exp, evaluation.seed_slice(train.restore_state(exp, workdir, "last"),
+  return exp, steps.seed_slice(train.restore_state(exp, workdir, "last"),
                                     0)

@@ -21,9 +21,10 @@ import jax
 import ml_collections
 import numpy as np
 
+from ssvae import batching
 from ssvae import disentanglement
 from ssvae import errors
-from ssvae import evaluation
+from ssvae import steps
 from ssvae import types
 
 BETA_VAE_FIELDS = ("batch_size", "num_train", "num_eval", "seed")
@@ -50,29 +51,8 @@ def check_beta_vae_config(beta_vae: ml_collections.ConfigDict) -> None:
 
 def encoder_mean_fn(model, state) -> Callable[[np.ndarray], jax.Array]:
   """Jitted x [B, ...] -> z_mean [B, D] of ONE seed's state."""
-  encode_fn, _ = evaluation.model_fns(model, state)
+  encode_fn, _ = steps.model_fns(model, state)
   return jax.jit(lambda x: encode_fn(x)[0])
-
-
-def encode_all(representation_fn: Callable[[np.ndarray], jax.Array],
-               x: np.ndarray, batch_size: int) -> np.ndarray:
-  """Codes [N, D] of every x, in batches of exactly batch_size.
-
-  The last batch is padded by repeating its final row (padding codes are
-  dropped), so a jitted representation_fn compiles once.
-  """
-  if len(x) == 0:
-    raise ValueError("No observations to encode.")
-  batch_size = min(batch_size, len(x))
-  codes = []
-  for start in range(0, len(x), batch_size):
-    batch = np.asarray(x[start:start + batch_size])
-    num_real = len(batch)
-    if num_real < batch_size:
-      batch = np.concatenate(
-          [batch, np.repeat(batch[-1:], batch_size - num_real, axis=0)])
-    codes.append(np.asarray(representation_fn(batch))[:num_real])
-  return np.concatenate(codes)
 
 
 def grid_split(dataset):
@@ -127,9 +107,9 @@ def beta_vae_scores(exp, state) -> list[dict]:
   scores = []
   for index in range(exp.num_seeds):
     representation_fn = encoder_mean_fn(
-        exp.model, evaluation.seed_slice(state, index))
-    codes = encode_all(representation_fn, grid.x,
-                       exp.config.train.eval_batch_size)
+        exp.model, steps.seed_slice(state, index))
+    codes = batching.map_in_batches(representation_fn, grid.x,
+                                    exp.config.train.eval_batch_size)
     scores.append(disentanglement.beta_vae_score(
         lambda looked_up_codes: looked_up_codes,
         grid_sampler(exp.dataset, codes),

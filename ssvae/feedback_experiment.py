@@ -49,14 +49,14 @@ import ml_collections
 import numpy as np
 
 from ssvae import anomaly
+from ssvae import batching
 from ssvae import config_diff
 from ssvae import data as data_lib
-from ssvae import disentanglement_eval
 from ssvae import errors
-from ssvae import evaluation
 from ssvae import feedback
 from ssvae import io_utils
 from ssvae import rng
+from ssvae import steps
 from ssvae import sweep
 from ssvae import train
 from ssvae import types
@@ -247,7 +247,7 @@ def _check_layout(exp, num_normal: int, starts, blocks_y) -> None:
 
 
 def _class_logits_fn(model, state_i):
-  encode_fn, _ = evaluation.model_fns(model, state_i)
+  encode_fn, _ = steps.model_fns(model, state_i)
   return jax.jit(lambda x: encode_fn(x)[2])
 
 
@@ -275,8 +275,8 @@ def score_round(exp, state, num_normal: int, pool_x: Optional[np.ndarray],
   out = {k: [] for k in ("eval_scores", "p_fp", "p_fn", "adjusted",
                          "train_max", "flag_threshold", "pool_scores")}
   for s, seed in enumerate(exp.seeds):
-    state_i = evaluation.seed_slice(state, s)
-    encode_fn, decode_fn = evaluation.model_fns(exp.model, state_i)
+    state_i = steps.seed_slice(state, s)
+    encode_fn, decode_fn = steps.model_fns(exp.model, state_i)
     key = rng.seed_key(seed, "feedback")
 
     def scores(x, offset):
@@ -287,7 +287,7 @@ def score_round(exp, state, num_normal: int, pool_x: Optional[np.ndarray],
 
     eval_scores = scores(exp.dataset.test.x, _EVAL_KEY)
     train_scores = scores(exp.dataset.train.x[train_rows], _TRAIN_KEY)
-    logits = disentanglement_eval.encode_all(
+    logits = batching.map_in_batches(
         _class_logits_fn(exp.model, state_i), exp.dataset.test.x, batch_size)
     p_fp, p_fn = (np.asarray(p) for p in feedback.feedback_probabilities(
         logits, base_num_classes))

@@ -1,6 +1,6 @@
 """Sweeps: a grid of experiment configs, every cell trained over several seeds.
 
-A sweep config (configs/table*.py, built with `new_sweep_config`) holds:
+A sweep config (configs/table*.py, built with `configs.common.table_sweep`) holds:
   title: heading of results.md.
   base: a full experiment config, as configs/mnist_dense.py returns.
   axes: ((path, values), ...): the grid, a product over the axes in this
@@ -57,7 +57,6 @@ from ssvae import plots
 from ssvae import train
 from ssvae import workdir as workdir_lib
 
-QUICK = "quick"
 RUNS_DIR = "runs"
 # Per-run columns of results.csv besides the axes and the metrics.
 RUN_COLUMNS = ("cell", "seed", "selected_step", "step", "stop_reason",
@@ -97,61 +96,6 @@ class CellSummary:
   axes: dict
   stats: dict  # metric name -> MetricStats
   pending: bool = False
-
-
-# ----------------------------------------------------------------- configs
-
-
-def parse_config_arg(arg: Optional[str], source: str) -> bool:
-  """True for the quick variant ("quick"), False for the full one ("")."""
-  if arg in (None, ""):
-    return False
-  if arg == QUICK:
-    return True
-  raise errors.ConfigError(
-      f"{source}: unknown config parameter {arg!r}; use no parameter (the "
-      f"full sweep) or ':{QUICK}'.")
-
-
-def new_sweep_config(*, title: str, base: ml_collections.ConfigDict,
-                     axes: tuple, metrics: tuple, num_seeds: int = 5,
-                     extra_grids: tuple = (), cell_overrides: tuple = (),
-                     plots_to_write: tuple = ()) -> ml_collections.ConfigDict:
-  """A sweep config with every field described in the module docstring."""
-  config = ml_collections.ConfigDict()
-  config.title = title
-  config.base = base
-  config.axes = tuple(axes)
-  config.extra_grids = tuple(extra_grids)
-  config.cell_overrides = tuple(cell_overrides)
-  config.num_seeds = num_seeds
-  config.metrics = tuple(metrics)
-  config.plots = tuple(plots_to_write)
-  return config
-
-
-def quick_base(base: ml_collections.ConfigDict, *,
-               keep_data: bool = False) -> ml_collections.ConfigDict:
-  """A tiny version of `base` that trains in seconds: what tests run.
-
-  Image data sets become scikit-learn's embedded 8x8 digits unless
-  keep_data (e.g. UCI HAR, whose data_dir the caller then passes).
-  """
-  if not keep_data:
-    base.data.name = "digits"
-    base.data.source = "auto"
-    base.data.data_dir = ""
-  family = base.model.family
-  base.model.hidden_sizes = (8, 8, 8) if family == "rnn" else (16,)
-  if family in ("cnn", "multihead_cnn"):
-    base.model.conv_channels = (4, 4, 4)
-  base.train.batch_size = 16
-  base.train.num_steps = 10
-  base.train.steps_per_call = 5
-  base.train.eval_every = 10
-  base.train.checkpoint_every = 5
-  base.train.eval_batch_size = 500
-  return base
 
 
 # --------------------------------------------------------- grid expansion

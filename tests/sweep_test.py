@@ -10,6 +10,7 @@ import jax
 import numpy as np
 import pytest
 
+from configs import common
 from configs import default
 from ssvae import config_diff
 from ssvae import errors
@@ -22,14 +23,8 @@ TINY_AXES = (("model.variant", ("supervised",)),
 
 
 def tiny_base():
-  base = default.get_config()
+  base = common.tiny(default.get_config())
   base.model.hidden_sizes = (8,)
-  base.train.batch_size = 16
-  base.train.num_steps = 10
-  base.train.steps_per_call = 5
-  base.train.eval_every = 10
-  base.train.checkpoint_every = 5
-  base.train.eval_batch_size = 500
   return base
 
 
@@ -37,7 +32,7 @@ def tiny_sweep(**fields):
   kwargs = dict(title="Tiny", base=tiny_base(), axes=TINY_AXES,
                 metrics=("accuracy",), num_seeds=2)
   kwargs.update(fields)
-  config = sweep.new_sweep_config(**kwargs)
+  config = common.new_sweep_config(**kwargs)
   config.lock()
   return config
 
@@ -64,7 +59,7 @@ def finished_sweep(tmp_path_factory):
 
 
 def test_expand_cells_names_values_order_and_seeds():
-  config = sweep.new_sweep_config(
+  config = common.new_sweep_config(
       title="t", base=tiny_base(), metrics=("accuracy",), num_seeds=3,
       axes=(("model.variant", ("semi_supervised", "supervised")),
             ("data.num_labels", (100, 1000))))
@@ -82,7 +77,7 @@ def test_expand_cells_names_values_order_and_seeds():
 
 
 def test_extra_grids_and_cell_overrides():
-  config = sweep.new_sweep_config(
+  config = common.new_sweep_config(
       title="t", base=tiny_base(), metrics=("auc",),
       axes=(("data.held_out_class", (7,)),
             ("model.variant", ("semi_supervised",)),
@@ -122,13 +117,6 @@ def test_bad_sweep_configs_name_the_problem(fields, message):
   with pytest.raises(ValueError) as info:
     sweep.check_sweep(tiny_sweep(**fields))
   assert message in str(info.value)
-
-
-def test_parse_config_arg():
-  assert sweep.parse_config_arg("", "x.py") is False
-  assert sweep.parse_config_arg("quick", "x.py") is True
-  with pytest.raises(ValueError, match="x.py.*'fast'"):
-    sweep.parse_config_arg("fast", "x.py")
 
 
 # ------------------------------------------------------------ aggregation

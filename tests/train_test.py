@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from tensorboard.backend.event_processing import event_accumulator
 
+from configs import common
 from configs import default
 from ssvae import checkpointing
 from ssvae import config_diff
@@ -22,15 +23,11 @@ from ssvae import train
 
 
 def tiny_config(**train_overrides):
-  config = default.get_config()
+  config = common.tiny(default.get_config())
   config.model.hidden_sizes = (32,)
   config.data.num_labels = 50
-  config.train.batch_size = 16
   config.train.num_steps = 20
-  config.train.steps_per_call = 5
-  config.train.eval_every = 10
   config.train.checkpoint_every = 10
-  config.train.eval_batch_size = 500
   config.train.update(train_overrides)
   return config
 

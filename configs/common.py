@@ -20,13 +20,22 @@ QUICK_SUFFIX = " [quick]"
 SYNTHETIC_QUICK_DATA = ("fashion_mnist",)
 
 
+class ConfigArgError(ValueError):
+  """A config file's argument is not one it takes (`:quik`).
+
+  The error boundary (ssvae/cli.py) reports it as one line, as it does
+  ssvae.errors.UserInputError, which cannot be imported here without jax.
+  """
+  user_input = True
+
+
 def parse_arg(arg: Optional[str], source: str) -> bool:
   """True for the quick variant ("quick"), False for the full one ("")."""
   if arg in (None, ""):
     return False
   if arg == QUICK:
     return True
-  raise ValueError(
+  raise ConfigArgError(
       f"{source}: unknown config parameter {arg!r}; use no parameter (the "
       f"full sweep) or ':{QUICK}'.")
 

@@ -16,9 +16,10 @@ workdir (finished or still running) and writes:
       --out_md=results/unlabeled_diagnosis_numbers.md
 """
 
-from absl import app
 from absl import flags
 
+from ssvae import cli
+from ssvae import errors
 from ssvae import io_utils
 from ssvae import plots
 from ssvae import unlabeled_report
@@ -32,7 +33,7 @@ flags.mark_flags_as_required(["workdir", "out_png", "out_md"])
 
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    raise errors.UserInputError(f"Unexpected arguments: {argv[1:]}")
   cells = unlabeled_report.load_cells(_WORKDIR.value)
   plots.save_figure(unlabeled_report.figure(cells), _OUT_PNG.value)
   io_utils.atomic_write_text(_OUT_MD.value,
@@ -41,4 +42,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -92,7 +92,7 @@ def flag_error_message(error: BaseException,
                        argv: list[str]) -> Optional[str]:
   """What went wrong while parsing argv, or None for a bug (a traceback)."""
   chain = list(_chain(error))
-  user_errors = [e for e in chain if isinstance(e, errors.UserInputError)]
+  user_errors = [e for e in chain if errors.is_user_input(e)]
   if user_errors:  # The innermost: config_flags re-raises it with a traceback.
     return str(user_errors[-1])
   if any(str(e).startswith("Error whilst parsing config file") for e in chain):
@@ -122,8 +122,10 @@ def _guarded(main: Callable) -> Callable:
   def guarded(argv):
     try:
       return main(argv)
-    except (errors.UserInputError, app.UsageError) as error:
-      if _TRACEBACK.value or flags.FLAGS.pdb_post_mortem:
+    except Exception as error:  # pylint: disable=broad-except
+      if (not (errors.is_user_input(error)
+               or isinstance(error, app.UsageError))
+          or _TRACEBACK.value or flags.FLAGS.pdb_post_mortem):
         raise
       _exit_with_error(str(error))
   return guarded

@@ -269,6 +269,9 @@ def load(workdir: str, *, state: Optional[str] = None,
   if num_samples is not None and num_samples < 1:
     raise errors.UserInputError(
         f"num_samples must be positive, got {num_samples}.")
+  if batch_size is not None and batch_size < 1:
+    raise errors.UserInputError(
+        f"batch_size must be positive, got {batch_size}.")
   settings = _requested_settings(read_settings(workdir),
                                  config.anomaly_samples, state, seed_index,
                                  num_samples)

@@ -10,6 +10,11 @@ keeps its traceback.
 UserInputError subclasses ValueError, so code (and tests) that catch
 ValueError for bad arguments keep working; DataNotFoundError is also a
 FileNotFoundError for the same reason.
+
+Code that must not import ssvae raises a ValueError subclass with the class
+attribute `user_input = True` instead (configs/common.py stays jax-free, and
+importing ssvae.errors imports the ssvae package, which imports jax);
+`is_user_input` accepts both.
 """
 
 
@@ -43,3 +48,9 @@ class TrainingDiverged(UserInputError, FloatingPointError):
 
 class RunNotFoundError(WorkdirError, FileNotFoundError):
   """The workdir holds no run to read (no config.json or no checkpoint)."""
+
+
+def is_user_input(error: BaseException) -> bool:
+  """A UserInputError, or an error its class marks `user_input = True`."""
+  return (isinstance(error, UserInputError)
+          or getattr(type(error), "user_input", False) is True)

@@ -12,6 +12,7 @@ import os
 import numpy as np
 
 from ssvae import curves
+from ssvae import errors
 from ssvae import io_utils
 from ssvae import sweep
 
@@ -36,6 +37,9 @@ def cell_label(config: dict) -> str:
 def load_cells(workdir: str) -> dict:
   """{label: run_dir} of every cell that has logged metrics."""
   runs = os.path.join(workdir, sweep.RUNS_DIR)
+  if not os.path.isdir(runs):
+    raise errors.RunNotFoundError(
+        f"{runs} not found: is {workdir} a sweep's workdir?")
   cells = {}
   for name in sorted(os.listdir(runs)):
     run_dir = os.path.join(runs, name)

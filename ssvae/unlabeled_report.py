@@ -1,10 +1,12 @@
-"""The unlabeled-data diagnosis sweep (issue 9) as a figure and a table.
+"""Issue 9's reports: the unlabeled-data diagnosis and the comparisons.
 
 Reads the cells of configs/unlabeled_diagnosis_mnist.py from a sweep
 workdir (finished or still running): accuracy against step for the paper's
 model at each latent size, the supervised sibling, each remedy and M2, and
-the training diagnostics of ssvae.diagnostics. Entry point:
-experiments/unlabeled_diagnosis_report.py.
+the training diagnostics of ssvae.diagnostics (entry point:
+experiments/unlabeled_diagnosis_report.py). comparison_markdown turns the
+ledger of configs/semi_supervised_*.py into rows x label counts, with
+quoted reference rows marked (experiments/comparison_report.py).
 """
 
 import os
@@ -130,3 +132,83 @@ def numbers_markdown(cells: dict) -> str:
         [label, status, val, test, last, selected,
          *(_first_last(run_dir, m) for m in DIAGNOSTICS)]) + " |")
   return "\n".join(rows) + "\n"
+
+
+# ------------------------------------------- the comparison tables (issue 9)
+
+# Figures quoted from elsewhere, never run here: {name: (source, rows)},
+# rows {label: {num_labels: test accuracy}}.
+QUOTED = {
+    "pyro_mnist": (
+        "pyro's semi-supervised VAE example (M2 with an auxiliary "
+        "classification loss, and its labelled-only baseline; 5 label "
+        "draws), as quoted in issue 9",
+        {"pyro M2 + auxiliary loss": {100: 0.932, 600: 0.944, 1000: 0.949,
+                                      3000: 0.958},
+         "pyro labelled-only baseline": {100: 0.771}}),
+}
+_VARIANT_LABELS = {"supervised": "supervised sibling",
+                   "semi_supervised": "paper's model", "m2": "M2"}
+_COLUMN_AXIS = "num_labels"
+
+
+def row_label(axes: dict, baseline: dict) -> str:
+  """A comparison row's name: the variant, plus each other axis that
+  differs from its value in the baseline (the first cell of the ledger)."""
+  label = _VARIANT_LABELS.get(axes["variant"], axes["variant"])
+  extra = [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+           for k, v in axes.items()
+           if k not in ("variant", _COLUMN_AXIS) and v != baseline.get(k)]
+  return label + (f" + {', '.join(extra)}" if extra else "")
+
+
+def _cell_text(cell: dict, metric: str) -> str:
+  if cell["pending"] or metric not in cell["stats"]:
+    return "pending"
+  s = cell["stats"][metric]
+  return f"{s['mean']:.4f} ± {s['std']:.4f} (n={s['n']})"
+
+
+def comparison_markdown(ledger: dict, ledger_path: str,
+                        quoted: str = "") -> str:
+  """A sweep's results.json as rows x label counts, test accuracy of the
+  validation-selected state (and validation accuracy beside it), with the
+  rows of QUOTED[quoted] marked as quoted."""
+  cells = ledger["cells"]
+  if not cells or any(_COLUMN_AXIS not in c["axes"] for c in cells):
+    raise errors.UserInputError(
+        f"{ledger_path}: a comparison needs a sweep over {_COLUMN_AXIS}.")
+  source, quoted_rows = QUOTED[quoted] if quoted else ("", {})
+  counts = sorted({c["axes"][_COLUMN_AXIS] for c in cells}.union(
+      *quoted_rows.values()))
+  rows: dict[str, dict] = {}
+  for cell in cells:
+    label = row_label(cell["axes"], cells[0]["axes"])
+    rows.setdefault(label, {})[cell["axes"][_COLUMN_AXIS]] = cell
+  header = "| row | " + " | ".join(f"{n} labels" for n in counts) + " |"
+  rule = "|---|" + "---|" * len(counts)
+  lines = [f"# {ledger['title']}", "",
+           f"From the sweep ledger `{ledger_path}` (status: "
+           f"{ledger['status']}). Protocol: " + ", ".join(
+               f"{k}={v}" for k, v in ledger["protocol"].items()) + ".", "",
+           "Trained at: " + ", ".join(
+               f"`{c}` ({n} cells)" for c, n in ledger["git_commits"].items()),
+           "", "## Test accuracy of the validation-selected state", "",
+           "Mean ± sample std over seeds (n seeds).", "", header, rule]
+  for label, by_count in rows.items():
+    lines.append(f"| {label} | " + " | ".join(
+        _cell_text(by_count[n], "accuracy") if n in by_count else "—"
+        for n in counts) + " |")
+  if quoted:
+    for label, values in quoted_rows.items():
+      lines.append(f"| {label} (quoted, not run here) | " + " | ".join(
+          f"{values[n]:.3f}" if n in values else "—" for n in counts) + " |")
+    lines += ["", f"Quoted rows: {source}; their splits, training length "
+              "and selection are not ours."]
+  lines += ["", "## Validation accuracy (the selection metric)", "", header,
+            rule]
+  for label, by_count in rows.items():
+    lines.append(f"| {label} | " + " | ".join(
+        _cell_text(by_count[n], "val_accuracy") if n in by_count else "—"
+        for n in counts) + " |")
+  return "\n".join(lines) + "\n"

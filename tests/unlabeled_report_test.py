@@ -2,6 +2,9 @@
 
 import json
 
+import pytest
+
+from ssvae import errors
 from ssvae import unlabeled_report as report
 
 
@@ -59,3 +62,42 @@ def test_numbers_table_has_finished_and_running_cells(tmp_path):
       table)
   fig = report.figure(cells)
   assert len(fig.axes) == 6
+
+
+def _ledger_cell(variant, num_labels, weight=0.0, accuracy=None):
+  stats = {} if accuracy is None else {
+      "accuracy": {"mean": accuracy, "std": 0.01, "n": 3},
+      "val_accuracy": {"mean": accuracy - 0.01, "std": 0.02, "n": 3}}
+  return {"name": f"{variant},{num_labels},{weight}",
+          "axes": {"variant": variant, "num_labels": num_labels,
+                   "unlabeled_entropy_weight": weight},
+          "pending": accuracy is None, "stats": stats}
+
+
+def test_comparison_table_pivots_rows_and_marks_quoted_and_pending():
+  ledger = {"title": "T", "status": "1 of 5 cells pending",
+            "protocol": {"train.patience": 10},
+            "git_commits": {"abc1234": 4},
+            "cells": [_ledger_cell("supervised", 100, accuracy=0.7),
+                      _ledger_cell("supervised", 600, accuracy=0.88),
+                      _ledger_cell("semi_supervised", 100, accuracy=0.76),
+                      _ledger_cell("semi_supervised", 100, 20.0, 0.85),
+                      _ledger_cell("m2", 100)]}
+  table = report.comparison_markdown(ledger, "x/results.json", "pyro_mnist")
+  assert "| row | 100 labels | 600 labels | 1000 labels | 3000 labels |" in (
+      table)  # the quoted rows' label counts join the columns
+  assert ("| supervised sibling | 0.7000 ± 0.0100 (n=3) | "
+          "0.8800 ± 0.0100 (n=3) | — | — |") in table
+  assert ("| paper's model + unlabeled_entropy_weight=20 | "
+          "0.8500 ± 0.0100 (n=3) | — | — | — |") in table
+  assert "| M2 | pending | — | — | — |" in table
+  assert ("| pyro M2 + auxiliary loss (quoted, not run here) | 0.932 | "
+          "0.944 | 0.949 | 0.958 |") in table
+  assert "| paper's model | 0.7500 ± 0.0200 (n=3) |" in table  # validation
+  assert "train.patience=10" in table and "`abc1234` (4 cells)" in table
+
+
+def test_comparison_needs_a_label_count_axis():
+  ledger = {"title": "T", "cells": [{"axes": {"variant": "m2"}}]}
+  with pytest.raises(errors.UserInputError, match="sweep over num_labels"):
+    report.comparison_markdown(ledger, "x/results.json")

@@ -1,0 +1,44 @@
+r"""Issue 9's comparison tables: a sweep ledger as rows x label counts.
+
+Reads DIR/results.json of configs/semi_supervised_mnist.py (or the
+Fashion-MNIST one) and writes one markdown table of test accuracy of the
+validation-selected state (mean ± std over seeds; pending cells marked),
+with the validation accuracy beside it and, with --quoted, reference rows
+quoted from elsewhere (ssvae/unlabeled_report.py QUOTED), marked as quoted.
+
+  python -m experiments.comparison_report \
+      --workdir=results/semi_supervised_mnist \
+      --out_md=results/semi_supervised_mnist.md --quoted=pyro_mnist
+"""
+
+import os
+
+from absl import flags
+
+from ssvae import cli
+from ssvae import errors
+from ssvae import io_utils
+from ssvae import unlabeled_report
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "The sweep's workdir.")
+_OUT_MD = flags.DEFINE_string("out_md", None, "Markdown table path.")
+_QUOTED = flags.DEFINE_enum("quoted", "", ["", *unlabeled_report.QUOTED],
+                            "Quoted reference rows to add.")
+flags.mark_flags_as_required(["workdir", "out_md"])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise errors.UserInputError(f"Unexpected arguments: {argv[1:]}")
+  path = os.path.join(_WORKDIR.value, "results.json")
+  if not os.path.isfile(path):
+    raise errors.RunNotFoundError(
+        f"{path} not found: is {_WORKDIR.value} a sweep's workdir?")
+  text = unlabeled_report.comparison_markdown(
+      io_utils.read_json(path), path, _QUOTED.value)
+  io_utils.atomic_write_text(_OUT_MD.value, text)
+  print(f"Wrote {_OUT_MD.value}")
+
+
+if __name__ == "__main__":
+  cli.run(main)

@@ -1,0 +1,273 @@
+r"""Training throughput of the convolutional models, old path vs new, alternating.
+
+  python -m benchmarks.train_step --family=cnn [--rounds=5] [--conv_steps=20]
+      [--conv_batch_size=64] [--chunks=1,2,4,10]
+  python -m benchmarks.train_step --family=multihead_cnn
+
+The paper's semi-supervised CNN (configs/mnist_cnn.py: Table 14 layers,
+BatchNorm, one dense layer of 512, Bernoulli likelihood, RMSprop with
+momentum) or the dSprites multi-head CNN (configs/dsprites_multihead.py) at
+batch 64, half of each batch labeled, one seed, on MNIST- or dSprites-shaped
+synthetic data. Two paths, each in its own worker process (XLA reads its
+flags once per process):
+
+  old: XLA's default flags, conv_impl='xla' (flax's layers), and the
+       trainer's chunk as before issue 13: lax.scan over
+       OLD_STEPS_PER_CALL steps with scan_unroll=True;
+  new: the library's XLA:CPU flags (ssvae/xla_flags.py), conv_impl='cpu'
+       (ssvae/models/fast_conv.py) and the config's steps_per_call /
+       scan_unroll through train.make_train_chunk.
+
+Each path is timed as a plain jit of one train step on a fixed batch ("jit")
+and as the scanned chunk the trainer runs, batches sampled on device
+("chunk"). The parent alternates: every round times each (path, mode) for
+--conv_steps steps while the other worker waits, so all see the same load.
+--chunks adds the new path's chunk at other sizes (fully unrolled) to choose
+steps_per_call. Prints best and median examples/s over the rounds, then
+`examples_per_s=<new chunk, best> old_examples_per_s=<old chunk, best>
+speedup=<ratio>`.
+"""
+
+import dataclasses
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+from absl import flags
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from configs import dsprites_multihead
+from configs import mnist_cnn
+from ssvae import data as data_lib
+from ssvae import rng
+from ssvae import train
+from ssvae import xla_flags
+from ssvae.models import fast_conv
+
+FAMILIES = ("cnn", "multihead_cnn")
+OLD, NEW = "old", "new"
+# The CNN and multi-head configs' chunk before issue 13.
+OLD_STEPS_PER_CALL = 10
+OLD_SCAN_UNROLL = True
+# dSprites factor sizes (shape, scale, orientation, pos_x, pos_y) of the
+# downsampled grid the multi-head model trains on.
+DSPRITES_FACTOR_SIZES = (3, 6, 10, 16, 16)
+
+_ROUNDS = flags.DEFINE_integer("rounds", 5, "Alternating timed rounds.")
+_CONV_STEPS = flags.DEFINE_integer(
+    "conv_steps", 20, "Steps per round for each path and mode (a chunk "
+    "runs ceil(conv_steps / chunk) times).")
+_CONV_BATCH = flags.DEFINE_integer("conv_batch_size", 64,
+                                   "Batch size of the conv families.")
+_CHUNKS = flags.DEFINE_list(
+    "chunks", [], "Extra chunk sizes (fully unrolled) timed on the new path.")
+_WORKER = flags.DEFINE_enum("worker", None, [OLD, NEW],
+                            "Internal: run as the worker of one path.")
+
+_PREFIX = "@@"  # marks protocol lines on a worker's stdout
+
+
+def base_config(family: str) -> ml_collections.ConfigDict:
+  config = (mnist_cnn.get_config() if family == "cnn"
+            else dsprites_multihead.get_config())
+  config.train.batch_size = _CONV_BATCH.value
+  config.train.num_seeds = 1
+  config.data.validation_size = 0
+  return config
+
+
+def synthetic(family: str, num_train: int = 2000) -> data_lib.Dataset:
+  """Binary images of the family's data set shape with random labels."""
+  gen = np.random.default_rng(0)
+  if family == "cnn":
+    x = (gen.random((num_train, 28, 28, 1)) < 0.2).astype(np.float32)
+    y = gen.integers(0, 10, num_train).astype(np.int32)
+    split = data_lib.Split(x=x, y=y)
+    return data_lib.Dataset(name="synthetic_mnist", train=split, test=split,
+                            num_classes=10, likelihood="bernoulli")
+  x = (gen.random((num_train, 64, 64, 1)) < 0.1).astype(np.float32)
+  y = np.stack([gen.integers(0, n, num_train)
+                for n in DSPRITES_FACTOR_SIZES], 1).astype(np.int32)
+  split = data_lib.Split(x=x, y=y)
+  return data_lib.Dataset(name="synthetic_dsprites", train=split, test=split,
+                          num_classes=DSPRITES_FACTOR_SIZES[0],
+                          likelihood="bernoulli",
+                          factor_sizes=DSPRITES_FACTOR_SIZES)
+
+
+def _lax_scan(body, carry, length, unroll):
+  """The trainer's loop before issue 13: always a lax.scan."""
+  return jax.lax.scan(body, carry, None, length=length, unroll=unroll)
+
+
+def path_settings(family: str, path: str) -> dict:
+  config = base_config(family)
+  if path == OLD:
+    return dict(conv_impl=fast_conv.XLA, steps_per_call=OLD_STEPS_PER_CALL,
+                scan_unroll=OLD_SCAN_UNROLL, loop="lax.scan")
+  return dict(conv_impl=fast_conv.CPU,
+              steps_per_call=config.train.steps_per_call,
+              scan_unroll=config.train.scan_unroll, loop="train.unrolled_scan")
+
+
+def _runners(family: str, path: str, extra_chunks: list[int]) -> dict:
+  """mode -> (run(steps) -> seconds per step, first-call seconds)."""
+  settings = path_settings(family, path)
+  if path == OLD:
+    train.unrolled_scan = _lax_scan
+  config = base_config(family)
+  config.train.steps_per_call = settings["steps_per_call"]
+  config.train.scan_unroll = settings["scan_unroll"]
+  config.model.conv_impl = settings["conv_impl"]
+  exp = train.experiment_from_dataset(config, synthetic(family),
+                                      jax.devices()[:1])
+  keys = rng.seed_keys(exp.seeds, "train")
+  x, y = jnp.asarray(exp.dataset.train.x), jnp.asarray(exp.dataset.train.y)
+  pools = jax.tree.map(jnp.asarray, exp.pools)
+  batch = jax.tree.map(lambda a: a[None], data_lib.sample_batch(
+      keys[0], x, y, jax.tree.map(lambda a: a[0], pools),
+      config.train.batch_size, exp.sampling_mode))
+  runners = {}
+
+  def add(mode, call, steps_per_call):
+    holder = {"state": train.init_train_state(exp)}
+
+    def run(steps):
+      calls = max(-(-steps // steps_per_call), 1)
+      start = time.perf_counter()
+      for _ in range(calls):
+        holder["state"], metrics = call(holder["state"])
+      jax.block_until_ready(metrics)
+      return (time.perf_counter() - start) / (calls * steps_per_call)
+
+    start = time.perf_counter()
+    run(1)  # compile and warm up
+    runners[mode] = (run, time.perf_counter() - start)
+
+  step = train.make_parallel_train_step(exp)
+  add("jit", lambda s: step(s, batch, keys), 1)
+  chunk = train.make_train_chunk(exp, settings["steps_per_call"])
+  add("chunk", lambda s: chunk(s, pools, keys, x, y),
+      settings["steps_per_call"])
+  for n in extra_chunks:
+    exp_n = exp
+    if config.train.scan_unroll is not True:
+      config_n = ml_collections.ConfigDict(config.to_dict())
+      config_n.train.scan_unroll = True
+      exp_n = dataclasses.replace(exp, config=config_n)
+    chunk_n = train.make_train_chunk(exp_n, n)
+    add(f"chunk{n}", lambda s, f=chunk_n: f(s, pools, keys, x, y), n)
+  return runners
+
+
+def _send(obj) -> None:
+  print(_PREFIX + json.dumps(obj), flush=True)
+
+
+def worker(family: str, path: str) -> None:
+  """Serves `time MODE STEPS` requests on stdin until `quit`."""
+  extra = [int(n) for n in _CHUNKS.value] if path == NEW else []
+  runners = _runners(family, path, extra)
+  _send({"ready": True, "xla_flags": os.environ.get("XLA_FLAGS", ""),
+         "compile_s": {m: round(c, 1) for m, (_, c) in runners.items()},
+         "modes": list(runners)})
+  for line in sys.stdin:
+    words = line.split()
+    if not words or words[0] == "quit":
+      return
+    _, mode, steps = words
+    _send({"mode": mode, "seconds_per_step": runners[mode][0](int(steps))})
+
+
+def _worker_env(path: str) -> dict:
+  env = dict(os.environ)
+  ours = {f.split("=")[0] for f in xla_flags.CPU_FLAGS}
+  kept = [f for f in env.get("XLA_FLAGS", "").split()
+          if f.split("=")[0] not in ours]
+  env.pop(xla_flags.OPT_OUT_VARIABLE, None)
+  if path == OLD:
+    env[xla_flags.OPT_OUT_VARIABLE] = "0"
+  env["XLA_FLAGS"] = " ".join(kept)  # NEW: the import in the worker adds ours
+  return env
+
+
+class _Worker:
+
+  def __init__(self, family: str, path: str):
+    argv = [sys.executable, "-m", "benchmarks.train_step",
+            f"--family={family}", f"--worker={path}",
+            f"--conv_batch_size={_CONV_BATCH.value}",
+            f"--chunks={','.join(_CHUNKS.value)}"]
+    self.proc = subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env=_worker_env(path),
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    self.info = self._receive()
+
+  def _receive(self) -> dict:
+    for line in self.proc.stdout:
+      if line.startswith(_PREFIX):
+        return json.loads(line[len(_PREFIX):])
+    raise RuntimeError(f"benchmark worker exited ({self.proc.wait()}).")
+
+  def time(self, mode: str, steps: int) -> float:
+    self.proc.stdin.write(f"time {mode} {steps}\n")
+    self.proc.stdin.flush()
+    return self._receive()["seconds_per_step"]
+
+  def close(self) -> None:
+    if self.proc.poll() is None:
+      self.proc.stdin.write("quit\n")
+      self.proc.stdin.close()
+      self.proc.wait()
+
+
+def main(family: str) -> None:
+  if _WORKER.value:
+    worker(family, _WORKER.value)
+    return
+  batch = _CONV_BATCH.value
+  workers = {}
+  try:
+    for path in (OLD, NEW):
+      workers[path] = _Worker(family, path)
+    print(f"family {family}, batch {batch} (half labeled), one seed; "
+          f"{_ROUNDS.value} alternating rounds of {_CONV_STEPS.value} steps "
+          f"per path and mode; {jax.device_count()} {jax.default_backend()} "
+          f"device(s), {os.cpu_count()} CPUs")
+    for path, w in workers.items():
+      s = path_settings(family, path)
+      print(f"  {path}: XLA_FLAGS='{w.info['xla_flags']}' "
+            f"conv_impl={s['conv_impl']} chunk={s['steps_per_call']} steps "
+            f"(scan_unroll={s['scan_unroll']}, {s['loop']}); "
+            f"first call s: {w.info['compile_s']}")
+    order = [(p, m) for p, w in workers.items() for m in w.info["modes"]]
+    times = {key: [] for key in order}
+    for _ in range(_ROUNDS.value):
+      for path, mode in order:
+        times[(path, mode)].append(
+            workers[path].time(mode, _CONV_STEPS.value))
+  finally:
+    for w in workers.values():
+      w.close()
+  best = {k: batch / min(v) for k, v in times.items()}
+  median = {k: batch / statistics.median(v) for k, v in times.items()}
+  print(f"{'path':5s} {'mode':8s} {'best ex/s':>10s} {'median ex/s':>12s}"
+        "   ex/s per round")
+  for (path, mode), v in times.items():
+    rounds = " ".join(f"{batch / t:.0f}" for t in v)
+    print(f"{path:5s} {mode:8s} {best[(path, mode)]:10.1f} "
+          f"{median[(path, mode)]:12.1f}   {rounds}")
+  for mode in ("jit", "chunk"):
+    print(f"new/old {mode}: {best[(NEW, mode)] / best[(OLD, mode)]:.2f}x "
+          f"(best), {median[(NEW, mode)] / median[(OLD, mode)]:.2f}x "
+          "(median)")
+  print(f"examples_per_s={best[(NEW, 'chunk')]:.0f} "
+        f"old_examples_per_s={best[(OLD, 'chunk')]:.0f} "
+        f"speedup={best[(NEW, 'chunk')] / best[(OLD, 'chunk')]:.2f}")

@@ -19,14 +19,16 @@ accuracy per seed; disentanglement_lib's defaults: batch 64, 10000 train and
 5000 eval points), computed on the encoder mean over the complete factor grid.
 
 Training length: NUM_STEPS = 400 steps at batch 64 (~0.56 epochs), chosen
-for CPU: measured on the idle 2-core dev machine, one step costs ~0.44 s per
-seed (~1.1 s when the other core is busy; vmapped seeds add linearly; ~8x
-more while train.make_train_chunk runs convolutions inside a rolled lax.scan,
-which XLA:CPU executes slowly, hence scan_unroll). Most of a step is the
-gradient of the two 32-channel transposed convs, which XLA:CPU runs far below
-peak (a sub-pixel-conv rewrite was not faster). A test pass costs ~10 s per
-seed and the betaVAE score ~34 s per seed (mostly encoding the 46,080 grid
-images). At this length the model is far from converged, so the scores
+for CPU when one step cost ~0.44 s per seed on the idle 2-core dev machine
+(~1.1 s when the other core is busy; vmapped seeds add linearly; ~8x more
+while train.make_train_chunk runs convolutions inside a rolled lax.scan,
+which XLA:CPU executes slowly, hence scan_unroll). Most of that step was the
+gradient of the decoder's 32-channel transposed convs; since issue 13 they
+are sub-pixel convs, the encoder's input gradients come from a space-to-depth
+form and ssvae sets XLA:CPU flags, and the trainer's chunk runs about 3x
+faster (BUILD_NOTES "CNN speed"). A test pass costs ~10 s per seed and the
+betaVAE score ~34 s per seed (mostly encoding the 46,080 grid images; both
+measured before issue 13). At this length the model is far from converged, so the scores
 describe early training. Raise it with --config.train.num_steps where compute
 allows; the paper trains far longer.
 
@@ -74,8 +76,10 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   config.optimizer.momentum = 0.0
   config.train.batch_size = 64
   config.train.num_steps = NUM_STEPS
-  config.train.steps_per_call = 10
-  config.train.scan_unroll = True  # convs in a lax.scan are slow on XLA:CPU
+  # Unrolled chunks of 4 steps (as configs/mnist_cnn.py; measured with
+  # benchmarks/train_step.py --family=multihead_cnn --chunks=...).
+  config.train.steps_per_call = 4
+  config.train.scan_unroll = True
   config.train.eval_every = NUM_STEPS  # a test pass costs ~10 s per seed
   config.train.checkpoint_every = 100
   config.train.eval_batch_size = 512

@@ -23,7 +23,8 @@ and as the scanned chunk the trainer runs, batches sampled on device
 ("chunk"). The parent alternates: every round times each (path, mode) for
 --conv_steps steps while the other worker waits, so all see the same load.
 --chunks adds the new path's chunk at other sizes (fully unrolled) to choose
-steps_per_call. Prints best and median examples/s over the rounds, then
+steps_per_call; --ablation adds the new path less its XLA flags and less
+its conv forms. Prints best and median examples/s over the rounds, then
 `examples_per_s=<new chunk, best> old_examples_per_s=<old chunk, best>
 speedup=<ratio>`.
 """
@@ -52,6 +53,9 @@ from ssvae.models import fast_conv
 
 FAMILIES = ("cnn", "multihead_cnn")
 OLD, NEW = "old", "new"
+# --ablation: the new path less one lever (its chunk is the new one).
+NO_FLAGS, NO_FORMS = "new-flags", "new-forms"
+PATHS = (OLD, NEW, NO_FLAGS, NO_FORMS)
 # The CNN and multi-head configs' chunk before issue 13.
 OLD_STEPS_PER_CALL = 10
 OLD_SCAN_UNROLL = True
@@ -67,7 +71,10 @@ _CONV_BATCH = flags.DEFINE_integer("conv_batch_size", 64,
                                    "Batch size of the conv families.")
 _CHUNKS = flags.DEFINE_list(
     "chunks", [], "Extra chunk sizes (fully unrolled) timed on the new path.")
-_WORKER = flags.DEFINE_enum("worker", None, [OLD, NEW],
+_ABLATION = flags.DEFINE_bool(
+    "ablation", False, f"Also time the new path without the XLA flags "
+    f"({NO_FLAGS}) and with flax's layers ({NO_FORMS}).")
+_WORKER = flags.DEFINE_enum("worker", None, PATHS,
                             "Internal: run as the worker of one path.")
 
 _PREFIX = "@@"  # marks protocol lines on a worker's stdout
@@ -111,7 +118,7 @@ def path_settings(family: str, path: str) -> dict:
   if path == OLD:
     return dict(conv_impl=fast_conv.XLA, steps_per_call=OLD_STEPS_PER_CALL,
                 scan_unroll=OLD_SCAN_UNROLL, loop="lax.scan")
-  return dict(conv_impl=fast_conv.CPU,
+  return dict(conv_impl=fast_conv.XLA if path == NO_FORMS else fast_conv.CPU,
               steps_per_call=config.train.steps_per_call,
               scan_unroll=config.train.scan_unroll, loop="train.unrolled_scan")
 
@@ -191,9 +198,9 @@ def _worker_env(path: str) -> dict:
   kept = [f for f in env.get("XLA_FLAGS", "").split()
           if f.split("=")[0] not in ours]
   env.pop(xla_flags.OPT_OUT_VARIABLE, None)
-  if path == OLD:
+  if path in (OLD, NO_FLAGS):
     env[xla_flags.OPT_OUT_VARIABLE] = "0"
-  env["XLA_FLAGS"] = " ".join(kept)  # NEW: the import in the worker adds ours
+  env["XLA_FLAGS"] = " ".join(kept)  # else the worker's import adds ours
   return env
 
 
@@ -235,7 +242,7 @@ def main(family: str) -> None:
   batch = _CONV_BATCH.value
   workers = {}
   try:
-    for path in (OLD, NEW):
+    for path in PATHS if _ABLATION.value else (OLD, NEW):
       workers[path] = _Worker(family, path)
     print(f"family {family}, batch {batch} (half labeled), one seed; "
           f"{_ROUNDS.value} alternating rounds of {_CONV_STEPS.value} steps "
@@ -258,11 +265,11 @@ def main(family: str) -> None:
       w.close()
   best = {k: batch / min(v) for k, v in times.items()}
   median = {k: batch / statistics.median(v) for k, v in times.items()}
-  print(f"{'path':5s} {'mode':8s} {'best ex/s':>10s} {'median ex/s':>12s}"
+  print(f"{'path':9s} {'mode':8s} {'best ex/s':>10s} {'median ex/s':>12s}"
         "   ex/s per round")
   for (path, mode), v in times.items():
     rounds = " ".join(f"{batch / t:.0f}" for t in v)
-    print(f"{path:5s} {mode:8s} {best[(path, mode)]:10.1f} "
+    print(f"{path:9s} {mode:8s} {best[(path, mode)]:10.1f} "
           f"{median[(path, mode)]:12.1f}   {rounds}")
   for mode in ("jit", "chunk"):
     print(f"new/old {mode}: {best[(NEW, mode)] / best[(OLD, mode)]:.2f}x "

@@ -17,13 +17,14 @@ M2 / paper ratios.
 import statistics
 import time
 
-from absl import app
 from absl import flags
 import jax
 import jax.numpy as jnp
 
 from benchmarks import train_step as train_step_benchmark
 from configs import mnist_dense
+from ssvae import cli
+from ssvae import errors
 from ssvae import rng
 from ssvae import train
 
@@ -63,7 +64,11 @@ def seconds_per_step(run) -> tuple[float, float]:
           (time.process_time() - cpu) / _STEPS.value)
 
 
-def main(_):
+def main(argv):
+  if len(argv) > 1:
+    raise errors.UserInputError(f"Unexpected arguments: {argv[1:]}")
+  if _STEPS.value < 1 or _REPEATS.value < 1:
+    raise errors.UserInputError("--chunk_steps and --repeats must be >= 1.")
   runners = {"paper": chunk_runner("semi_supervised"), "m2": chunk_runner("m2")}
   times = {name: [] for name in runners}
   for repeat in range(_REPEATS.value):
@@ -80,4 +85,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -19,7 +19,6 @@ The last line prints `examples_per_s=... peak_fraction=...`.
 
 import time
 
-from absl import app
 from absl import flags
 import jax
 import jax.numpy as jnp
@@ -28,6 +27,7 @@ import numpy as np
 from benchmarks import conv_step
 from configs import default
 from configs import mnist_dense
+from ssvae import cli
 from ssvae import data as data_lib
 from ssvae import rng
 from ssvae import train
@@ -180,4 +180,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

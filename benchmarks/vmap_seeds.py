@@ -27,7 +27,6 @@ lax.scan (a while loop) run far slower than the same step outside one
 
 import time
 
-from absl import app
 from absl import flags
 import jax
 import jax.numpy as jnp
@@ -35,6 +34,8 @@ import jax.numpy as jnp
 from benchmarks import train_step as train_step_benchmark
 from configs import mnist_cnn
 from configs import mnist_dense
+from ssvae import cli
+from ssvae import errors
 from ssvae import rng
 from ssvae import train
 
@@ -141,18 +142,20 @@ def vmapped_and_sequential(family: str, num_seeds: int, num_steps: int,
 
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    raise errors.UserInputError(f"Unexpected arguments: {argv[1:]}")
   unknown = sorted(set(_FAMILIES.value) - set(_CONFIGS))
   if unknown:
-    raise app.UsageError(f"--families: unknown {unknown}; valid: "
-                         f"{sorted(_CONFIGS)}.")
+    raise errors.UserInputError(
+        f"--families: unknown {unknown}; valid: "
+        f"{sorted(_CONFIGS)}.")
   try:
     seed_counts = [int(k) for k in _SEED_COUNTS.value]
   except ValueError:
-    raise app.UsageError(f"--seed_counts must be integers, got "
-                         f"{_SEED_COUNTS.value}.") from None
+    raise errors.UserInputError(
+        f"--seed_counts must be integers, got "
+        f"{_SEED_COUNTS.value}.") from None
   if min(seed_counts) < 1 or _REPEATS.value < 1:
-    raise app.UsageError("--seed_counts and --repeats must be >= 1.")
+    raise errors.UserInputError("--seed_counts and --repeats must be >= 1.")
   devices = jax.devices()[:1]
   dataset = train_step_benchmark.synthetic_mnist(_NUM_TRAIN.value)
   steps = {"dense": _DENSE_STEPS.value, "cnn": _CNN_STEPS.value}
@@ -176,4 +179,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

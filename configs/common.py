@@ -1,6 +1,109 @@
-"""Builders shared by the sweep configs (no jax import, as in big_vision)."""
+"""What the configs share; no jax import (as big_vision's configs/common.py).
 
-from ssvae import sweep
+- `parse_arg`: the `:quick` config argument (`--config=configs/X.py:quick`).
+- `titled`: a title, marked '[quick]' for the quick variant.
+- `tiny`: the one tiny-config recipe, what quick variants and tests train.
+- `table_sweep`: the sweep config a table's file returns (fields described
+  in ssvae/sweep.py), with its quick variant.
+- `alpha_selection_sweep`: a table that picks loss.alpha on validation.
+"""
+
+from typing import Optional
+
+import ml_collections
+
+QUICK = "quick"
+QUICK_SUFFIX = " [quick]"
+# The IDX data sets whose quick variants read a tiny synthetic set of their
+# own, in the official format (data.source='synthetic'): they exercise the
+# table's data path, not a stand-in's.
+SYNTHETIC_QUICK_DATA = ("fashion_mnist",)
+
+
+class ConfigArgError(ValueError):
+  """A config file's argument is not one it takes (`:quik`).
+
+  The error boundary (ssvae/cli.py) reports it as one line, as it does
+  ssvae.errors.UserInputError, which cannot be imported here without jax.
+  """
+  user_input = True
+
+
+def parse_arg(arg: Optional[str], source: str) -> bool:
+  """True for the quick variant ("quick"), False for the full one ("")."""
+  if arg in (None, ""):
+    return False
+  if arg == QUICK:
+    return True
+  raise ConfigArgError(
+      f"{source}: unknown config parameter {arg!r}; use no parameter (the "
+      f"full sweep) or ':{QUICK}'.")
+
+
+def titled(title: str, quick: bool) -> str:
+  return title + QUICK_SUFFIX if quick else title
+
+
+def tiny(base: ml_collections.ConfigDict, *,
+         keep_data: bool = False) -> ml_collections.ConfigDict:
+  """`base` made tiny: trains in seconds (quick variants and tests).
+
+  Image data become scikit-learn's embedded 8x8 digits (MNIST's stand-in),
+  or for SYNTHETIC_QUICK_DATA a tiny synthetic set of the same data set read
+  through its own IDX reader; keep_data keeps the data as they are (e.g. UCI
+  HAR, whose data_dir the caller then passes).
+  """
+  if not keep_data:
+    if base.data.name in SYNTHETIC_QUICK_DATA:
+      base.data.source = "synthetic"
+      base.data.validation_size = 30
+    else:
+      base.data.name = "digits"
+      base.data.source = "auto"
+    base.data.data_dir = ""
+  family = base.model.family
+  base.model.hidden_sizes = (8, 8, 8) if family == "rnn" else (16,)
+  if family in ("cnn", "multihead_cnn"):
+    base.model.conv_channels = (4, 4, 4)
+  base.train.batch_size = 16
+  base.train.num_steps = 10
+  base.train.steps_per_call = 5
+  base.train.eval_every = 10
+  base.train.checkpoint_every = 5
+  base.train.eval_batch_size = 500
+  return base
+
+
+def new_sweep_config(*, title: str, base: ml_collections.ConfigDict,
+                     axes: tuple, metrics: tuple, num_seeds: int = 5,
+                     extra_grids: tuple = (), cell_overrides: tuple = (),
+                     plots_to_write: tuple = ()) -> ml_collections.ConfigDict:
+  """A sweep config with every field ssvae/sweep.py describes."""
+  config = ml_collections.ConfigDict()
+  config.title = title
+  config.base = base
+  config.axes = tuple(axes)
+  config.extra_grids = tuple(extra_grids)
+  config.cell_overrides = tuple(cell_overrides)
+  config.num_seeds = num_seeds
+  config.metrics = tuple(metrics)
+  config.plots = tuple(plots_to_write)
+  return config
+
+
+def table_sweep(*, title: str, base: ml_collections.ConfigDict, quick: bool,
+                keep_data: bool = False, quick_num_seeds: Optional[int] = None,
+                **fields) -> ml_collections.ConfigDict:
+  """A table's sweep config; quick: on `tiny(base)`, titled '... [quick]'.
+
+  fields: the other arguments of new_sweep_config. quick_num_seeds, if
+  given, replaces num_seeds in the quick variant.
+  """
+  if quick:
+    base = tiny(base, keep_data=keep_data)
+    if quick_num_seeds is not None:
+      fields["num_seeds"] = quick_num_seeds
+  return new_sweep_config(title=titled(title, quick), base=base, **fields)
 
 
 def alpha_selection_sweep(base, *, title: str, alphas: tuple, quick: bool,
@@ -11,11 +114,9 @@ def alpha_selection_sweep(base, *, title: str, alphas: tuple, quick: bool,
   selected state) is the one to use; test accuracy is shown beside it but
   plays no part in the choice.
   """
-  if quick:
-    base = sweep.quick_base(base, keep_data=base.data.name == "uci_har")
-  return sweep.new_sweep_config(
-      title=title + (" [quick]" if quick else ""),
-      base=base,
+  return table_sweep(
+      title=title, base=base, quick=quick,
+      keep_data=base.data.name == "uci_har",
       axes=(("loss.alpha", alphas),),
       num_seeds=num_seeds,
       metrics=("val_accuracy", "accuracy"))

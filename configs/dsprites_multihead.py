@@ -18,19 +18,12 @@ image early in training).
 accuracy per seed; disentanglement_lib's defaults: batch 64, 10000 train and
 5000 eval points), computed on the encoder mean over the complete factor grid.
 
-Training length: NUM_STEPS = 400 steps at batch 64 (~0.56 epochs), chosen
-for CPU when one step cost ~0.44 s per seed on the idle 2-core dev machine
-(~1.1 s when the other core is busy; vmapped seeds add linearly; ~8x more
-while train.make_train_chunk runs convolutions inside a rolled lax.scan,
-which XLA:CPU executes slowly, hence scan_unroll). Most of that step was the
-gradient of the decoder's 32-channel transposed convs; since issue 13 they
-are sub-pixel convs, the encoder's input gradients come from a space-to-depth
-form and ssvae sets XLA:CPU flags, and the trainer's chunk runs about 3x
-faster (BUILD_NOTES "CNN speed"). A test pass costs ~10 s per seed and the
-betaVAE score ~34 s per seed (mostly encoding the 46,080 grid images; both
-measured before issue 13). At this length the model is far from converged, so the scores
-describe early training. Raise it with --config.train.num_steps where compute
-allows; the paper trains far longer.
+Training length: NUM_STEPS = 400 steps at batch 64 (~0.56 epochs), a CPU
+budget (BUILD_NOTES, "dSprites on CPU", has the measured costs; since issue 13
+the trainer's chunk runs faster, BUILD_NOTES "CNN speed"). At this length the
+model is far from converged, so the scores describe early training. Raise it
+with --config.train.num_steps where compute allows; the paper trains far
+longer.
 
 Run (3 seeds side by side):
   python -m experiments.train --config=configs/dsprites_multihead.py \
@@ -44,18 +37,16 @@ complete 3x6x10x16x16 grid), found automatically.
 
 import ml_collections
 
+from configs import common
 from configs import default
 
 # CPU budget, not the paper's length (see the Training length note above).
 NUM_STEPS = 400
 
 
-def get_config(variant: str = "") -> ml_collections.ConfigDict:
-  """The Table 12 experiment; variant "quick" is a tiny test version."""
-  if variant not in ("", "quick"):
-    raise ValueError(
-        f"Unknown dsprites_multihead config variant {variant!r}; expected "
-        "'' or 'quick'.")
+def get_config(arg: str = "") -> ml_collections.ConfigDict:
+  """The Table 12 experiment; arg "quick" is a tiny test version."""
+  quick = common.parse_arg(arg, __file__)
   config = default.get_config()
   config.data.name = "dsprites"
   config.data.num_labels = 1000
@@ -91,7 +82,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
   config.beta_vae.num_eval = 5000     # fresh points it is scored on
   config.beta_vae.seed = 0            # same points for every model seed
 
-  if variant == "quick":
+  if quick:
     config.data.num_labels = 16
     config.model.latent_dim = 4
     config.model.hidden_sizes = (16,)

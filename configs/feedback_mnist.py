@@ -22,15 +22,12 @@ Quick (digits, tiny model, seconds; what tests run):
 
 import ml_collections
 
+from configs import common
 from configs import mnist_dense
-
-QUICK = "quick"
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
-  if arg not in ("", QUICK):
-    raise ValueError(f"configs/feedback_mnist.py: unknown config parameter "
-                     f"{arg!r}; use none or ':{QUICK}'.")
+  quick = common.parse_arg(arg, __file__)
   config = mnist_dense.get_config()
   config.data.held_out_class = 9    # the anomaly digit
   config.data.num_labels = 900      # class-balanced over the 9 normal digits
@@ -52,16 +49,14 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   # Training points scored for s_max and the flag threshold (-1 = all).
   config.feedback.num_train_scored = 10000
 
-  if arg == QUICK:
-    config.data.name = "digits"
+  if quick:
+    config = common.tiny(config)
     config.data.num_labels = 45
     config.model.hidden_sizes = (32,)
-    config.train.batch_size = 16
     config.train.num_steps = 30
     config.train.steps_per_call = 10
     config.train.eval_every = 30
     config.train.checkpoint_every = 10
-    config.train.eval_batch_size = 500
     config.train.num_seeds = 2
     config.anomaly_samples = 3
     config.feedback.num_feedback = (4, 8)

@@ -15,7 +15,6 @@ Run:
 
 from configs import common
 from configs import mnist_dense
-from ssvae import sweep
 
 TITLE = ("alpha selection (MNIST, dense, semi-supervised, 100 labels): "
          "validation accuracy")
@@ -23,7 +22,7 @@ ALPHAS = (10.0, 100.0, 1000.0)
 
 
 def get_config(arg: str = ""):
-  quick = sweep.parse_config_arg(arg, __file__)
+  quick = common.parse_arg(arg, __file__)
   base = mnist_dense.get_config()
   base.train.num_steps = 2000
   base.train.patience = 4

@@ -11,7 +11,6 @@ Run:
 
 from configs import common
 from configs import table10_uci_har_rnn
-from ssvae import sweep
 
 TITLE = ("alpha selection (UCI HAR, RNN, semi-supervised, 60 labels): "
          "validation accuracy")
@@ -19,7 +18,7 @@ ALPHAS = (1.0, 10.0, 100.0, 1000.0)
 
 
 def get_config(arg: str = ""):
-  quick = sweep.parse_config_arg(arg, __file__)
+  quick = common.parse_arg(arg, __file__)
   base = table10_uci_har_rnn.har_base(quick=False)
   base.model.variant = "semi_supervised"
   base.data.num_labels = 6 if quick else 60

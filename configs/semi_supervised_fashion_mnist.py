@@ -13,9 +13,9 @@ Quick (digits, tiny, as the MNIST quick):
       --workdir=/tmp/semi_supervised_fashion_quick
 """
 
+from configs import common
 from configs import fashion_mnist_dense
 from configs import semi_supervised_mnist
-from ssvae import sweep
 
 TITLE = ("Semi-supervised Fashion-MNIST (dense): supervised sibling, the "
          "paper's model, the paper's model + remedy, M2")
@@ -23,6 +23,6 @@ LABEL_COUNTS = (100, 1000)
 
 
 def get_config(arg: str = ""):
-  quick = sweep.parse_config_arg(arg, __file__)
+  quick = common.parse_arg(arg, __file__)
   return semi_supervised_mnist.comparison_sweep(
       fashion_mnist_dense.get_config(), TITLE, LABEL_COUNTS, quick)

@@ -20,8 +20,8 @@ tests write synthetic ones in the official layout):
       --workdir=/tmp/table10_quick --config.base.data.data_dir=DIR
 """
 
+from configs import common
 from configs import default
-from ssvae import sweep
 
 TITLE = ("Table 10 (UCI HAR, RNN): test accuracy, semi-supervised vs "
          "supervised")
@@ -49,14 +49,14 @@ def har_base(quick: bool):
   base.train.checkpoint_every = 500
   base.train.eval_batch_size = 500
   if quick:
-    base = sweep.quick_base(base, keep_data=True)
+    base = common.tiny(base, keep_data=True)
   return base
 
 
 def get_config(arg: str = ""):
-  quick = sweep.parse_config_arg(arg, __file__)
-  return sweep.new_sweep_config(
-      title=TITLE + (" [quick]" if quick else ""),
+  quick = common.parse_arg(arg, __file__)
+  return common.new_sweep_config(
+      title=common.titled(TITLE, quick),
       base=har_base(quick),
       axes=(("model.variant", ("semi_supervised", "supervised")),
             ("data.num_labels", (6, 12) if quick else LABEL_COUNTS)),

@@ -13,8 +13,8 @@ Quick (tiny LSTM, 10 steps, 2 seeds; needs HAR files, e.g. synthetic ones):
       --workdir=/tmp/table11_quick --config.base.data.data_dir=DIR
 """
 
+from configs import common
 from configs import table10_uci_har_rnn
-from ssvae import sweep
 
 TITLE = ("Table 11 (UCI HAR, RNN): anomaly ROC AUC, WALKING held out, "
          "unsupervised vs semi-supervised (10% of normal data labeled)")
@@ -23,11 +23,11 @@ LABEL_FRACTION = 0.1
 
 
 def get_config(arg: str = ""):
-  quick = sweep.parse_config_arg(arg, __file__)
+  quick = common.parse_arg(arg, __file__)
   base = table10_uci_har_rnn.har_base(quick)
   base.data.label_fraction = LABEL_FRACTION
-  return sweep.new_sweep_config(
-      title=TITLE + (" [quick]" if quick else ""),
+  return common.new_sweep_config(
+      title=common.titled(TITLE, quick),
       base=base,
       axes=(("data.held_out_class", HELD_OUT_CLASSES),
             ("model.variant", ("unsupervised", "semi_supervised"))),

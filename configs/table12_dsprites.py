@@ -25,8 +25,8 @@ what tests run):
       --workdir=/tmp/table12_quick
 """
 
+from configs import common
 from configs import dsprites_multihead
-from ssvae import sweep
 
 TITLE = ("Table 12 (dSprites, multi-head CNN): betaVAE disentanglement score "
          "vs labeled images")
@@ -34,15 +34,15 @@ LABEL_COUNTS = (100, 1000, 10000)
 
 
 def get_config(arg: str = ""):
-  quick = sweep.parse_config_arg(arg, __file__)
+  quick = common.parse_arg(arg, __file__)
   base = dsprites_multihead.get_config()
   if quick:
-    base = sweep.quick_base(base)
+    base = common.tiny(base)
     base.model.decoder_channels = (4, 4)  # one fewer than conv_channels
     del base["beta_vae"]  # digits is not a factor grid
   label_counts = (10, 20) if quick else LABEL_COUNTS
-  return sweep.new_sweep_config(
-      title=TITLE + (" [quick]" if quick else ""),
+  return common.new_sweep_config(
+      title=common.titled(TITLE, quick),
       base=base,
       axes=(("model.variant", ("unsupervised",)),
             ("data.num_labels", (0,))),

@@ -12,16 +12,16 @@ Quick (digits, 4-channel convs, 10 steps; what tests run):
       --workdir=/tmp/table3_cnn_quick
 """
 
+from configs import common
 from configs import mnist_cnn
 from configs import table3_mnist_dense
-from ssvae import sweep
 
 TITLE = "Table 3 (MNIST, CNN): test accuracy, semi-supervised vs supervised"
 NUM_STEPS = 1500
 
 
 def get_config(arg: str = ""):
-  quick = sweep.parse_config_arg(arg, __file__)
+  quick = common.parse_arg(arg, __file__)
   base = mnist_cnn.get_config()
   base.train.num_steps = NUM_STEPS
   base.train.checkpoint_every = 500

@@ -14,8 +14,8 @@ Quick (8x8 digits, tiny model, 10 steps, 2 seeds; what tests run):
       --workdir=/tmp/table3_quick
 """
 
+from configs import common
 from configs import mnist_dense
-from ssvae import sweep
 
 TITLE = ("Table 3 (MNIST, dense): test accuracy, semi-supervised vs "
          "supervised")
@@ -25,19 +25,16 @@ QUICK_LABEL_COUNTS = (100, 1000)  # the 8x8 digits have 1350 training points
 
 def label_count_sweep(base, title: str, quick: bool):
   """Semi-supervised vs supervised at LABEL_COUNTS; shared by Table 3 configs."""
-  if quick:
-    base = sweep.quick_base(base)
-  return sweep.new_sweep_config(
-      title=title + (" [quick]" if quick else ""),
-      base=base,
+  return common.table_sweep(
+      title=title, base=base, quick=quick,
       axes=(("model.variant", ("semi_supervised", "supervised")),
             ("data.num_labels", QUICK_LABEL_COUNTS if quick else LABEL_COUNTS)),
-      num_seeds=2 if quick else 5,
+      num_seeds=5, quick_num_seeds=2,
       metrics=("accuracy", "log_loss"),
       plots_to_write=("accuracy_vs_labels",))
 
 
 def get_config(arg: str = ""):
-  quick = sweep.parse_config_arg(arg, __file__)
+  quick = common.parse_arg(arg, __file__)
   base = mnist_dense.get_config()
   return label_count_sweep(base, TITLE, quick)

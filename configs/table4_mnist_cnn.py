@@ -12,17 +12,17 @@ Quick (digits, 4-channel convs, 10 steps; what tests run):
       --workdir=/tmp/table4_cnn_quick
 """
 
+from configs import common
 from configs import table3_mnist_cnn
-from ssvae import sweep
 
 TITLE = ("Table 4 (MNIST, CNN, all labels): test accuracy, decoder as "
          "regularizer")
 
 
 def get_config(arg: str = ""):
-  quick = sweep.parse_config_arg(arg, __file__)
+  quick = common.parse_arg(arg, __file__)
   config = table3_mnist_cnn.get_config(arg)
-  config.title = TITLE + (" [quick]" if quick else "")
+  config.title = common.titled(TITLE, quick)
   config.base.data.num_labels = -1
   config.axes = (("model.variant", ("semi_supervised", "supervised")),)
   config.plots = ()

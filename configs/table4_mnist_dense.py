@@ -13,22 +13,23 @@ Quick (digits, tiny; what tests run):
       --workdir=/tmp/table4_quick
 """
 
+from configs import common
 from configs import mnist_dense
-from ssvae import sweep
 
 TITLE = ("Table 4 (MNIST, dense, all labels): test accuracy, decoder as "
          "regularizer")
 
 
-def get_config(arg: str = ""):
-  quick = sweep.parse_config_arg(arg, __file__)
-  base = mnist_dense.get_config()
+def all_labels_sweep(base, title: str, quick: bool):
+  """Both variants on every label of `base`'s data (shared with Table 8)."""
   base.data.num_labels = -1
-  if quick:
-    base = sweep.quick_base(base)
-  return sweep.new_sweep_config(
-      title=TITLE + (" [quick]" if quick else ""),
-      base=base,
+  return common.table_sweep(
+      title=title, base=base, quick=quick,
       axes=(("model.variant", ("semi_supervised", "supervised")),),
-      num_seeds=2 if quick else 5,
+      num_seeds=5, quick_num_seeds=2,
       metrics=("accuracy", "log_loss"))
+
+
+def get_config(arg: str = ""):
+  quick = common.parse_arg(arg, __file__)
+  return all_labels_sweep(mnist_dense.get_config(), TITLE, quick)

@@ -21,26 +21,28 @@ Quick (digits, held-out classes 0 and 1 only; what tests run):
       --workdir=/tmp/table5_quick
 """
 
+from configs import common
 from configs import mnist_dense
-from ssvae import sweep
 
 TITLE = ("Table 5 (MNIST, dense): anomaly ROC AUC per held-out class, "
          "unsupervised vs semi-supervised (10% of normal data labeled)")
 LABEL_FRACTION = 0.1
 
 
-def get_config(arg: str = ""):
-  quick = sweep.parse_config_arg(arg, __file__)
-  base = mnist_dense.anomaly_protocol(mnist_dense.get_config())
+def anomaly_sweep(base, title: str, quick: bool):
+  """Every held-out class x both variants on `base`'s data (shared with
+  Table 9)."""
+  base = mnist_dense.anomaly_protocol(base)
   base.data.label_fraction = LABEL_FRACTION
-  if quick:
-    base = sweep.quick_base(base)
-  classes = (0, 1) if quick else tuple(range(10))
-  return sweep.new_sweep_config(
-      title=TITLE + (" [quick]" if quick else ""),
-      base=base,
-      axes=(("data.held_out_class", classes),
+  return common.table_sweep(
+      title=title, base=base, quick=quick,
+      axes=(("data.held_out_class", (0, 1) if quick else tuple(range(10))),
             ("model.variant", ("unsupervised", "semi_supervised"))),
-      num_seeds=2 if quick else 3,
+      num_seeds=3, quick_num_seeds=2,
       metrics=("auc",),
       plots_to_write=("auc_per_class",))
+
+
+def get_config(arg: str = ""):
+  quick = common.parse_arg(arg, __file__)
+  return anomaly_sweep(mnist_dense.get_config(), TITLE, quick)

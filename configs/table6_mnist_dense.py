@@ -18,8 +18,8 @@ Quick (digits, class 7, fractions 0.1 and 1.0; what tests run):
       --workdir=/tmp/table6_quick
 """
 
+from configs import common
 from configs import mnist_dense
-from ssvae import sweep
 
 TITLE = ("Table 6 (MNIST, dense): anomaly ROC AUC vs labeled fraction of the "
          "normal data")
@@ -27,15 +27,15 @@ LABEL_FRACTIONS = (0.01, 0.1, 0.5, 1.0)
 
 
 def get_config(arg: str = ""):
-  quick = sweep.parse_config_arg(arg, __file__)
+  quick = common.parse_arg(arg, __file__)
   base = mnist_dense.anomaly_protocol(mnist_dense.get_config())
   base.data.label_fraction = 0.1
   if quick:
-    base = sweep.quick_base(base)
+    base = common.tiny(base)
   classes = (7,) if quick else (7, 9)
   fractions = (0.1, 1.0) if quick else LABEL_FRACTIONS
-  return sweep.new_sweep_config(
-      title=TITLE + (" [quick]" if quick else ""),
+  return common.new_sweep_config(
+      title=common.titled(TITLE, quick),
       base=base,
       axes=(("data.held_out_class", classes),
             ("model.variant", ("semi_supervised",)),

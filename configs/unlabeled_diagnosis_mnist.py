@@ -35,8 +35,8 @@ tests run):
       --workdir=/tmp/unlabeled_diagnosis_quick
 """
 
+from configs import common
 from configs import mnist_dense
-from ssvae import sweep
 
 TITLE = ("Unlabeled-data diagnosis (MNIST, dense, 100 labels): accuracy of "
          "the paper's model, its remedies and M2")
@@ -56,13 +56,13 @@ def diagnosis_base(base):
 
 
 def get_config(arg: str = ""):
-  quick = sweep.parse_config_arg(arg, __file__)
+  quick = common.parse_arg(arg, __file__)
   base = diagnosis_base(mnist_dense.get_config())
   if quick:
-    base = sweep.quick_base(base)
+    base = common.tiny(base)
   latent_dims = (10,) if quick else LATENT_DIMS
-  return sweep.new_sweep_config(
-      title=TITLE + (" [quick]" if quick else ""),
+  return common.new_sweep_config(
+      title=common.titled(TITLE, quick),
       base=base,
       axes=(("model.variant", ("semi_supervised",)),
             ("model.latent_dim", latent_dims)),

@@ -19,17 +19,18 @@ score (-log reconstruction probability; higher = more anomalous), flag (1 =
 above the threshold), predicted_class (models with a classifier) and, after
 feedback, raw_score, p_false_positive and p_false_negative.
 
-Bad input ends with one line `error: ...` and exit status 2.
+Bad input ends with one line `error: ...` and exit status 2 (the error
+boundary of ssvae.cli); --traceback shows its traceback.
 """
 
 import os
-import sys
 
-from absl import app
 from absl import flags
 
+from ssvae import cli
 from ssvae import detect
 from ssvae import detect_data
+from ssvae import errors
 from ssvae import logging_utils
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A trained run's directory "
@@ -73,9 +74,24 @@ def _out_path() -> str:
   return os.path.join(_WORKDIR.value, "detect", f"{name}.csv")
 
 
+def _check_out(out: str) -> None:
+  """Refuses an --out that cannot be written, before any scoring (creates
+  nothing)."""
+  if os.path.isdir(out):
+    raise errors.UserInputError(f"--out={out} is a directory; name a file.")
+  existing = os.path.dirname(os.path.abspath(out))
+  while not os.path.exists(existing):
+    existing = os.path.dirname(existing)
+  if not os.path.isdir(existing) or not os.access(existing, os.W_OK):
+    raise errors.UserInputError(
+        f"--out={out}: cannot write below {existing}.")
+
+
 def run() -> None:
-  """The whole command; raises ValueError / FileNotFoundError on bad input."""
+  """The whole command; raises errors.UserInputError on bad input."""
   request = detect.threshold_request(_PERCENTILE.value, _TARGET_FPR.value)
+  out = _out_path()
+  _check_out(out)
   array = detect_data.read_array(_DATA.value, _NPZ_KEY.value)
   detector = detect.load(_WORKDIR.value, state=_STATE.value,
                          seed_index=_SEED_INDEX.value,
@@ -88,8 +104,9 @@ def run() -> None:
     saved = detector.settings.threshold
     rule = request or (saved and (saved.rule, saved.level))
     if not rule:
-      raise ValueError("No threshold rule yet: pass --target_fpr or "
-                       "--threshold_percentile with the first feedback.")
+      raise errors.UserInputError(
+          "No threshold rule yet: pass --target_fpr or "
+          "--threshold_percentile with the first feedback.")
     print(f"Fine-tuning on {len(labels)} feedback labels "
           f"({_FINETUNE_STEPS.value} steps)...")
     detector = detect.with_feedback(detector, x, labels, _FINETUNE_STEPS.value,
@@ -101,7 +118,7 @@ def run() -> None:
   elif request:
     detector = detect.with_threshold(detector, *request, progress=True)
   if detector.settings.threshold is None:
-    raise ValueError(
+    raise errors.UserInputError(
         f"{_WORKDIR.value} has no saved threshold for this state and seed: "
         "pass --target_fpr (e.g. 0.05) or --threshold_percentile (e.g. 99).")
   if request or _FEEDBACK.value:
@@ -111,7 +128,6 @@ def run() -> None:
     print(f"Using the saved {detect.describe(detector.settings.threshold)}.")
   scores = detect.score(detector, x, progress=True)
   flagged = detect.flags(detector, scores)
-  out = _out_path()
   os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
   detect.write_csv(out, scores, flagged)
   print(f"Scored {len(x)} points from {_DATA.value}: {int(flagged.sum())} "
@@ -120,14 +136,10 @@ def run() -> None:
 
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    raise errors.UserInputError(f"Unexpected arguments: {argv[1:]}")
   logging_utils.setup()
-  try:
-    run()
-  except (ValueError, FileNotFoundError) as e:
-    print("error: " + " ".join(str(e).split()), file=sys.stderr)
-    sys.exit(2)
+  run()
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -15,11 +15,12 @@ ssvae/feedback_experiment.py.
 import shlex
 import sys
 
-from absl import app
 from absl import flags
 from ml_collections import config_flags
 
+from ssvae import cli
 from ssvae import config_validation
+from ssvae import errors
 from ssvae import feedback_experiment
 from ssvae import logging_utils
 
@@ -33,19 +34,16 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    raise errors.UserInputError(f"Unexpected arguments: {argv[1:]}")
   logging_utils.setup()
   command = shlex.join(["python", "-m", "experiments.feedback", *sys.argv[1:]])
-  try:
-    feedback_experiment.check_config(_CONFIG.value)
-    config_validation.validate(_CONFIG.value)
-  except ValueError as e:
-    raise app.UsageError(str(e)) from None
-  with logging_utils.exit_on_divergence():
-    summary = feedback_experiment.run_feedback_experiment(
-        _CONFIG.value, _WORKDIR.value, command=command)
+  config = cli.config_from_flag(_CONFIG, ("feedback", "experiment"))
+  feedback_experiment.check_config(config)
+  config_validation.validate(config)
+  summary = feedback_experiment.run_feedback_experiment(
+      config, _WORKDIR.value, command=command)
   print(feedback_experiment.results_markdown(summary))
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -18,15 +18,16 @@ import os
 import pathlib
 from typing import Optional, Sequence
 
-from absl import app
 from absl import flags
 import jax
 import numpy as np
 
-from ssvae import evaluation
+from ssvae import cli
+from ssvae import errors
 from ssvae import generation
 from ssvae import io_utils
 from ssvae import rng
+from ssvae import steps
 from ssvae import train
 from ssvae import types
 
@@ -54,7 +55,7 @@ def check_variant(variant: str, source: str) -> None:
     return
   why = {types.UNSUPERVISED: "it has no class input to condition on",
          types.SUPERVISED: "it has no decoder"}.get(variant, "unknown variant")
-  raise ValueError(
+  raise errors.UserInputError(
       f"{source}: model.variant={variant!r} cannot generate class-conditional "
       f"samples ({why}); only {types.SEMI_SUPERVISED!r} and {types.M2!r} "
       "runs can.")
@@ -94,11 +95,12 @@ def figures_from_state(exp: train.Experiment, state, out_dir: str, *,
   """
   check_variant(exp.config.model.variant, "config")
   if not 0 <= seed_index < exp.num_seeds:
-    raise ValueError(f"seed_index={seed_index} is outside 0..{exp.num_seeds - 1}"
-                     f" (the run trained seeds {list(exp.seeds)}).")
+    raise errors.UserInputError(
+        f"seed_index={seed_index} is outside 0..{exp.num_seeds - 1}"
+        f" (the run trained seeds {list(exp.seeds)}).")
   dataset = exp.dataset
   if len(dataset.input_shape) != 3:
-    raise ValueError(
+    raise errors.UserInputError(
         f"Generation figures need image data [H, W, C]; data set "
         f"{dataset.name!r} has inputs of shape {dataset.input_shape}.")
   names = _class_names(dataset)
@@ -106,11 +108,12 @@ def figures_from_state(exp: train.Experiment, state, out_dir: str, *,
              else [int(c) for c in traversal_classes])
   for c in classes:
     if not 0 <= c < dataset.num_classes:
-      raise ValueError(f"traversal class {c} is outside "
-                       f"0..{dataset.num_classes - 1} of {dataset.name!r}.")
+      raise errors.UserInputError(
+          f"traversal class {c} is outside "
+          f"0..{dataset.num_classes - 1} of {dataset.name!r}.")
 
-  encode_fn, decode_fn = evaluation.model_fns(
-      exp.model, evaluation.seed_slice(state, seed_index))
+  encode_fn, decode_fn = steps.model_fns(
+      exp.model, steps.seed_slice(state, seed_index))
   decode_fn = jax.jit(decode_fn)
   latent_shape = _latent_shape(exp, encode_fn)
   seed = exp.seeds[seed_index]
@@ -145,7 +148,7 @@ def write_generation_figures(workdir: str, out_dir: Optional[str] = None,
   """
   config_path = os.path.join(workdir, "config.json")
   if not os.path.exists(config_path):
-    raise FileNotFoundError(
+    raise errors.RunNotFoundError(
         f"{config_path} not found: is {workdir} a run directory?")
   # Checked before load_run so a wrong run fails before its data is loaded.
   variant = io_utils.read_json(config_path).get("model", {}).get("variant")
@@ -155,22 +158,28 @@ def write_generation_figures(workdir: str, out_dir: Optional[str] = None,
       exp, state, out_dir or os.path.join(workdir, "figures"), **kwargs)
 
 
+def _traversal_classes() -> Optional[list[int]]:
+  if _TRAVERSAL_CLASSES.value is None:
+    return None
+  try:
+    return [int(c) for c in _TRAVERSAL_CLASSES.value]
+  except ValueError:
+    raise errors.UserInputError(
+        f"--traversal_classes must be integers, got "
+        f"{_TRAVERSAL_CLASSES.value}.") from None
+
+
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  try:
-    traversal = (None if _TRAVERSAL_CLASSES.value is None
-                 else [int(c) for c in _TRAVERSAL_CLASSES.value])
-    paths = write_generation_figures(
-        _WORKDIR.value, _OUT.value, seed_index=_SEED_INDEX.value,
-        num_per_class=_NUM_PER_CLASS.value, traversal_classes=traversal,
-        grid_size=_GRID_SIZE.value, span=_SPAN.value,
-        sample_seed=_SAMPLE_SEED.value)
-  except (ValueError, FileNotFoundError) as e:
-    raise app.UsageError(str(e)) from None
+    raise errors.UserInputError(f"Unexpected arguments: {argv[1:]}")
+  paths = write_generation_figures(
+      _WORKDIR.value, _OUT.value, seed_index=_SEED_INDEX.value,
+      num_per_class=_NUM_PER_CLASS.value,
+      traversal_classes=_traversal_classes(), grid_size=_GRID_SIZE.value,
+      span=_SPAN.value, sample_seed=_SAMPLE_SEED.value)
   for path in paths:
     print(path)
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

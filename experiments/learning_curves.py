@@ -10,10 +10,11 @@ Validation curves are solid, test dashed (mean over seeds, ±1 std band);
 triangles mark each seed's selected step.
 """
 
-from absl import app
 from absl import flags
 
+from ssvae import cli
 from ssvae import curves
+from ssvae import errors
 
 _RUN_DIRS = flags.DEFINE_multi_string("run_dir", None,
                                       "Run directory (repeatable).")
@@ -28,15 +29,16 @@ flags.mark_flags_as_required(["run_dir", "out"])
 
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    raise errors.UserInputError(f"Unexpected arguments: {argv[1:]}")
   dirs, labels = _RUN_DIRS.value, _LABELS.value
   if labels and len(labels) != len(dirs):
-    raise app.UsageError(f"Got {len(labels)} --label for {len(dirs)} "
-                         "--run_dir; give one per run or none.")
+    raise errors.UserInputError(
+        f"Got {len(labels)} --label for {len(dirs)} --run_dir; give one per "
+        "run or none.")
   curves.write_learning_curves(dirs, labels or [""] * len(dirs),
                                _METRIC.value, _OUT.value, _TITLE.value)
   print(f"Wrote {_OUT.value}")
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -29,11 +29,12 @@ hosts' devices, and only process 0 writes results.* and the figures.
 import shlex
 import sys
 
-from absl import app
 from absl import flags
 import jax
 from ml_collections import config_flags
 
+from ssvae import cli
+from ssvae import errors
 from ssvae import logging_utils
 from ssvae import sweep
 
@@ -71,25 +72,20 @@ def command_line(argv=None) -> str:
 
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    raise errors.UserInputError(f"Unexpected arguments: {argv[1:]}")
+  config = cli.config_from_flag(_CONFIG, ("sweep",))
+  shard = sweep.parse_shard(_SHARD.value)
   if _MULTIHOST.value:
     jax.distributed.initialize(coordinator_address=_COORDINATOR.value,
                                num_processes=_NUM_PROCESSES.value,
                                process_id=_PROCESS_ID.value)
   logging_utils.setup()
-  try:
-    shard = sweep.parse_shard(_SHARD.value)
-    sweep.check_sweep(_CONFIG.value)
-  except ValueError as e:  # Bad sweep config: say so before any training.
-    raise app.UsageError(str(e)) from None
-  with logging_utils.exit_on_divergence():
-    summary = sweep.run_sweep(_CONFIG.value, _WORKDIR.value,
-                              command=command_line(),
-                              train_pending=not _STATUS_ONLY.value,
-                              shard=shard)
+  summary = sweep.run_sweep(config, _WORKDIR.value, command=command_line(),
+                            train_pending=not _STATUS_ONLY.value,
+                            shard=shard)
   if jax.process_index() == 0:
     print(f"Wrote {len(summary)} cells to {_WORKDIR.value}/results.md")
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

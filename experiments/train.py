@@ -4,13 +4,15 @@ r"""Trains and evaluates one experiment from a config file.
       --config.data.num_labels=1000
 
 Rerunning the same command resumes from the last checkpoint in --workdir.
+An input error is one line `error: ...` (exit status 2); --traceback shows
+its traceback.
 """
 
-from absl import app
 from absl import flags
 from ml_collections import config_flags
 
-from ssvae import config_validation
+from ssvae import cli
+from ssvae import errors
 from ssvae import logging_utils
 from ssvae import train
 
@@ -24,17 +26,14 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    raise errors.UserInputError(f"Unexpected arguments: {argv[1:]}")
   logging_utils.setup()
-  try:
-    with logging_utils.exit_on_divergence():
-      results = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
-  except config_validation.ConfigError as e:
-    raise app.UsageError(str(e)) from None
+  config = cli.config_from_flag(_CONFIG, ("experiment", "feedback"))
+  results = train.train_and_evaluate(config, _WORKDIR.value)
   metrics = {k: [round(v, 4) for v in vs]
              for k, vs in results["metrics"].items()}
   print(f"Final test metrics (per seed {results['seeds']}): {metrics}")
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

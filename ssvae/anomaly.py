@@ -25,8 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from sklearn import metrics
-import tqdm
 
+from ssvae import batching
 from ssvae import losses
 from ssvae import types
 
@@ -74,47 +74,6 @@ def reconstruction_log_prob(encode_fn: EncodeFn, decode_fn: DecodeFn,
   return jax.nn.logsumexp(per_sample, axis=0) - math.log(num_samples)
 
 
-def score_in_batches(score_fn: Callable[..., Array], x: np.ndarray,
-                     batch_size: int, rng: Optional[Array] = None,
-                     progress: bool = False) -> np.ndarray:
-  """Applies score_fn batch by batch and concatenates the [b] results.
-
-  Every call sees exactly batch_size rows (the last batch is padded by
-  repeating its final row and the padding's scores are dropped), so a jitted
-  score_fn compiles once. With rng, score_fn(batch, key) is called with
-  key = fold_in(rng, batch_index); without, score_fn(batch). progress shows
-  a progress bar (stderr) counting examples.
-  """
-  if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-    raise ValueError(f"batch_size must be a positive integer, got "
-                     f"{batch_size!r}.")
-  num_examples = len(x)
-  if num_examples == 0:
-    raise ValueError("x is empty: nothing to score.")
-  batch_size = min(batch_size, num_examples)
-  scores = []
-  bar = tqdm.tqdm(total=num_examples, unit="example", desc="scoring",
-                  disable=not progress)
-  for index, start in enumerate(range(0, num_examples, batch_size)):
-    batch = x[start:start + batch_size]
-    num_real = len(batch)
-    if num_real < batch_size:
-      padding = np.repeat(np.asarray(batch[-1:]), batch_size - num_real, axis=0)
-      batch = np.concatenate([np.asarray(batch), padding], axis=0)
-    if rng is None:
-      batch_scores = score_fn(batch)
-    else:
-      batch_scores = score_fn(batch, jax.random.fold_in(rng, index))
-    batch_scores = np.asarray(batch_scores)
-    if batch_scores.shape != (batch_size,):
-      raise ValueError(f"score_fn returned shape {batch_scores.shape} for a "
-                       f"batch of {batch_size}; expected ({batch_size},).")
-    scores.append(batch_scores[:num_real])
-    bar.update(num_real)
-  bar.close()
-  return np.concatenate(scores)
-
-
 def anomaly_scores(encode_fn: EncodeFn, decode_fn: DecodeFn, x: np.ndarray,
                    rng: Array, num_samples: int, likelihood: str,
                    batch_size: int = 1000,
@@ -132,7 +91,8 @@ def anomaly_scores(encode_fn: EncodeFn, decode_fn: DecodeFn, x: np.ndarray,
     return -reconstruction_log_prob(encode_fn, decode_fn, batch, key,
                                     num_samples, likelihood)
 
-  return score_in_batches(score_fn, x, batch_size, rng=rng, progress=progress)
+  return batching.map_in_batches(score_fn, x, batch_size, rng=rng,
+                                 progress=progress, output_ndim=1)
 
 
 def roc_auc(scores: np.ndarray, is_anomaly: np.ndarray) -> float:

@@ -3,18 +3,19 @@
 import ml_collections
 
 from ssvae import config_diff
+from ssvae import errors
 from ssvae import models
 from ssvae import selection
 from ssvae import types
+from ssvae.data import registry as data_registry
 
-DATA_NAMES = ("digits", "mnist", "fashion_mnist", "dsprites", "smallnorb",
-              "uci_har")
-DATA_SOURCES = ("auto", "files", "tfds", "embedded")
-MODEL_FAMILIES = ("dense", "cnn", "rnn", "multihead_cnn")
+# The valid names come from the registries that use them.
+DATA_NAMES = data_registry.NAMES
+DATA_SOURCES = data_registry.SOURCES
+MODEL_FAMILIES = models.FAMILIES
 
 
-class ConfigError(ValueError):
-  """A config value is invalid; the message names the field."""
+ConfigError = errors.ConfigError  # Re-exported: where it was first defined.
 
 
 def _require(condition: bool, field: str, message: str) -> None:

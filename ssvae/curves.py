@@ -12,12 +12,16 @@ import dataclasses
 import os
 from typing import Optional, Sequence
 
+from matplotlib import figure as figure_lib
+from matplotlib.backends import backend_agg
 import numpy as np
 
+from ssvae import errors
 from ssvae import io_utils
 from ssvae import plots
 
-SPLIT_STYLES = {"validation": "-", "test": "--"}
+SPLIT_STYLES = {"validation": "-", "test": "--", "train": ":"}
+EVAL_SPLITS = ("validation", "test")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,27 +37,31 @@ class Curves:
   selected_steps: tuple
 
 
-def load_curves(run_dir: str, metric: str, label: str = "") -> Curves:
-  """Reads `metric` per split, seed and step from a run directory."""
+def load_curves(run_dir: str, metric: str, label: str = "",
+                splits: Sequence[str] = EVAL_SPLITS) -> Curves:
+  """Reads `metric` per split, seed and step from a run directory.
+
+  splits: which records to read; ("train",) reads the training records
+  (the loss terms and diagnostics, averaged over each logged chunk).
+  """
   path = os.path.join(run_dir, "metrics.jsonl")
   if not os.path.exists(path):
-    raise FileNotFoundError(f"{path} not found: is {run_dir} a run directory?")
+    raise errors.RunNotFoundError(
+        f"{path} not found: is {run_dir} a run directory?")
   table = {}  # (split, seed) -> {step: value}
-  with open(path) as f:
-    for line in f:
-      record = io_utils.read_json_string(line)
-      if record["split"] in SPLIT_STYLES and metric in record:
-        table.setdefault((record["split"], record["seed"]), {})[
-            record["step"]] = record[metric]
+  for _, record in io_utils.read_records(path):
+    if record.get("split") in splits and metric in record:
+      table.setdefault((record["split"], record["seed"]), {})[
+          record["step"]] = record[metric]
   if not table:
-    raise ValueError(f"{path} has no validation or test records of "
-                     f"{metric!r}.")
+    raise errors.UserInputError(
+        f"{path} has no {' or '.join(splits)} records of {metric!r}.")
   steps = np.array(sorted({s for by_step in table.values() for s in by_step}))
   seeds = sorted({seed for _, seed in table})
   values = {
       split: np.array([[table[(split, seed)].get(s, np.nan) for s in steps]
                        for seed in seeds])
-      for split in SPLIT_STYLES if any(k[0] == split for k in table)}
+      for split in splits if any(k[0] == split for k in table)}
   results_path = os.path.join(run_dir, "results.json")
   selected = ()
   if os.path.exists(results_path):
@@ -67,6 +75,15 @@ def learning_curves_figure(curves: Sequence[Curves], metric: str, *,
                            title: str = "", ylim: Optional[tuple] = None):
   fig, ax = plots._new_figure()  # pylint: disable=protected-access
   fig.set_size_inches(7.5, 4.8)
+  draw_curves(ax, curves, metric, ylim=ylim)
+  ax.set_title(title or f"{metric} vs step (triangles: selected steps)")
+  return fig
+
+
+def draw_curves(ax, curves: Sequence[Curves], metric: str, *,
+                ylim: Optional[tuple] = None) -> None:
+  """Each run's curves on `ax`: mean over seeds, ±1 std band, a split per
+  line style, each seed's selected step marked on the validation curve."""
   colors = [f"C{i}" for i in range(10)]
   for run, color in zip(curves, colors * (len(curves) // 10 + 1)):
     for split, values in run.values.items():
@@ -86,10 +103,8 @@ def learning_curves_figure(curves: Sequence[Curves], metric: str, *,
   ax.set_ylabel(metric)
   if ylim:
     ax.set_ylim(*ylim)
-  ax.set_title(title or f"{metric} vs step (triangles: selected steps)")
   ax.grid(alpha=0.3)
   ax.legend(fontsize=7, loc="best")
-  return fig
 
 
 def write_learning_curves(run_dirs: Sequence[str], labels: Sequence[str],
@@ -97,3 +112,19 @@ def write_learning_curves(run_dirs: Sequence[str], labels: Sequence[str],
   curves = [load_curves(d, metric, label) for d, label in zip(run_dirs,
                                                                labels)]
   plots.save_figure(learning_curves_figure(curves, metric, title=title), path)
+
+
+def panels_figure(panels: Sequence[tuple], *, ncols: int = 2,
+                  title: str = ""):
+  """One axes per (panel title, curves, metric[, ylim]) in a grid."""
+  nrows = -(-len(panels) // ncols)
+  fig = figure_lib.Figure(figsize=(6.5 * ncols, 4.2 * nrows),
+                          layout="constrained")
+  backend_agg.FigureCanvasAgg(fig)
+  for index, (panel_title, runs, metric, *ylim) in enumerate(panels):
+    ax = fig.add_subplot(nrows, ncols, index + 1)
+    draw_curves(ax, runs, metric, ylim=ylim[0] if ylim else None)
+    ax.set_title(panel_title, fontsize=10)
+  if title:
+    fig.suptitle(title)
+  return fig

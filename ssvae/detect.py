@@ -27,9 +27,9 @@ import jax
 import numpy as np
 
 from ssvae import anomaly
+from ssvae import batching
 from ssvae import detect_feedback
-from ssvae import disentanglement_eval
-from ssvae import evaluation
+from ssvae import errors
 from ssvae import feedback
 from ssvae import io_utils
 from ssvae import rng
@@ -134,44 +134,57 @@ def fit_threshold(normal_scores: np.ndarray, rule: str,
   points lie above it; for a new normal point exchangeable with them, the
   chance of lying above is (floor(level * n) + 1) / (n + 1).
   """
+  check_threshold_rule(rule, level)
   scores = np.sort(np.asarray(normal_scores, np.float64))
   n = len(scores)
   if scores.ndim != 1 or n == 0 or not np.all(np.isfinite(scores)):
-    raise ValueError("A threshold needs a non-empty 1-d array of finite "
-                     "scores of normal points.")
+    raise errors.UserInputError(
+        "A threshold needs a non-empty 1-d array of finite scores of normal "
+        "points.")
   if rule == PERCENTILE:
-    if not 0 < level < 100:
-      raise ValueError(f"threshold_percentile must be in (0, 100), got "
-                       f"{level}.")
     value = float(np.percentile(scores, level))
-  elif rule == TARGET_FPR:
-    if not 0 < level < 1:
-      raise ValueError(f"target_fpr must be in (0, 1), got {level}.")
+  else:
     num_above = math.floor(level * n)
     if num_above == 0:
-      raise ValueError(
+      raise errors.UserInputError(
           f"target_fpr={level} is below 1/{n}: the {n} validation points "
           "cannot resolve it; use a larger target or a larger "
           "data.validation_size.")
     value = float(scores[n - 1 - num_above])
-  else:
-    raise ValueError(f"Unknown threshold rule {rule!r}; expected one of "
-                     f"{THRESHOLD_RULES}.")
   return Threshold(value=value, rule=rule, level=float(level),
                    num_validation=n,
                    validation_fpr=float(np.mean(scores > value)))
 
 
+def check_threshold_rule(rule: str, level: float) -> None:
+  """UserInputError for an unknown rule or a level outside its range."""
+  if rule == PERCENTILE:
+    if not 0 < level < 100:
+      raise errors.UserInputError(
+          f"threshold_percentile must be in (0, 100), got {level}.")
+  elif rule == TARGET_FPR:
+    if not 0 < level < 1:
+      raise errors.UserInputError(
+          f"target_fpr must be in (0, 1), got {level}.")
+  else:
+    raise errors.UserInputError(
+        f"Unknown threshold rule {rule!r}; expected one of "
+        f"{THRESHOLD_RULES}.")
+
+
 def threshold_request(percentile: Optional[float],
                       target_fpr: Optional[float]) -> Optional[tuple]:
-  """(rule, level) from a percentile or a target FPR (at most one), or None."""
+  """(rule, level) from a percentile or a target FPR (at most one), or
+  None; the level is checked here, before any scoring."""
   if percentile is not None and target_fpr is not None:
-    raise ValueError("Pass a threshold percentile or a target FPR, not both.")
-  if percentile is not None:
-    return PERCENTILE, percentile
-  if target_fpr is not None:
-    return TARGET_FPR, target_fpr
-  return None
+    raise errors.UserInputError(
+        "Pass a threshold percentile or a target FPR, not both.")
+  request = ((PERCENTILE, percentile) if percentile is not None
+             else (TARGET_FPR, target_fpr) if target_fpr is not None
+             else None)
+  if request is not None:
+    check_threshold_rule(*request)
+  return request
 
 
 def describe(threshold: Threshold) -> str:
@@ -187,7 +200,7 @@ def describe(threshold: Threshold) -> str:
 def check_can_score(variant: str, source: str) -> None:
   """The score needs a decoder: the supervised sibling has none."""
   if not types.has_decoder(variant):
-    raise ValueError(
+    raise errors.UserInputError(
         f"{source} is a {variant!r} run: it has no decoder, so it cannot "
         "score reconstruction probability. Use a 'semi_supervised' or "
         "'unsupervised' run.")
@@ -203,8 +216,9 @@ def _settings_from_json(value: dict, path: str) -> Settings:
         threshold=None if threshold is None else Threshold(**threshold),
         feedback=None if info is None else FeedbackInfo(**info))
   except (KeyError, TypeError, AttributeError) as err:
-    raise ValueError(f"{path} is not a detector file this version can read "
-                     f"({err}); delete it to start over.") from err
+    raise errors.WorkdirError(
+        f"{path} is not a detector file this version can read ({err}); "
+        "delete it to start over.") from err
 
 
 def read_settings(workdir: str) -> Optional[Settings]:
@@ -250,22 +264,27 @@ def load(workdir: str, *, state: Optional[str] = None,
   config = train.load_config(workdir)
   check_can_score(config.model.variant, workdir)
   if state is not None and state not in STATES:
-    raise ValueError(f"state must be one of {STATES}, got {state!r}.")
+    raise errors.UserInputError(
+        f"state must be one of {STATES}, got {state!r}.")
   if num_samples is not None and num_samples < 1:
-    raise ValueError(f"num_samples must be positive, got {num_samples}.")
+    raise errors.UserInputError(
+        f"num_samples must be positive, got {num_samples}.")
+  if batch_size is not None and batch_size < 1:
+    raise errors.UserInputError(
+        f"batch_size must be positive, got {batch_size}.")
   settings = _requested_settings(read_settings(workdir),
                                  config.anomaly_samples, state, seed_index,
                                  num_samples)
   num_seeds = config.train.num_seeds
   if not 0 <= settings.seed_index < num_seeds:
-    raise ValueError(f"seed_index={settings.seed_index} is outside "
-                     f"0..{num_seeds - 1} (the run trained {num_seeds} "
-                     "seed(s)).")
+    raise errors.UserInputError(
+        f"seed_index={settings.seed_index} is outside 0..{num_seeds - 1} "
+        f"(the run trained {num_seeds} seed(s)).")
   devices = devices or jax.devices()[:1]
   base, base_state = train.load_run(workdir, devices, which=settings.state)
   if settings.feedback is None:
     model = base.model
-    one_seed = evaluation.seed_slice(base_state, settings.seed_index)
+    one_seed = steps.seed_slice(base_state, settings.seed_index)
   else:
     tuned, one_seed = detect_feedback.load_finetuned(
         base, settings.seed_index,
@@ -281,7 +300,7 @@ def load(workdir: str, *, state: Optional[str] = None,
 
 def _raw_outputs(detector: Detector, x: np.ndarray, progress: bool):
   """(-log reconstruction probability [N], class logits [N, K] or None)."""
-  encode_fn, decode_fn = evaluation.model_fns(detector.model, detector.state)
+  encode_fn, decode_fn = steps.model_fns(detector.model, detector.state)
   raw = anomaly.anomaly_scores(
       encode_fn, decode_fn, x, rng.seed_key(detector.seed, "anomaly"),
       num_samples=detector.settings.num_samples,
@@ -289,7 +308,7 @@ def _raw_outputs(detector: Detector, x: np.ndarray, progress: bool):
       batch_size=detector.batch_size, progress=progress)
   if not types.has_classifier(detector.base.config.model.variant):
     return raw, None
-  logits = disentanglement_eval.encode_all(
+  logits = batching.map_in_batches(
       jax.jit(lambda batch: encode_fn(batch)[2]), x, detector.batch_size)
   return raw, logits
 
@@ -322,16 +341,16 @@ def score(detector: Detector, x: np.ndarray,
 def flags(detector: Detector, scores: Scores) -> np.ndarray:
   """Boolean [N]: score above the threshold."""
   if detector.settings.threshold is None:
-    raise ValueError("The detector has no threshold yet; set one with "
-                     "with_threshold (--threshold_percentile or "
-                     "--target_fpr).")
+    raise errors.UserInputError(
+        "The detector has no threshold yet; set one with with_threshold "
+        "(--threshold_percentile or --target_fpr).")
   return scores.score > detector.settings.threshold.value
 
 
 def _validation_x(detector: Detector) -> np.ndarray:
   validation = detector.base.dataset.validation
   if validation is None:
-    raise ValueError(
+    raise errors.UserInputError(
         f"The run in {detector.workdir} has no validation split "
         "(data.validation_size=0), so there are no held-out normal points "
         "to set a threshold on; train with a validation split.")

@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 
+from ssvae import errors
 from ssvae import feedback
 from ssvae.data import idx
 
@@ -21,7 +22,7 @@ FEEDBACK_LABELS = (FALSE_POSITIVE, FALSE_NEGATIVE)
 FEEDBACK_HEADER = ("index", "label")
 
 
-class InputError(ValueError):
+class InputError(errors.DataError):
   """A user-supplied file cannot be used; the message says why."""
 
 

@@ -28,7 +28,7 @@ import ml_collections
 import numpy as np
 
 from ssvae import data as data_lib
-from ssvae import evaluation
+from ssvae import errors
 from ssvae import feedback
 from ssvae import rng
 from ssvae import steps
@@ -115,8 +115,8 @@ def finetune_config(base_config: ml_collections.ConfigDict, seed: int,
   data set handed over is the base run's, already without that class.
   """
   if not isinstance(num_steps, int) or num_steps < 1:
-    raise ValueError(f"Fine-tuning needs a positive number of steps, got "
-                     f"{num_steps!r}.")
+    raise errors.UserInputError(
+        f"Fine-tuning needs a positive number of steps, got {num_steps!r}.")
   config = ml_collections.ConfigDict(base_config.to_dict())
   config.seed = seed
   config.data.held_out_class = -1
@@ -132,7 +132,7 @@ def finetune_config(base_config: ml_collections.ConfigDict, seed: int,
 
 def check_can_take_feedback(variant: str) -> None:
   if variant != types.SEMI_SUPERVISED:
-    raise ValueError(
+    raise errors.UserInputError(
         f"Feedback needs a class head and a decoder; this run's model is "
         f"{variant!r}. Train a 'semi_supervised' model to use feedback.")
 
@@ -220,9 +220,9 @@ def finetune(base: train.Experiment, base_state: steps.TrainState,
   config = finetune_config(base.config, seed, num_steps)
   exp = extended_experiment(base, seed_index, points, config, devices)
   save_points(workdir, points)
-  grown = grow_state(evaluation.seed_slice(base_state, seed_index), exp, seed)
+  grown = grow_state(steps.seed_slice(base_state, seed_index), exp, seed)
   run = train.train(config, workdir, experiment=exp, init_state=_stack(grown))
-  return exp, evaluation.seed_slice(run.last, 0)
+  return exp, steps.seed_slice(run.last, 0)
 
 
 def load_finetuned(base: train.Experiment, seed_index: int, workdir: str,
@@ -230,5 +230,5 @@ def load_finetuned(base: train.Experiment, seed_index: int, workdir: str,
   """(experiment, state of the one seed) of a finished fine-tuning run."""
   exp = extended_experiment(base, seed_index, load_points(workdir),
                             train.load_config(workdir), devices)
-  return exp, evaluation.seed_slice(train.restore_state(exp, workdir, "last"),
+  return exp, steps.seed_slice(train.restore_state(exp, workdir, "last"),
                                     0)

@@ -21,8 +21,10 @@ import jax
 import ml_collections
 import numpy as np
 
+from ssvae import batching
 from ssvae import disentanglement
-from ssvae import evaluation
+from ssvae import errors
+from ssvae import steps
 from ssvae import types
 
 BETA_VAE_FIELDS = ("batch_size", "num_train", "num_eval", "seed")
@@ -38,39 +40,19 @@ def check_beta_vae_config(beta_vae: ml_collections.ConfigDict) -> None:
     value = beta_vae.get(field)
     if (value is None or isinstance(value, bool)
         or not isinstance(value, (int, np.integer))):
-      raise ValueError(
+      raise errors.ConfigError(
           f"config.beta_vae.{field} must be an int, got {value!r} (fields: "
           f"{', '.join(BETA_VAE_FIELDS)}).")
     if field != "seed" and value < 1:
-      raise ValueError(f"config.beta_vae.{field} must be positive, got "
-                       f"{value}.")
+      raise errors.ConfigError(
+          f"config.beta_vae.{field} must be positive, got "
+          f"{value}.")
 
 
 def encoder_mean_fn(model, state) -> Callable[[np.ndarray], jax.Array]:
   """Jitted x [B, ...] -> z_mean [B, D] of ONE seed's state."""
-  encode_fn, _ = evaluation.model_fns(model, state)
+  encode_fn, _ = steps.model_fns(model, state)
   return jax.jit(lambda x: encode_fn(x)[0])
-
-
-def encode_all(representation_fn: Callable[[np.ndarray], jax.Array],
-               x: np.ndarray, batch_size: int) -> np.ndarray:
-  """Codes [N, D] of every x, in batches of exactly batch_size.
-
-  The last batch is padded by repeating its final row (padding codes are
-  dropped), so a jitted representation_fn compiles once.
-  """
-  if len(x) == 0:
-    raise ValueError("No observations to encode.")
-  batch_size = min(batch_size, len(x))
-  codes = []
-  for start in range(0, len(x), batch_size):
-    batch = np.asarray(x[start:start + batch_size])
-    num_real = len(batch)
-    if num_real < batch_size:
-      batch = np.concatenate(
-          [batch, np.repeat(batch[-1:], batch_size - num_real, axis=0)])
-    codes.append(np.asarray(representation_fn(batch))[:num_real])
-  return np.concatenate(codes)
 
 
 def grid_split(dataset):
@@ -116,7 +98,7 @@ def beta_vae_scores(exp, state) -> list[dict]:
   """
   settings = exp.config.get("beta_vae")
   if settings is None:
-    raise ValueError("config.beta_vae is not set.")
+    raise errors.ConfigError("config.beta_vae is not set.")
   check_beta_vae_config(settings)
   _check_experiment(exp)
   # Checks the grid before any encoding, so a bad data set fails fast.
@@ -125,9 +107,9 @@ def beta_vae_scores(exp, state) -> list[dict]:
   scores = []
   for index in range(exp.num_seeds):
     representation_fn = encoder_mean_fn(
-        exp.model, evaluation.seed_slice(state, index))
-    codes = encode_all(representation_fn, grid.x,
-                       exp.config.train.eval_batch_size)
+        exp.model, steps.seed_slice(state, index))
+    codes = batching.map_in_batches(representation_fn, grid.x,
+                                    exp.config.train.eval_batch_size)
     scores.append(disentanglement.beta_vae_score(
         lambda looked_up_codes: looked_up_codes,
         grid_sampler(exp.dataset, codes),

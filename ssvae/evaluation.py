@@ -11,6 +11,7 @@ import jax
 import numpy as np
 
 from ssvae import anomaly
+from ssvae import disentanglement_eval
 from ssvae import parallel
 from ssvae import rng
 from ssvae import steps
@@ -50,20 +51,6 @@ def make_evaluator(exp, split: str = "test"):
   return evaluate
 
 
-def seed_slice(state, index: int):
-  """The train state of one seed out of a seed-stacked state."""
-  return jax.tree.map(lambda leaf: leaf[index], state)
-
-
-def model_fns(model, state):
-  """(encode_fn, decode_fn) closures over one seed's variables."""
-  variables = {"params": state.params, **state.model_state}
-  encode_fn = lambda x: model.apply(variables, x, method="encode", train=False)
-  decode_fn = lambda z, y: model.apply(variables, z, y, method="decode",
-                                       train=False)
-  return encode_fn, decode_fn
-
-
 def anomaly_auc(exp, state) -> list[float]:
   """ROC AUC per seed of the held-out class vs the rest of the test split."""
   config = exp.config
@@ -71,7 +58,7 @@ def anomaly_auc(exp, state) -> list[float]:
   is_anomaly = anomaly.held_out_class_mask(test.y, config.data.held_out_class)
   aucs = []
   for s, seed in enumerate(exp.seeds):
-    encode_fn, decode_fn = model_fns(exp.model, seed_slice(state, s))
+    encode_fn, decode_fn = steps.model_fns(exp.model, steps.seed_slice(state, s))
     scores = anomaly.anomaly_scores(
         encode_fn, decode_fn, test.x,
         rng.seed_key(seed, "anomaly"),
@@ -89,8 +76,6 @@ def final_metrics(exp, state) -> dict:
       and types.has_decoder(exp.config.model.variant)):
     metrics["auc"] = anomaly_auc(exp, state)
   if exp.config.get("beta_vae") is not None:
-    # Imported here: disentanglement_eval builds on this module.
-    from ssvae import disentanglement_eval  # pylint: disable=g-import-not-at-top
     metrics["beta_vae_score"] = disentanglement_eval.beta_vae_per_seed(
         exp, state)
   return metrics

@@ -49,16 +49,18 @@ import ml_collections
 import numpy as np
 
 from ssvae import anomaly
+from ssvae import batching
 from ssvae import config_diff
 from ssvae import data as data_lib
-from ssvae import disentanglement_eval
-from ssvae import evaluation
+from ssvae import errors
 from ssvae import feedback
 from ssvae import io_utils
 from ssvae import rng
+from ssvae import steps
 from ssvae import sweep
 from ssvae import train
 from ssvae import types
+from ssvae import workdir as workdir_lib
 
 ROUND_RESULTS = "round_results.json"
 ROUND_SCORES = "scores.npz"
@@ -80,33 +82,40 @@ def round_name(num_feedback: int) -> str:
 
 
 def check_config(config: ml_collections.ConfigDict) -> None:
-  """Raises ValueError naming the field for settings the protocol cannot use."""
+  """Raises ConfigError naming the field of a setting the protocol rejects."""
   fb = config.get("feedback")
   if fb is None:
-    raise ValueError("config.feedback is missing (see "
-                     "configs/feedback_mnist.py).")
+    raise errors.ConfigError(
+        "config.feedback is missing (see "
+        "configs/feedback_mnist.py).")
   if config.model.variant != types.SEMI_SUPERVISED:
-    raise ValueError(
+    raise errors.ConfigError(
         f"config.model.variant must be 'semi_supervised' (feedback needs the "
         f"class head and the decoder), got {config.model.variant!r}.")
   if config.data.held_out_class < 0:
-    raise ValueError("config.data.held_out_class must name the anomaly "
-                     f"class, got {config.data.held_out_class}.")
+    raise errors.ConfigError(
+        "config.data.held_out_class must name the anomaly "
+        f"class, got {config.data.held_out_class}.")
   counts = tuple(fb.num_feedback)
   if not counts or any(not isinstance(n, int) or n < 1 for n in counts):
-    raise ValueError(f"config.feedback.num_feedback must be positive ints, "
-                     f"got {counts!r}.")
+    raise errors.ConfigError(
+        f"config.feedback.num_feedback must be positive ints, "
+        f"got {counts!r}.")
   if len(set(counts)) != len(counts):
-    raise ValueError(f"config.feedback.num_feedback has repeats: {counts}.")
+    raise errors.ConfigError(
+        f"config.feedback.num_feedback has repeats: {counts}.")
   if not 0.0 < fb.flag_quantile < 1.0:
-    raise ValueError(f"config.feedback.flag_quantile must be in (0, 1), got "
-                     f"{fb.flag_quantile}.")
+    raise errors.ConfigError(
+        f"config.feedback.flag_quantile must be in (0, 1), got "
+        f"{fb.flag_quantile}.")
   if fb.strategy not in feedback.SELECTION_STRATEGIES:
-    raise ValueError(f"config.feedback.strategy must be one of "
-                     f"{feedback.SELECTION_STRATEGIES}, got {fb.strategy!r}.")
+    raise errors.ConfigError(
+        f"config.feedback.strategy must be one of "
+        f"{feedback.SELECTION_STRATEGIES}, got {fb.strategy!r}.")
   if fb.num_train_scored != -1 and fb.num_train_scored < 1:
-    raise ValueError(f"config.feedback.num_train_scored must be positive or "
-                     f"-1 (all), got {fb.num_train_scored}.")
+    raise errors.ConfigError(
+        f"config.feedback.num_train_scored must be positive or "
+        f"-1 (all), got {fb.num_train_scored}.")
 
 
 def _claim_workdir(config, workdir: str) -> None:
@@ -117,7 +126,7 @@ def _claim_workdir(config, workdir: str) -> None:
     changed = config_diff.changed_fields(io_utils.read_json(path), current,
                                          ignore=_CONTINUABLE_FIELDS)
     if changed:
-      raise ValueError(
+      raise errors.WorkdirError(
           f"{workdir} holds a feedback experiment with a different config "
           f"(fields {', '.join(changed)}); use a new --workdir or restore "
           "those values.")
@@ -142,7 +151,7 @@ def split_test_set(y: np.ndarray, anomaly_class: int,
   """
   y = np.asarray(y)
   if np.sum(y == anomaly_class) < 2:
-    raise ValueError(
+    raise errors.ConfigError(
         f"The test split has {np.sum(y == anomaly_class)} points of anomaly "
         f"class {anomaly_class}; the pool and the evaluation set need one "
         "each.")
@@ -185,7 +194,7 @@ def build_round_experiment(config, dataset: data_lib.Dataset,
     raise ValueError(f"Need feedback for {config.train.num_seeds} seeds, got "
                      f"{len(labels)}.")
   if len({len(fb) for fb in labels}) > 1:
-    raise ValueError(
+    raise errors.ConfigError(
         f"Seeds got different numbers of feedback points "
         f"({[len(fb) for fb in labels]}): the pool has too few mistakes for "
         "the requested count; lower config.feedback.num_feedback.")
@@ -238,7 +247,7 @@ def _check_layout(exp, num_normal: int, starts, blocks_y) -> None:
 
 
 def _class_logits_fn(model, state_i):
-  encode_fn, _ = evaluation.model_fns(model, state_i)
+  encode_fn, _ = steps.model_fns(model, state_i)
   return jax.jit(lambda x: encode_fn(x)[2])
 
 
@@ -266,8 +275,8 @@ def score_round(exp, state, num_normal: int, pool_x: Optional[np.ndarray],
   out = {k: [] for k in ("eval_scores", "p_fp", "p_fn", "adjusted",
                          "train_max", "flag_threshold", "pool_scores")}
   for s, seed in enumerate(exp.seeds):
-    state_i = evaluation.seed_slice(state, s)
-    encode_fn, decode_fn = evaluation.model_fns(exp.model, state_i)
+    state_i = steps.seed_slice(state, s)
+    encode_fn, decode_fn = steps.model_fns(exp.model, state_i)
     key = rng.seed_key(seed, "feedback")
 
     def scores(x, offset):
@@ -278,7 +287,7 @@ def score_round(exp, state, num_normal: int, pool_x: Optional[np.ndarray],
 
     eval_scores = scores(exp.dataset.test.x, _EVAL_KEY)
     train_scores = scores(exp.dataset.train.x[train_rows], _TRAIN_KEY)
-    logits = disentanglement_eval.encode_all(
+    logits = batching.map_in_batches(
         _class_logits_fn(exp.model, state_i), exp.dataset.test.x, batch_size)
     p_fp, p_fn = (np.asarray(p) for p in feedback.feedback_probabilities(
         logits, base_num_classes))
@@ -378,14 +387,24 @@ def load_round_scores(workdir: str, num_feedback: int) -> dict:
 
 def run_feedback_experiment(config: ml_collections.ConfigDict, workdir: str,
                             *, command: str = "", devices=None) -> dict:
-  """Runs every unfinished round and writes results.json and results.md."""
+  """Runs every unfinished round and writes results.json and results.md.
+
+  The config and data are checked, and workdir claimed (locked), before
+  anything is written.
+  """
   check_config(config)
-  os.makedirs(workdir, exist_ok=True)
-  _claim_workdir(config, workdir)
   dataset = data_lib.load_dataset(config.data)
-  anomaly_class = config.data.held_out_class
-  split = split_test_set(dataset.test.y, anomaly_class,
+  split = split_test_set(dataset.test.y, config.data.held_out_class,
                          config.feedback.split_seed)
+  with workdir_lib.claimed(workdir, lock=jax.process_index() == 0):
+    _claim_workdir(config, workdir)
+    return _run_rounds(config, workdir, dataset, split, command, devices)
+
+
+def _run_rounds(config, workdir: str, dataset: data_lib.Dataset,
+                split: PoolEvalSplit, command: str, devices) -> dict:
+  """run_feedback_experiment on a claimed workdir."""
+  anomaly_class = config.data.held_out_class
   seeds = [config.seed + s for s in range(config.train.num_seeds)]
   no_feedback = [feedback.FeedbackLabels(np.zeros(0, int), np.zeros(0, int))
                  for _ in seeds]

@@ -2,11 +2,14 @@
 
 import json
 import os
-import tempfile
+import secrets
 import time
 from typing import Any, Optional
 
+from absl import logging
 import numpy as np
+
+from ssvae import errors
 
 
 def _to_jsonable(value: Any) -> Any:
@@ -21,11 +24,26 @@ def _to_jsonable(value: Any) -> Any:
   return value
 
 
+def new_temp_file(directory: str, suffix: str = "") -> tuple[int, str]:
+  """Creates a new hidden file in `directory`; returns (fd, path).
+
+  Its mode is 0666 less the umask, as for any file open() creates (so
+  config.json, results.json and metrics.jsonl share one mode), unlike
+  tempfile.mkstemp's 0600.
+  """
+  while True:
+    path = os.path.join(directory, f".tmp_{secrets.token_hex(8)}{suffix}")
+    try:
+      return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), path
+    except FileExistsError:
+      continue
+
+
 def atomic_write_text(path: str, text: str) -> None:
   """Writes via a temporary file and rename: a kill never leaves half a file."""
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp_")
+  fd, tmp = new_temp_file(directory)
   try:
     with os.fdopen(fd, "w") as f:
       f.write(text)
@@ -43,8 +61,42 @@ def write_json(path: str, value: Any) -> None:
 
 
 def read_json(path: str) -> Any:
+  """The JSON value in `path`; WorkdirError naming the file if it is not
+  JSON (e.g. a hand edit gone wrong)."""
   with open(path) as f:
-    return json.load(f)
+    try:
+      return json.load(f)
+    except ValueError as e:
+      raise errors.WorkdirError(
+          f"{path} is not valid JSON ({e}); fix or restore it.") from e
+
+
+def read_records(path: str) -> list[tuple[str, dict]]:
+  """(line, record) for every JSON line of a records file (metrics.jsonl).
+
+  A kill during a write leaves the last line cut short: it is dropped with
+  a warning. Any other line that is not a JSON record with a "step" is a
+  WorkdirError naming the file and line.
+  """
+  with open(path) as f:
+    lines = f.read().splitlines()
+  records = []
+  for number, line in enumerate(lines, start=1):
+    if not line.strip():
+      continue
+    try:
+      record = json.loads(line)
+      record["step"]  # pylint: disable=pointless-statement
+    except (ValueError, TypeError, KeyError) as e:
+      if number == len(lines):
+        logging.warning("%s line %d is incomplete (a run stopped while "
+                        "writing it); dropping it.", path, number)
+        continue
+      raise errors.WorkdirError(
+          f"{path} line {number} is not a metrics record ({e}); fix or "
+          "delete that line.") from e
+    records.append((line, record))
+  return records
 
 
 # Fields of a metrics record that say where it belongs; the rest are scalars.

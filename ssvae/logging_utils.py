@@ -1,9 +1,10 @@
-"""For entry points: logging (our INFO lines, not every library's) and how
-a diverged run ends the program."""
+"""For entry points: logging (our INFO lines, not every library's).
 
-import contextlib
+A diverged run ends the program through the error boundary (ssvae.cli):
+errors.TrainingDiverged is a user error, printed as one line.
+"""
+
 import logging as std_logging
-import sys
 
 from absl import logging
 
@@ -22,12 +23,3 @@ def setup() -> None:
   logging.set_verbosity(logging.INFO)
   logging.get_absl_handler().addFilter(_DropLibraryInfo())
 
-
-@contextlib.contextmanager
-def exit_on_divergence():
-  """Ends the program with a diverged run's message (it names the run, the
-  step and the kept checkpoint) instead of a traceback."""
-  try:
-    yield
-  except FloatingPointError as e:
-    sys.exit(f"Training diverged. {e}")

@@ -13,6 +13,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from ssvae import errors
+
 SEED_AXIS = "seed"
 DATA_AXIS = "data"
 
@@ -42,6 +44,6 @@ def per_seed_batch(mesh: Mesh) -> NamedSharding:
 def check_batch_divisible(mesh: Mesh, batch_size: int) -> None:
   data_shards = mesh.shape[DATA_AXIS]
   if batch_size % data_shards:
-    raise ValueError(
+    raise errors.ConfigError(
         f"config.train.batch_size={batch_size} must be divisible by the "
         f"{data_shards} devices of the mesh's data axis.")

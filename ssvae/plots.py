@@ -11,12 +11,14 @@ PLOTS names the figures a sweep config may list; each needs certain axes.
 import dataclasses
 import math
 import os
-import tempfile
 from typing import Any, Callable, Sequence
 
 from matplotlib.backends import backend_agg
 from matplotlib import figure as figure_lib
 import numpy as np
+
+from ssvae import errors
+from ssvae import io_utils
 
 
 def _has(cell: Any, metric: str) -> bool:
@@ -152,13 +154,15 @@ def check_plots(names: Sequence[str], axis_names: Sequence[str]) -> None:
   """Raises ValueError for an unknown plot or one whose axes are missing."""
   for name in names:
     if name not in PLOTS:
-      raise ValueError(f"sweep config plots: unknown plot {name!r}; "
-                       f"choose from {sorted(PLOTS)}.")
+      raise errors.ConfigError(
+          f"sweep config plots: unknown plot {name!r}; "
+          f"choose from {sorted(PLOTS)}.")
     missing = [a for a in PLOTS[name].required_axes if a not in axis_names]
     if missing:
-      raise ValueError(f"sweep config plots: {name!r} needs the axes "
-                       f"{missing}, which the sweep lacks "
-                       f"({list(axis_names)}).")
+      raise errors.ConfigError(
+          f"sweep config plots: {name!r} needs the axes "
+          f"{missing}, which the sweep lacks "
+          f"({list(axis_names)}).")
 
 
 def save_figure(fig: figure_lib.Figure, path: str) -> None:
@@ -166,7 +170,7 @@ def save_figure(fig: figure_lib.Figure, path: str) -> None:
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
   suffix = os.path.splitext(path)[1]
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp_", suffix=suffix)
+  fd, tmp = io_utils.new_temp_file(directory, suffix)
   os.close(fd)
   try:
     fig.savefig(tmp, dpi=120)

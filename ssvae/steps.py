@@ -73,9 +73,23 @@ def batch_loss(variant: str, output: types.ModelOutput, batch: dict, *,
                            factor_logits=output.factor_logits, **options)
 
 
-def _class_labels(output: types.ModelOutput, labels: Array) -> Array:
+def _class_labels(labels: Array) -> Array:
   """Labels of the class head: factor 0 for multi-factor data."""
   return labels[:, 0] if labels.ndim == 2 else labels
+
+
+def seed_slice(state, index: int):
+  """The train state of one seed out of a seed-stacked state."""
+  return jax.tree.map(lambda leaf: leaf[index], state)
+
+
+def model_fns(model, state):
+  """(encode_fn, decode_fn) closures over one seed's variables."""
+  variables = {"params": state.params, **state.model_state}
+  encode_fn = lambda x: model.apply(variables, x, method="encode", train=False)
+  decode_fn = lambda z, y: model.apply(variables, z, y, method="decode",
+                                       train=False)
+  return encode_fn, decode_fn
 
 
 def train_step(state: TrainState, batch: dict, rng: Array, *,
@@ -110,8 +124,7 @@ def train_step(state: TrainState, batch: dict, rng: Array, *,
       model_state=dict(new_model_state), opt_state=opt_state)
   metrics = {"loss": total, "grad_norm": optax.tree.norm(grads), **terms}
   if output.class_logits is not None:
-    hits = jnp.argmax(output.class_logits, -1) == _class_labels(
-        output, batch["label"])
+    hits = jnp.argmax(output.class_logits, -1) == _class_labels(batch["label"])
     metrics["labeled_accuracy"] = (
         jnp.sum(hits * batch["label_mask"])
         / jnp.maximum(batch["label_mask"].sum(), 1.0))

@@ -1,6 +1,6 @@
 """Sweeps: a grid of experiment configs, every cell trained over several seeds.
 
-A sweep config (configs/table*.py, built with `new_sweep_config`) holds:
+A sweep config (configs/table*.py, built with `configs.common.table_sweep`) holds:
   title: heading of results.md.
   base: a full experiment config, as configs/mnist_dense.py returns.
   axes: ((path, values), ...): the grid, a product over the axes in this
@@ -50,11 +50,13 @@ import tqdm
 
 from ssvae import config_diff
 from ssvae import config_validation
+from ssvae import data as data_lib
+from ssvae import errors
 from ssvae import io_utils
 from ssvae import plots
 from ssvae import train
+from ssvae import workdir as workdir_lib
 
-QUICK = "quick"
 RUNS_DIR = "runs"
 # Per-run columns of results.csv besides the axes and the metrics.
 RUN_COLUMNS = ("cell", "seed", "selected_step", "step", "stop_reason",
@@ -96,61 +98,6 @@ class CellSummary:
   pending: bool = False
 
 
-# ----------------------------------------------------------------- configs
-
-
-def parse_config_arg(arg: Optional[str], source: str) -> bool:
-  """True for the quick variant ("quick"), False for the full one ("")."""
-  if arg in (None, ""):
-    return False
-  if arg == QUICK:
-    return True
-  raise ValueError(
-      f"{source}: unknown config parameter {arg!r}; use no parameter (the "
-      f"full sweep) or ':{QUICK}'.")
-
-
-def new_sweep_config(*, title: str, base: ml_collections.ConfigDict,
-                     axes: tuple, metrics: tuple, num_seeds: int = 5,
-                     extra_grids: tuple = (), cell_overrides: tuple = (),
-                     plots_to_write: tuple = ()) -> ml_collections.ConfigDict:
-  """A sweep config with every field described in the module docstring."""
-  config = ml_collections.ConfigDict()
-  config.title = title
-  config.base = base
-  config.axes = tuple(axes)
-  config.extra_grids = tuple(extra_grids)
-  config.cell_overrides = tuple(cell_overrides)
-  config.num_seeds = num_seeds
-  config.metrics = tuple(metrics)
-  config.plots = tuple(plots_to_write)
-  return config
-
-
-def quick_base(base: ml_collections.ConfigDict, *,
-               keep_data: bool = False) -> ml_collections.ConfigDict:
-  """A tiny version of `base` that trains in seconds: what tests run.
-
-  Image data sets become scikit-learn's embedded 8x8 digits unless
-  keep_data (e.g. UCI HAR, whose data_dir the caller then passes).
-  """
-  if not keep_data:
-    base.data.name = "digits"
-    base.data.source = "auto"
-    base.data.data_dir = ""
-  family = base.model.family
-  base.model.hidden_sizes = (8, 8, 8) if family == "rnn" else (16,)
-  if family in ("cnn", "multihead_cnn"):
-    base.model.conv_channels = (4, 4, 4)
-  base.train.batch_size = 16
-  base.train.num_steps = 10
-  base.train.steps_per_call = 5
-  base.train.eval_every = 10
-  base.train.checkpoint_every = 5
-  base.train.eval_batch_size = 500
-  return base
-
-
 # --------------------------------------------------------- grid expansion
 
 
@@ -165,13 +112,14 @@ def _grids(sweep_config) -> list[tuple]:
 
 def _check_grid(grid: Any, where: str) -> None:
   if not isinstance(grid, (tuple, list)) or not grid:
-    raise ValueError(f"sweep config {where}: expected a non-empty tuple of "
-                     f"(path, values) pairs, got {grid!r}.")
+    raise errors.ConfigError(
+        f"sweep config {where}: expected a non-empty tuple of "
+        f"(path, values) pairs, got {grid!r}.")
   for axis in grid:
     if (not isinstance(axis, (tuple, list)) or len(axis) != 2
         or not isinstance(axis[0], str)
         or not isinstance(axis[1], (tuple, list)) or not axis[1]):
-      raise ValueError(
+      raise errors.ConfigError(
           f"sweep config {where}: every axis must be (path, non-empty tuple "
           f"of values), got {axis!r}.")
 
@@ -188,11 +136,11 @@ def axis_paths(sweep_config) -> list[str]:
   for name in names:
     if names.count(name) > 1:
       clash = [p for p in paths if axis_name(p) == name]
-      raise ValueError(
+      raise errors.ConfigError(
           f"sweep config axes {clash} share the name {name!r}; axis paths "
           "must end in distinct field names.")
     if name in RUN_COLUMNS:
-      raise ValueError(
+      raise errors.ConfigError(
           f"sweep config axis {name!r} clashes with the results.csv column "
           f"of that name ({RUN_COLUMNS}).")
   return paths
@@ -202,7 +150,7 @@ def _get(config, path: str) -> Any:
   node = config
   for part in path.split("."):
     if not isinstance(node, ml_collections.ConfigDict) or part not in node:
-      raise ValueError(
+      raise errors.ConfigError(
           f"sweep config: base config has no field {path!r} (no {part!r}).")
     node = node[part]
   return node
@@ -217,8 +165,9 @@ def _set(config, path: str, value: Any, where: str) -> None:
   try:
     node[leaf] = value
   except (TypeError, ValueError) as e:
-    raise ValueError(f"sweep config {where}: cannot set {path}={value!r}: "
-                     f"{e}") from e
+    raise errors.ConfigError(
+        f"sweep config {where}: cannot set {path}={value!r}: "
+        f"{e}") from e
 
 
 def _plain(value: Any) -> Any:
@@ -239,13 +188,15 @@ def _check_overrides(sweep_config, names: list[str]) -> list[tuple]:
     where = f"cell_overrides[{i}]"
     if (not isinstance(entry, (tuple, list)) or len(entry) != 2
         or not all(isinstance(d, dict) for d in entry)):
-      raise ValueError(f"sweep config {where}: expected (match dict, "
-                       f"override dict), got {entry!r}.")
+      raise errors.ConfigError(
+          f"sweep config {where}: expected (match dict, "
+          f"override dict), got {entry!r}.")
     match, override = entry
     unknown = [k for k in match if k not in names]
     if unknown:
-      raise ValueError(f"sweep config {where}: match keys {unknown} are not "
-                       f"axis names {names}.")
+      raise errors.ConfigError(
+          f"sweep config {where}: match keys {unknown} are not "
+          f"axis names {names}.")
     checked.append((match, override, where))
   return checked
 
@@ -253,8 +204,9 @@ def _check_overrides(sweep_config, names: list[str]) -> list[tuple]:
 def expand_cells(sweep_config: ml_collections.ConfigDict) -> list[Cell]:
   """Every cell of the sweep, each config validated; raises ValueError."""
   if not isinstance(sweep_config.num_seeds, int) or sweep_config.num_seeds < 1:
-    raise ValueError(f"sweep config num_seeds: must be a positive integer, "
-                     f"got {sweep_config.num_seeds!r}.")
+    raise errors.ConfigError(
+        f"sweep config num_seeds: must be a positive integer, "
+        f"got {sweep_config.num_seeds!r}.")
   paths = axis_paths(sweep_config)
   names = [axis_name(p) for p in paths]
   overrides = _check_overrides(sweep_config, names)
@@ -274,13 +226,14 @@ def expand_cells(sweep_config: ml_collections.ConfigDict) -> list[Cell]:
       name = ",".join(f"{axis_name(p)}={format_value(v)}"
                       for p, v in zip(grid_paths, values))
       if name in seen:
-        raise ValueError(f"sweep config: cell {name!r} appears twice; the "
-                         "grids overlap.")
+        raise errors.ConfigError(
+            f"sweep config: cell {name!r} appears twice; the "
+            "grids overlap.")
       seen.add(name)
       try:
         config_validation.validate(config)
       except ValueError as e:
-        raise ValueError(f"sweep cell {name!r}: {e}") from e
+        raise errors.ConfigError(f"sweep cell {name!r}: {e}") from e
       cells.append(Cell(name=name, config=config,
                         axes={axis_name(p): _plain(_get(config, p))
                               for p in paths}))
@@ -293,7 +246,7 @@ def check_sweep(sweep_config: ml_collections.ConfigDict) -> list[Cell]:
   plots.check_plots(tuple(sweep_config.plots),
                     [axis_name(p) for p in axis_paths(sweep_config)])
   if not sweep_config.metrics:
-    raise ValueError("sweep config metrics: name at least one metric.")
+    raise errors.ConfigError("sweep config metrics: name at least one metric.")
   return cells
 
 
@@ -322,33 +275,92 @@ def _metric_means(results: dict) -> str:
                    for k, vs in sorted(results["metrics"].items()))
 
 
+def finished_cells(cells: Sequence[Cell], workdir: str) -> dict[str, dict]:
+  """{cell name: results} of the cells that finished with their config."""
+  results = {}
+  for cell in cells:
+    done = finished_results(cell, workdir)
+    if done is not None:
+      results[cell.name] = done
+  return results
+
+
+class DataCache:
+  """Loads each data set the cells use once: cells differ in other fields."""
+
+  def __init__(self):
+    self._datasets = {}
+
+  def get(self, data_config) -> data_lib.Dataset:
+    key = (data_config.name, data_config.source, data_config.data_dir)
+    if key not in self._datasets:
+      self._datasets[key] = data_lib.load_dataset(data_config)
+    return self._datasets[key]
+
+
+def _in_cell(cell: Cell, error: errors.UserInputError):
+  """The same kind of error, its message prefixed with the cell's name."""
+  return type(error)(f"sweep cell {cell.name!r}: {error}")
+
+
+def check_cells_can_train(cells: Sequence[Cell], workdir: str,
+                          data: DataCache, devices=None,
+                          run_dirs_of: Optional[Sequence[Cell]] = None
+                          ) -> None:
+  """Refuses the sweep before anything is written or trained when a cell
+  would fail: its data (missing, or too few points for its num_labels), its
+  experiment (e.g. num_labels not divisible by the classes) or its run
+  directory (another config, a num_steps below its step).
+
+  run_dirs_of: the cells whose run directories are checked (default: all of
+  `cells`); a shard checks only its own, the others may be training.
+  """
+  for cell in cells:
+    try:
+      train.experiment_from_dataset(cell.config, data.get(cell.config.data),
+                                    devices)
+    except errors.UserInputError as e:
+      raise _in_cell(cell, e) from e
+  check_run_dirs(cells if run_dirs_of is None else run_dirs_of, workdir)
+
+
+def check_run_dirs(cells: Sequence[Cell], workdir: str) -> None:
+  """Refuses cells whose run directory holds a run their config cannot
+  continue (another config, a num_steps below its step); reads only."""
+  for cell in cells:
+    try:
+      train.check_can_resume(cell.config, run_dir(workdir, cell))
+    except errors.UserInputError as e:
+      raise _in_cell(cell, e) from e
+
+
 def run_cells(cells: Sequence[Cell], workdir: str, *, devices=None,
-              on_cell_end=None) -> dict[str, dict]:
+              on_cell_end=None, data: Optional[DataCache] = None
+              ) -> dict[str, dict]:
   """Trains every unfinished cell; returns {cell name: results}.
 
   Each cell's results.json records the commit and machine that trained it
   (read once, before training: the code in memory). on_cell_end(results so
-  far) is called after every finished cell.
+  far) is called after every finished cell. data: the loaded data sets to
+  reuse (the cells' own loads by default).
   """
   trained_by = {"git_commit": git_commit(), "machine": machine_description()}
-  results, pending = {}, []
-  for cell in cells:  # Decided up front, identically on every process.
-    done = finished_results(cell, workdir)
-    if done is None:
-      pending.append(cell)
-    else:
-      results[cell.name] = done
+  results = finished_cells(cells, workdir)  # Identical on every process.
+  pending = [cell for cell in cells if cell.name not in results]
   if results:
     tqdm.tqdm.write(f"{len(results)} of {len(cells)} cells already finished; "
                     "skipping them.")
   if on_cell_end is not None:
     on_cell_end(results)  # the ledger lists every unfinished cell as pending
+  data = data or DataCache()
   with tqdm.tqdm(total=len(cells), initial=len(results), desc="sweep",
                  unit="cell", disable=None) as bar:
     for cell in pending:
       start = time.time()
       results[cell.name] = train.train_and_evaluate(
           cell.config, run_dir(workdir, cell), devices=devices,
+          experiment=train.experiment_from_dataset(
+              cell.config, data.get(cell.config.data), devices),
           provenance=trained_by)
       bar.update(1)
       if on_cell_end is not None:
@@ -633,10 +645,21 @@ def parse_shard(text: str) -> tuple[int, int]:
   try:
     index, count = (int(part) for part in text.split("/"))
   except ValueError:
-    raise ValueError(f"--shard={text!r}: expected i/n, e.g. 0/4.") from None
+    raise errors.UserInputError(
+        f"--shard={text!r}: expected i/n, e.g. 0/4.") from None
   if not 0 <= index < count:
-    raise ValueError(f"--shard={text!r}: need 0 <= i < n.")
+    raise errors.UserInputError(f"--shard={text!r}: need 0 <= i < n.")
   return index, count
+
+
+def lock_name(shard: tuple[int, int] = (0, 1)) -> str:
+  """The lock file a sweep job holds in its workdir: one per shard, so the
+  n jobs of a sharded sweep run side by side and a second copy of one job
+  is refused."""
+  index, count = shard
+  if count == 1:
+    return workdir_lib.LOCK_FILE
+  return f"{workdir_lib.LOCK_FILE}.shard-{index}-of-{count}"
 
 
 def run_sweep(sweep_config: ml_collections.ConfigDict, workdir: str, *,
@@ -645,34 +668,52 @@ def run_sweep(sweep_config: ml_collections.ConfigDict, workdir: str, *,
               shard: tuple[int, int] = (0, 1)) -> list[CellSummary]:
   """Validates, trains every unfinished cell, then writes the outputs.
 
+  Nothing is written (sweep_config.json included) before the unfinished
+  cells are checked: against their data, and the run directories of those
+  this job trains (check_cells_can_train); with train_pending=False, the
+  run directories of all of them (nothing trains, no data is loaded).
+
   Every process of a multi-host job calls this with the same arguments; the
-  cells train across all processes' devices and only process 0 writes.
-  train_pending=False only writes the ledger: finished cells and the
-  pending ones. shard=(i, n) trains only cells i, i+n, i+2n, ... so that n
-  independent jobs can share one workdir; each writes the ledger from every
-  cell finished on disk.
+  cells train across all processes' devices and only process 0 writes (and
+  locks the workdir). train_pending=False only writes the ledger: finished
+  cells and the pending ones. shard=(i, n) trains only cells i, i+n, i+2n,
+  ... so that n independent jobs can share one workdir; each writes the
+  ledger from every cell finished on disk. Each job holds its own lock file
+  (lock_name), and each cell's run directory is locked while it trains, so
+  two jobs never train one cell.
   """
   cells = check_sweep(sweep_config)
   shard_index, num_shards = shard
   if not 0 <= shard_index < num_shards:
-    raise ValueError(f"shard {shard_index} of {num_shards}: need "
-                     f"0 <= shard index < number of shards.")
+    raise errors.ConfigError(f"shard {shard_index} of {num_shards}: need "
+                             f"0 <= shard index < number of shards.")
+  finished = finished_cells(cells, workdir)
+  pending = [c for c in cells if c.name not in finished]
+  data = DataCache()
+  if train_pending:
+    mine = {c.name for c in cells[shard_index::num_shards]}
+    check_cells_can_train(pending, workdir, data, devices,
+                          run_dirs_of=[c for c in pending if c.name in mine])
+  else:
+    check_run_dirs(pending, workdir)
   if process_index is None:
     process_index = jax.process_index()
-  if process_index == 0:
-    io_utils.atomic_write_text(
-        os.path.join(workdir, "sweep_config.json"),
-        sweep_config.to_json_best_effort(indent=2) + "\n")
-  write = functools.partial(write_outputs, workdir, sweep_config, cells,
-                            command=command, process_index=process_index)
-  def write_finished_on_disk(_=None):
-    return write({c.name: r for c in cells
-                  if (r := finished_results(c, workdir)) is not None})
-  if not train_pending:
-    return write_finished_on_disk()
-  if num_shards > 1:
-    run_cells(cells[shard_index::num_shards], workdir, devices=devices,
-              on_cell_end=write_finished_on_disk)
-    return write_finished_on_disk()
-  results = run_cells(cells, workdir, devices=devices, on_cell_end=write)
-  return write(results)
+  with workdir_lib.claimed(workdir, lock=process_index == 0 and train_pending,
+                           lock_name=lock_name(shard)):
+    if process_index == 0:
+      io_utils.atomic_write_text(
+          os.path.join(workdir, "sweep_config.json"),
+          sweep_config.to_json_best_effort(indent=2) + "\n")
+    write = functools.partial(write_outputs, workdir, sweep_config, cells,
+                              command=command, process_index=process_index)
+    def write_finished_on_disk(_=None):
+      return write(finished_cells(cells, workdir))
+    if not train_pending:
+      return write_finished_on_disk()
+    if num_shards > 1:
+      run_cells(cells[shard_index::num_shards], workdir, devices=devices,
+                on_cell_end=write_finished_on_disk, data=data)
+      return write_finished_on_disk()
+    results = run_cells(cells, workdir, devices=devices, on_cell_end=write,
+                        data=data)
+    return write(results)

@@ -32,6 +32,7 @@ from ssvae import checkpointing
 from ssvae import config_diff
 from ssvae import config_validation
 from ssvae import data as data_lib
+from ssvae import errors
 from ssvae import evaluation
 from ssvae import io_utils
 from ssvae import models
@@ -39,6 +40,7 @@ from ssvae import parallel
 from ssvae import rng
 from ssvae import selection as selection_lib
 from ssvae import steps
+from ssvae import workdir as workdir_lib
 
 # TensorBoard event files, beside metrics.jsonl: tensorboard/seed_<s>/<split>.
 TENSORBOARD_DIR = "tensorboard"
@@ -215,22 +217,59 @@ def make_train_chunk(exp: Experiment, num_steps: int):
       out_shardings=(seed_sharded, seed_sharded), donate_argnums=0)
 
 
+def _diverged(what: str, workdir: str,
+              ckpt: checkpointing.Checkpointer) -> errors.TrainingDiverged:
+  """The error that stops a diverged run, naming its last kept checkpoint.
+
+  Waits for saves in flight first, so the step named is committed; no
+  checkpoint holds a non-finite state (see _check_state_finite).
+  """
+  ckpt.wait_until_finished()
+  last_checkpoint = ckpt.latest_step()
+  kept = (f"its last checkpoint (step {last_checkpoint}, finite) is kept"
+          if last_checkpoint else "no checkpoint was written")
+  return errors.TrainingDiverged(
+      f"Training diverged. {what}. Run {workdir} stopped; {kept}. Try a "
+      "smaller optimizer.learning_rate or optimizer.momentum, then a new "
+      "--workdir.")
+
+
 def _check_finite(metrics: dict, first_step: int, seeds: tuple,
                   workdir: str, ckpt: checkpointing.Checkpointer) -> None:
-  """Stops a diverged run, naming where, what, and what is kept on disk."""
+  """Stops a run whose loss diverged, naming where, what, and what is kept."""
   loss = np.asarray(metrics["loss"])  # [S, n]
   bad = np.argwhere(~np.isfinite(loss))
   if bad.size:
     s, i = bad[0]
     terms = {k: float(np.asarray(v)[s, i]) for k, v in metrics.items()}
-    last_checkpoint = ckpt.latest_step()  # read only when stopping
-    kept = (f"its last checkpoint (step {last_checkpoint}) is kept"
-            if last_checkpoint else "no checkpoint was written")
-    raise FloatingPointError(
+    raise _diverged(
         f"Non-finite loss at step {first_step + i + 1} (seed {seeds[s]}): "
-        + ", ".join(f"{k}={v:.6g}" for k, v in sorted(terms.items()))
-        + f". Run {workdir} stopped; {kept}. Try a smaller "
-        "optimizer.learning_rate or optimizer.momentum, then a new --workdir.")
+        + ", ".join(f"{k}={v:.6g}" for k, v in sorted(terms.items())),
+        workdir, ckpt)
+
+
+@jax.jit
+def _finite_per_seed(tree) -> jax.Array:
+  """[S] bool: every float leaf of seed s is finite."""
+  leaves = [jnp.isfinite(leaf).reshape(leaf.shape[0], -1).all(axis=1)
+            for leaf in jax.tree.leaves(tree)
+            if jnp.issubdtype(leaf.dtype, jnp.floating)]
+  return jnp.stack(leaves).all(axis=0)
+
+
+def _check_state_finite(state: steps.TrainState, step: int, seeds: tuple,
+                        workdir: str, ckpt: checkpointing.Checkpointer) -> None:
+  """Refuses to checkpoint a state with NaN/inf parameters or optimizer state.
+
+  The loss of a step is computed before its update, so an update can turn
+  the state non-finite while every loss so far was finite.
+  """
+  finite = np.asarray(_finite_per_seed(state))
+  if not finite.all():
+    seed = seeds[int(np.argmin(finite))]
+    raise _diverged(
+        f"The parameters or optimizer state of seed {seed} hold NaN or inf "
+        f"after step {step}", workdir, ckpt)
 
 
 def _mean_over_steps(metrics: dict) -> dict:
@@ -253,19 +292,43 @@ def _check_config_matches(workdir: str, config) -> None:
       io_utils.read_json_string(config.to_json_best_effort()),
       ignore=_RESUMABLE_FIELDS)
   if changed:
-    raise ValueError(
+    raise errors.WorkdirError(
         f"{workdir} holds a run with a different config (fields "
         f"{', '.join(changed)}); use a new --workdir or restore those values.")
 
 
+def _check_num_steps(step: Optional[int], config, workdir: str) -> None:
+  """Refuses a num_steps below the step the workdir's run already reached."""
+  num_steps = config.train.num_steps
+  if step and step > num_steps:
+    raise errors.WorkdirError(
+        f"{workdir} holds a run at step {step}, past config.train.num_steps="
+        f"{num_steps}; set num_steps >= {step} to continue it, or use a new "
+        "--workdir.")
+
+
+def check_can_resume(config, workdir: str) -> None:
+  """Raises WorkdirError where train(config, workdir) would refuse workdir.
+
+  Reads only: for checking many runs (a sweep's cells) before any trains.
+  """
+  _check_config_matches(workdir, config)
+  _check_num_steps(max(checkpointing.saved_steps(workdir), default=None),
+                   config, workdir)
+
+
+def _metrics_to_keep(path: str, last_step: int) -> list[str]:
+  """Lines of metrics.jsonl up to last_step; a torn last line is dropped
+  (see io_utils.read_records)."""
+  return [line + "\n" for line, record in io_utils.read_records(path)
+          if record["step"] <= last_step]
+
+
 def _truncate_metrics(path: str, last_step: int) -> None:
-  """Drops records a killed run wrote after its last checkpoint."""
-  if not os.path.exists(path):
-    return
-  with open(path) as f:
-    lines = [l for l in f if l.strip()]
-  kept = [l for l in lines if io_utils.read_json_string(l)["step"] <= last_step]
-  io_utils.atomic_write_text(path, "".join(kept))
+  """Drops records a killed run wrote after its last checkpoint (or torn)."""
+  if os.path.exists(path):
+    io_utils.atomic_write_text(path, "".join(_metrics_to_keep(path,
+                                                              last_step)))
 
 
 def _chunk_boundaries(start: int, cfg) -> list[int]:
@@ -341,44 +404,112 @@ def _initial_checkpoint_tree(
           "clock": {"wall_s": np.float64(0), "cpu_s": np.float64(0)}}
 
 
-def train(config: ml_collections.ConfigDict, workdir: str, *, devices=None,
-          stop_after_step: Optional[int] = None,
-          experiment: Optional[Experiment] = None,
-          init_state: Optional[steps.TrainState] = None) -> Run:
-  """Trains, resuming from `workdir`'s last checkpoint.
-
-  Writes `config.json`, `metrics.jsonl` and TensorBoard event files
-  (TENSORBOARD_DIR) into workdir. `stop_after_step` stops after that step's
-  chunk (as a killed run would); the next call resumes from the last
-  checkpoint. `experiment` replaces the one built from the config (custom
-  data or labeled subsets, see experiment_from_dataset). `init_state` (seed-
-  stacked) replaces the fresh initialization, e.g. to fine-tune a trained
-  state; a workdir with a checkpoint resumes from it instead.
-  """
-  exp = experiment or build_experiment(config, devices)
-  os.makedirs(workdir, exist_ok=True)
-  _check_config_matches(workdir, config)
-  is_writer = jax.process_index() == 0  # one host writes files (orbax syncs)
-  if is_writer:
-    io_utils.atomic_write_text(os.path.join(workdir, "config.json"),
-                               config.to_json_best_effort(indent=2) + "\n")
-  metrics_path = os.path.join(workdir, "metrics.jsonl")
-  cfg = exp.config.train
+def _selection_metric(exp: Experiment) -> str:
+  """The validation metric each seed's state is selected on, checked."""
   metric = (selection_lib.resolve_metric(exp.config)
             if exp.dataset.validation is not None else selection_lib.LAST)
   if metric not in (selection_lib.LAST, *selection_lib.MAXIMIZE):
     raise config_validation.ConfigError(
         f"config.train.select_metric: {metric!r} is not one of "
         f"{selection_lib.SELECT_METRICS}.")
+  return metric
 
-  ckpt_tree = _initial_checkpoint_tree(exp, init_state)
+
+def _damage_summary(damaged: dict) -> str:
+  return "; ".join(f"step {step}: {why}" for step, why in damaged.items())
+
+
+def _accept_workdir(config, workdir: str, ckpt: checkpointing.Checkpointer,
+                    like: dict) -> tuple[Optional[int], dict]:
+  """Checks that workdir's run can continue under config; changes nothing.
+
+  Returns (step to resume from or None, {damaged newer step: why}). Refuses
+  (WorkdirError) a different config, checkpoints of another model, a
+  num_steps below the run's step, and a workdir whose checkpoints are all
+  damaged.
+  """
+  _check_config_matches(workdir, config)
+  step, damaged = ckpt.newest_intact_step(like)
+  if damaged and step is None:
+    raise errors.WorkdirError(
+        f"every checkpoint in {ckpt.directory} is damaged ("
+        f"{_damage_summary(damaged)}); move that directory away to train "
+        "from scratch.")
+  _check_num_steps(step, config, workdir)
+  return step, damaged
+
+
+def _ready_workdir(config, workdir: str, ckpt: checkpointing.Checkpointer,
+                   start: Optional[int], damaged: dict) -> None:
+  """After acceptance: sets damaged checkpoints aside, removes unfinished
+  saves, drops metrics past the resumed step and writes config.json."""
+  for (step, why), moved_to in zip(damaged.items(), ckpt.set_aside(damaged)):
+    logging.warning("Checkpoint step %d in %s is damaged (%s); resuming from "
+                    "step %d instead. Moved step %d to %s.", step,
+                    ckpt.directory, why, start, step, moved_to)
+  for path in ckpt.remove_unfinished_saves():
+    logging.info("Removed %s, an unfinished save of a stopped run.", path)
+  _truncate_metrics(os.path.join(workdir, "metrics.jsonl"), start or 0)
+  io_utils.atomic_write_text(os.path.join(workdir, "config.json"),
+                             config.to_json_best_effort(indent=2) + "\n")
+
+
+def _claimed(workdir: str):
+  """The workdir, created and locked (by the one process that writes)."""
+  return workdir_lib.claimed(workdir, lock=jax.process_index() == 0)
+
+
+def train(config: ml_collections.ConfigDict, workdir: str, *, devices=None,
+          stop_after_step: Optional[int] = None,
+          experiment: Optional[Experiment] = None,
+          init_state: Optional[steps.TrainState] = None) -> Run:
+  """Trains, resuming from `workdir`'s last intact checkpoint.
+
+  Writes `config.json`, `metrics.jsonl` and TensorBoard event files
+  (TENSORBOARD_DIR) into workdir, once the workdir is accepted (see
+  _accept_workdir); holds its lock meanwhile. `stop_after_step` stops after
+  that step's chunk (as a killed run would); the next call resumes from the
+  last checkpoint. `experiment` replaces the one built from the config
+  (custom data or labeled subsets, see experiment_from_dataset).
+  `init_state` (seed-stacked) replaces the fresh initialization, e.g. to
+  fine-tune a trained state; a workdir with a checkpoint resumes from it
+  instead.
+  """
+  exp = experiment or build_experiment(config, devices)
+  with _claimed(workdir):
+    return _train_claimed(config, exp, workdir, stop_after_step, init_state)
+
+
+def _train_claimed(config, exp: Experiment, workdir: str,
+                   stop_after_step: Optional[int],
+                   init_state: Optional[steps.TrainState] = None) -> Run:
+  """train() on a claimed workdir; closes the checkpointer however it ends
+  (saves in flight are committed: no half checkpoint, no hang at exit)."""
+  metric = _selection_metric(exp)
   ckpt = checkpointing.Checkpointer(workdir)
-  start = ckpt.latest_step() or 0
+  try:
+    return _train_loop(config, exp, workdir, ckpt, metric, stop_after_step,
+                       init_state)
+  finally:
+    ckpt.close()
+
+
+def _train_loop(config, exp: Experiment, workdir: str,
+                ckpt: checkpointing.Checkpointer, metric: str,
+                stop_after_step: Optional[int],
+                init_state: Optional[steps.TrainState]) -> Run:
+  """Accepts and readies the workdir, resumes, and trains to the end."""
+  is_writer = jax.process_index() == 0  # one host writes files (orbax syncs)
+  metrics_path = os.path.join(workdir, "metrics.jsonl")
+  cfg = exp.config.train
+  ckpt_tree = _initial_checkpoint_tree(exp, init_state)
+  start, damaged = _accept_workdir(config, workdir, ckpt, ckpt_tree)
+  if is_writer:
+    _ready_workdir(config, workdir, ckpt, start, damaged)
+  start = start or 0
   if start:
     logging.info("Resuming %s from step %d.", workdir, start)
     ckpt_tree = ckpt.restore(start, like=ckpt_tree)
-    if is_writer:
-      _truncate_metrics(metrics_path, start)
   state, selection = ckpt_tree["state"], ckpt_tree["selection"]
   seed_sharded = parallel.per_seed(exp.mesh)
   wall0 = time.time() - float(ckpt_tree["clock"]["wall_s"])
@@ -435,6 +566,7 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, devices=None,
           stop_reason = "early_stop"
       if (step % cfg.checkpoint_every == 0 or step == cfg.num_steps
           or stop_reason == "early_stop"):
+        _check_state_finite(state, step, exp.seeds, workdir, ckpt)
         ckpt.save(step, {"state": state, "selection": selection,
                          "clock": clock()})
       if stop_reason == "early_stop":
@@ -442,7 +574,6 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, devices=None,
       if stop_after_step is not None and step >= stop_after_step:
         stop_reason = "interrupted"
         break
-  ckpt.close()
   if stop_reason == "early_stop":
     logging.info(
         "Stopped early at step %d: no seed improved validation %s for %d "
@@ -458,9 +589,10 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, devices=None,
 
 def load_run(workdir: str, devices=None,
              which: str = "selected") -> tuple[Experiment, steps.TrainState]:
-  """Rebuilds a run from its workdir: saved config plus last checkpoint.
+  """Rebuilds a run from its workdir: saved config plus last intact checkpoint.
 
   which: 'selected' (each seed's validation-selected state) or 'last'.
+  Reads only; a damaged newer checkpoint is skipped with a warning.
   """
   if which not in ("selected", "last"):
     raise ValueError(f"which must be 'selected' or 'last', got {which!r}.")
@@ -472,7 +604,8 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
   """The config.json a run saved, with its sequence fields as tuples."""
   path = os.path.join(workdir, "config.json")
   if not os.path.exists(path):
-    raise FileNotFoundError(f"{path} not found: is {workdir} a run directory?")
+    raise errors.RunNotFoundError(
+        f"{path} not found: is {workdir} a run directory?")
   config = ml_collections.ConfigDict(io_utils.read_json(path))
   for field in ("hidden_sizes", "conv_channels", "conv_strides",
                 "decoder_channels"):
@@ -483,19 +616,27 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
 
 def restore_state(exp: Experiment, workdir: str,
                   which: str = "selected") -> steps.TrainState:
-  """The seed-stacked state in workdir's last checkpoint, for `exp`.
+  """The seed-stacked state in workdir's last intact checkpoint, for `exp`.
 
   which: 'selected' (each seed's validation-selected state) or 'last'.
+  Reads only; a damaged newer checkpoint is skipped with a warning.
   """
   if which not in ("selected", "last"):
     raise ValueError(f"which must be 'selected' or 'last', got {which!r}.")
-  ckpt = checkpointing.Checkpointer(workdir)
-  step = ckpt.latest_step()
-  if step is None:
+  like = _initial_checkpoint_tree(exp)
+  ckpt = checkpointing.Checkpointer(workdir, read_only=True)
+  try:
+    step, damaged = ckpt.newest_intact_step(like)
+    if step is None:
+      raise errors.RunNotFoundError(
+          f"No intact checkpoint in {ckpt.directory}"
+          + (f" ({_damage_summary(damaged)})." if damaged else "."))
+    for bad, why in damaged.items():
+      logging.warning("Checkpoint step %d in %s is damaged (%s); using step "
+                      "%d instead.", bad, ckpt.directory, why, step)
+    tree = ckpt.restore(step, like=like)
+  finally:
     ckpt.close()
-    raise FileNotFoundError(f"No checkpoint in {workdir}/checkpoints.")
-  tree = ckpt.restore(step, like=_initial_checkpoint_tree(exp))
-  ckpt.close()
   state = tree["state"]
   if (which == "selected" and exp.dataset.validation is not None
       and selection_lib.resolve_metric(exp.config) != selection_lib.LAST):
@@ -513,8 +654,9 @@ def _protocol(run: Run) -> dict:
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
-                       *, devices=None, provenance: Optional[dict] = None
-                       ) -> dict:
+                       *, devices=None,
+                       experiment: Optional[Experiment] = None,
+                       provenance: Optional[dict] = None) -> dict:
   """Trains (or resumes) and writes the final metrics to results.json.
 
   Returns the results: {'step' (last step), 'selected_step' (per seed),
@@ -522,9 +664,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   'metrics' (test metrics of the selected state, {name: [value per seed]}),
   'validation_metrics' (of the selected state), 'last_metrics' (test
   metrics at the last step), 'wall_s', 'cpu_s'} plus `provenance` (e.g.
-  the commit and machine that trained it).
+  the commit and machine that trained it). The workdir stays locked until
+  results.json is written. `experiment`: as for train().
   """
-  run = train(config, workdir, devices=devices)
+  exp = experiment or build_experiment(config, devices)
+  with _claimed(workdir):
+    run = _train_claimed(config, exp, workdir, None)
+    return _write_results(run, workdir, provenance)
+
+
+def _write_results(run: Run, workdir: str,
+                   provenance: Optional[dict] = None) -> dict:
+  """The results of a finished run, also written to workdir/results.json."""
   exp = run.exp
   last_metrics = evaluation.final_metrics(exp, run.last)
   selected = run.selected

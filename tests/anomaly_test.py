@@ -123,40 +123,6 @@ def test_bad_arguments(kwargs, message):
                                     **kwargs)
 
 
-def test_score_in_batches_pads_and_compiles_once():
-  traces = []
-
-  @jax.jit
-  def score_fn(batch):
-    traces.append(batch.shape)
-    return jnp.sum(batch, axis=1)
-
-  x = np.arange(14, dtype=np.float32).reshape(7, 2)
-  got = anomaly.score_in_batches(score_fn, x, batch_size=3)
-  np.testing.assert_allclose(got, x.sum(axis=1))
-  assert traces == [(3, 2)]
-
-
-def test_score_in_batches_gives_each_batch_its_own_key():
-  keys = []
-
-  def score_fn(batch, key):
-    keys.append(jax.random.key_data(key).tolist())
-    return np.zeros(len(batch))
-
-  rng = jax.random.key(5)
-  anomaly.score_in_batches(score_fn, np.zeros((5, 1)), batch_size=2, rng=rng)
-  assert len(keys) == 3
-  assert keys[1] == jax.random.key_data(jax.random.fold_in(rng, 1)).tolist()
-  assert len({tuple(k) for k in keys}) == 3
-
-
-def test_score_in_batches_rejects_wrong_output_shape():
-  with pytest.raises(ValueError, match=r"expected \(2,\)"):
-    anomaly.score_in_batches(lambda b: np.zeros((len(b), 1)), np.zeros((4, 1)),
-                             batch_size=2)
-
-
 def test_anomaly_scores_are_negative_log_prob_and_batch_independent():
   encode_fn = _encoder(jnp.array([0.0]), jnp.array([-200.0]))
   x = np.linspace(-3, 3, 7, dtype=np.float32)[:, None]

@@ -57,3 +57,24 @@ def test_write_learning_curves_writes_a_png(tmp_path):
   curves.write_learning_curves([str(tmp_path / "a"), str(tmp_path / "b")],
                                ["a", "b"], "accuracy", str(out))
   assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_records_are_read_only_when_asked(tmp_path):
+  _write_run(tmp_path / "run", _records())
+  with pytest.raises(ValueError, match="no validation or test records"):
+    curves.load_curves(str(tmp_path / "run"), "loss")
+  c = curves.load_curves(str(tmp_path / "run"), "loss", splits=("train",))
+  assert list(c.values) == ["train"]
+  np.testing.assert_allclose(c.values["train"], np.ones((2, 3)))
+
+
+def test_panels_figure_has_one_axes_per_panel(tmp_path):
+  _write_run(tmp_path / "a", _records(), selected=[20, 30])
+  runs = [curves.load_curves(str(tmp_path / "a"), "accuracy", "a")]
+  train = [curves.load_curves(str(tmp_path / "a"), "loss", "a",
+                              splits=("train",))]
+  fig = curves.panels_figure([("acc", runs, "accuracy", (0, 2)),
+                              ("loss", train, "loss")], ncols=2)
+  assert len(fig.axes) == 2
+  assert fig.axes[0].get_ylim() == (0, 2)
+  assert fig.axes[1].get_title() == "loss"

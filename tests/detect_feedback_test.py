@@ -4,26 +4,21 @@ import jax
 import numpy as np
 import pytest
 
+from configs import common
 from configs import default
 from ssvae import detect_feedback
-from ssvae import evaluation
 from ssvae import feedback
+from ssvae import steps
 from ssvae import train
 
 FP, FN = 10, 11  # digits has 10 classes
 
 
 def tiny_config(variant="semi_supervised"):
-  config = default.get_config()
+  config = common.tiny(default.get_config())
   config.model.variant = variant
-  config.model.hidden_sizes = (16,)
   config.data.num_labels = 50
-  config.train.batch_size = 16
-  config.train.num_steps = 10
-  config.train.steps_per_call = 5
-  config.train.eval_every = 10
   config.train.checkpoint_every = 10
-  config.train.eval_batch_size = 500
   config.train.num_seeds = 2
   return config
 
@@ -84,7 +79,7 @@ def test_grown_state_keeps_the_trained_weights_and_zeros_the_new_ones(trained):
   config = detect_feedback.finetune_config(exp.config, exp.seeds[0], 20)
   extended = detect_feedback.extended_experiment(exp, 0, some_points(exp),
                                                  config)
-  old = evaluation.seed_slice(state, 0)
+  old = steps.seed_slice(state, 0)
   grown = detect_feedback.grow_state(old, extended, exp.seeds[0])
   head = grown.params["heads"]["class_logits_0"]
   np.testing.assert_array_equal(head["kernel"][:, :10],
@@ -94,8 +89,8 @@ def test_grown_state_keeps_the_trained_weights_and_zeros_the_new_ones(trained):
   assert decoder_in.shape[0] == 2 + 12  # concat(z, y)
   assert not np.any(decoder_in[-2:])
   x = exp.dataset.test.x[:7]
-  old_logits = evaluation.model_fns(exp.model, old)[0](x)[2]
-  new_logits = evaluation.model_fns(extended.model, grown)[0](x)[2]
+  old_logits = steps.model_fns(exp.model, old)[0](x)[2]
+  new_logits = steps.model_fns(extended.model, grown)[0](x)[2]
   np.testing.assert_allclose(new_logits[:, :10], old_logits, rtol=1e-6)
   np.testing.assert_array_equal(new_logits[:, 10:], 0.0)
   assert int(grown.step) == 0

@@ -10,8 +10,10 @@ import pytest
 
 from configs import dsprites_multihead
 from ssvae import disentanglement
+from ssvae import batching
 from ssvae import disentanglement_eval
 from ssvae import evaluation
+from ssvae import steps
 from ssvae import train
 from ssvae.data import dsprites
 
@@ -80,7 +82,7 @@ def test_lookup_of_grid_codes_equals_encoding_each_observation(trained):
   settings = exp.config.beta_vae
   for index in range(exp.num_seeds):
     encoder = disentanglement_eval.encoder_mean_fn(
-        exp.model, evaluation.seed_slice(state, index))
+        exp.model, steps.seed_slice(state, index))
     grid = disentanglement_eval.grid_split(exp.dataset)
     sampler = disentanglement.FactorSampler(exp.dataset.factor_sizes, grid.x,
                                             grid.y)
@@ -95,9 +97,9 @@ def test_lookup_of_grid_codes_equals_encoding_each_observation(trained):
 
 def test_seeds_get_their_own_models(trained):
   _, exp, state = trained
-  codes = [disentanglement_eval.encode_all(
+  codes = [batching.map_in_batches(
       disentanglement_eval.encoder_mean_fn(
-          exp.model, evaluation.seed_slice(state, i)),
+          exp.model, steps.seed_slice(state, i)),
       disentanglement_eval.grid_split(exp.dataset).x, 32) for i in range(2)]
   assert codes[0].shape == (72, 4)
   assert not np.allclose(codes[0], codes[1])
@@ -110,19 +112,6 @@ def test_hook_is_opt_in(trained):
   metrics = evaluation.final_metrics(dataclasses.replace(exp, config=config),
                                      state)
   assert "beta_vae_score" not in metrics and "elbo" in metrics
-
-
-def test_encode_all_uses_fixed_batches_and_keeps_order():
-  seen = []
-
-  def fake_encoder(batch):
-    seen.append(batch.shape)
-    return batch.reshape(len(batch), -1)[:, :2] * 2.0
-
-  x = np.arange(14, dtype=np.float32).reshape(7, 2)
-  codes = disentanglement_eval.encode_all(fake_encoder, x, batch_size=3)
-  np.testing.assert_array_equal(codes, 2.0 * x)
-  assert seen == [(3, 2)] * 3
 
 
 def _untrained(config):

@@ -10,6 +10,7 @@ import jax
 import numpy as np
 import pytest
 
+from configs import common
 from configs import default
 from ssvae import train
 
@@ -19,16 +20,13 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
   """A short run on digits without the digit 0, and its test split as .npy."""
-  config = default.get_config()
-  config.model.hidden_sizes = (16,)
+  config = common.tiny(default.get_config())
   config.data.num_labels = 90
   config.data.held_out_class = 0
-  config.train.batch_size = 16
   config.train.num_steps = 20
   config.train.steps_per_call = 10
   config.train.eval_every = 20
   config.train.checkpoint_every = 20
-  config.train.eval_batch_size = 500
   root = tmp_path_factory.mktemp("detect_cli")
   workdir = str(root / "run")
   exp = train.train(config, workdir, devices=jax.devices()[:1]).exp

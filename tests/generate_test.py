@@ -7,6 +7,7 @@ import jax
 from matplotlib import image as mpl_image
 import pytest
 
+from configs import common
 from configs import default
 from experiments import generate
 from ssvae import train
@@ -16,16 +17,12 @@ SCALE = 8  # save_image_grid upscales 8x8 images to 64 pixels
 
 
 def tiny_config(**model_overrides):
-  config = default.get_config()
+  config = common.tiny(default.get_config())
   config.model.hidden_sizes = (32,)
   config.model.update(model_overrides)
   config.data.num_labels = 50
-  config.train.batch_size = 16
-  config.train.num_steps = 10
   config.train.steps_per_call = 10
-  config.train.eval_every = 10
   config.train.checkpoint_every = 10
-  config.train.eval_batch_size = 500
   return config
 
 

@@ -4,29 +4,27 @@ import csv
 import json
 import os
 import shutil
+import socket
 
 import jax
 import numpy as np
 import pytest
 
+from configs import common
 from configs import default
 from ssvae import config_diff
+from ssvae import errors
 from ssvae import sweep
 from ssvae import train
+from ssvae import workdir as workdir_lib
 
 TINY_AXES = (("model.variant", ("supervised",)),
              ("data.num_labels", (20, 40)))
 
 
 def tiny_base():
-  base = default.get_config()
+  base = common.tiny(default.get_config())
   base.model.hidden_sizes = (8,)
-  base.train.batch_size = 16
-  base.train.num_steps = 10
-  base.train.steps_per_call = 5
-  base.train.eval_every = 10
-  base.train.checkpoint_every = 5
-  base.train.eval_batch_size = 500
   return base
 
 
@@ -34,7 +32,7 @@ def tiny_sweep(**fields):
   kwargs = dict(title="Tiny", base=tiny_base(), axes=TINY_AXES,
                 metrics=("accuracy",), num_seeds=2)
   kwargs.update(fields)
-  config = sweep.new_sweep_config(**kwargs)
+  config = common.new_sweep_config(**kwargs)
   config.lock()
   return config
 
@@ -61,7 +59,7 @@ def finished_sweep(tmp_path_factory):
 
 
 def test_expand_cells_names_values_order_and_seeds():
-  config = sweep.new_sweep_config(
+  config = common.new_sweep_config(
       title="t", base=tiny_base(), metrics=("accuracy",), num_seeds=3,
       axes=(("model.variant", ("semi_supervised", "supervised")),
             ("data.num_labels", (100, 1000))))
@@ -79,7 +77,7 @@ def test_expand_cells_names_values_order_and_seeds():
 
 
 def test_extra_grids_and_cell_overrides():
-  config = sweep.new_sweep_config(
+  config = common.new_sweep_config(
       title="t", base=tiny_base(), metrics=("auc",),
       axes=(("data.held_out_class", (7,)),
             ("model.variant", ("semi_supervised",)),
@@ -119,13 +117,6 @@ def test_bad_sweep_configs_name_the_problem(fields, message):
   with pytest.raises(ValueError) as info:
     sweep.check_sweep(tiny_sweep(**fields))
   assert message in str(info.value)
-
-
-def test_parse_config_arg():
-  assert sweep.parse_config_arg("", "x.py") is False
-  assert sweep.parse_config_arg("quick", "x.py") is True
-  with pytest.raises(ValueError, match="x.py.*'fast'"):
-    sweep.parse_config_arg("fast", "x.py")
 
 
 # ------------------------------------------------------------ aggregation
@@ -256,32 +247,52 @@ def test_cells_recorded_before_added_fields_still_count_as_finished(
   run(tiny_sweep(), workdir)
 
 
-def test_changed_cell_config_is_not_taken_as_finished(finished_sweep,
-                                                      tmp_path, monkeypatch):
+def _fail_if_trained(*args, **kwargs):
+  raise AssertionError("a cell was trained")
+
+
+def files(directory):
+  """{path: bytes} of every file below directory."""
+  return {p: p.read_bytes() for p in directory.rglob("*") if p.is_file()}
+
+
+def test_changed_cell_config_is_refused_before_anything_is_written(
+    finished_sweep, tmp_path, monkeypatch):
   workdir = tmp_path / "copy"
   shutil.copytree(finished_sweep, workdir)
-  trained = []
-  def record(config, workdir, **kwargs):
-    trained.append(os.path.basename(workdir))
-    raise KeyboardInterrupt
-  monkeypatch.setattr(train, "train_and_evaluate", record)
+  before = files(workdir)
+  monkeypatch.setattr(train, "train_and_evaluate", _fail_if_trained)
   base = tiny_base()
   base.loss.alpha = 2.0
-  with pytest.raises(KeyboardInterrupt):
+  with pytest.raises(errors.WorkdirError,
+                     match=r"cell 'variant=supervised,num_labels=20'.*"
+                           r"loss\.alpha"):
     run(tiny_sweep(base=base), workdir)
-  assert trained == ["variant=supervised,num_labels=20"]
+  assert files(workdir) == before  # sweep_config.json included
+
+
+def test_a_cell_that_cannot_fit_its_data_fails_before_any_cell_trains(
+    tmp_path, monkeypatch):
+  monkeypatch.setattr(train, "train_and_evaluate", _fail_if_trained)
+  config = tiny_sweep(axes=(("model.variant", ("supervised",)),
+                            ("data.num_labels", (20, 25))))
+  with pytest.raises(errors.ConfigError,
+                     match=r"cell 'variant=supervised,num_labels=25'.*"
+                           r"not divisible by the 10 classes"):
+    run(config, tmp_path / "sweep")
+  assert not os.path.exists(tmp_path / "sweep")
 
 
 def test_interrupted_sweep_resumes_to_identical_results(finished_sweep,
                                                         tmp_path,
                                                         monkeypatch):
   real_train_and_evaluate = train.train_and_evaluate
-  def killed_in_second_cell(config, workdir, *, devices, provenance):
+  def killed_in_second_cell(config, workdir, *, provenance, **kwargs):
     if workdir.endswith("num_labels=40"):
-      train.train(config, workdir, stop_after_step=5, devices=devices)
+      train.train(config, workdir, stop_after_step=5, **kwargs)
       raise KeyboardInterrupt  # as if killed after the step-5 checkpoint
-    return real_train_and_evaluate(config, workdir, devices=devices,
-                                   provenance=provenance)
+    return real_train_and_evaluate(config, workdir, provenance=provenance,
+                                   **kwargs)
   monkeypatch.setattr(train, "train_and_evaluate", killed_in_second_cell)
   workdir = tmp_path / "interrupted"
   # The first cell finished before the kill (copied to save its training).
@@ -320,17 +331,72 @@ def test_status_only_writes_the_ledger_without_training(finished_sweep,
   assert len(read_csv(workdir / "results.csv")) == 2  # one cell x 2 seeds
 
 
-def test_shards_split_the_cells_and_share_the_ledger(finished_sweep, tmp_path,
-                                                     monkeypatch):
-  workdir = tmp_path / "shared_workdir"
-  names = [c.name for c in sweep.expand_cells(tiny_sweep())]
-  trained = []
+def test_status_only_loads_no_data_takes_no_lock_and_refuses_a_conflict(
+    finished_sweep, tmp_path, monkeypatch):
+  workdir = tmp_path / "ledger"
+  shutil.copytree(finished_sweep, workdir)
+  write_lock(workdir / workdir_lib.LOCK_FILE)  # a training job is running
+  monkeypatch.setattr(train, "train_and_evaluate", _fail_if_trained)
+  monkeypatch.setattr(sweep.data_lib, "load_dataset", _fail_if_trained)
+  os.remove(workdir / "results.md")
+  sweep.run_sweep(tiny_sweep(), str(workdir), command="c",
+                  train_pending=False)
+  assert "Status: complete" in (workdir / "results.md").read_text()
+  # Another num_seeds: the cells' runs cannot continue; nothing is written.
+  before = files(workdir)
+  with pytest.raises(errors.WorkdirError,
+                     match=r"different config \(fields train\.num_seeds\)"):
+    sweep.run_sweep(tiny_sweep(num_seeds=3), str(workdir), command="c",
+                    train_pending=False)
+  assert files(workdir) == before
+
+
+def write_lock(path, pid=None):
+  """A lock file of a live process (this one, by default)."""
+  path.write_text(f"{pid or os.getpid()} {socket.gethostname()}\n")
+
+
+def replaying(finished_sweep, trained):
+  """A train_and_evaluate that copies the finished sweep's cell."""
   def replay_finished_cell(config, cell_dir, **unused_kwargs):
     name = os.path.basename(cell_dir)
     trained.append(name)
     shutil.copytree(finished_sweep / "runs" / name, cell_dir)
     return json.load(open(os.path.join(cell_dir, "results.json")))
-  monkeypatch.setattr(train, "train_and_evaluate", replay_finished_cell)
+  return replay_finished_cell
+
+
+def test_shard_jobs_lock_their_own_lock_files(finished_sweep, tmp_path,
+                                              monkeypatch):
+  """Shard jobs share the workdir; a second copy of one shard is refused."""
+  workdir = tmp_path / "shared_workdir"
+  workdir.mkdir()
+  names = [c.name for c in sweep.expand_cells(tiny_sweep())]
+  trained = []
+  monkeypatch.setattr(train, "train_and_evaluate",
+                      replaying(finished_sweep, trained))
+  shard0_lock = workdir / sweep.lock_name((0, 2))
+  write_lock(shard0_lock)  # shard 0/2 is running
+  sweep.run_sweep(tiny_sweep(), str(workdir), command="c", shard=(1, 2))
+  assert trained == names[1::2]
+  assert sorted(os.listdir(workdir)) == sorted(
+      [shard0_lock.name, "results.csv", "results.json", "results.md",
+       "runs", "sweep_config.json"])  # shard 1's lock is released
+  before = files(workdir)
+  with pytest.raises(errors.WorkdirError,
+                     match=rf"in use by process {os.getpid()} .*"
+                           rf"{sweep.lock_name((0, 2))}"):
+    sweep.run_sweep(tiny_sweep(), str(workdir), command="c", shard=(0, 2))
+  assert trained == names[1::2] and files(workdir) == before
+
+
+def test_shards_split_the_cells_and_share_the_ledger(finished_sweep, tmp_path,
+                                                     monkeypatch):
+  workdir = tmp_path / "shared_workdir"
+  names = [c.name for c in sweep.expand_cells(tiny_sweep())]
+  trained = []
+  monkeypatch.setattr(train, "train_and_evaluate",
+                      replaying(finished_sweep, trained))
 
   sweep.run_sweep(tiny_sweep(), str(workdir), command="c", shard=(1, 2))
   assert trained == names[1::2]

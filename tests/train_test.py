@@ -10,26 +10,24 @@ import numpy as np
 import pytest
 from tensorboard.backend.event_processing import event_accumulator
 
+from configs import common
 from configs import default
 from ssvae import checkpointing
 from ssvae import config_diff
 from ssvae import config_validation
 from ssvae import data as data_lib
+from ssvae import errors
 from ssvae import rng
 from ssvae import steps
 from ssvae import train
 
 
 def tiny_config(**train_overrides):
-  config = default.get_config()
+  config = common.tiny(default.get_config())
   config.model.hidden_sizes = (32,)
   config.data.num_labels = 50
-  config.train.batch_size = 16
   config.train.num_steps = 20
-  config.train.steps_per_call = 5
-  config.train.eval_every = 10
   config.train.checkpoint_every = 10
-  config.train.eval_batch_size = 500
   config.train.update(train_overrides)
   return config
 
@@ -388,3 +386,20 @@ def test_without_a_validation_split_the_last_step_is_reported(tmp_path):
   assert results["selected_step"] == [20]
   assert results["metrics"] == results["last_metrics"]
   assert "validation_metrics" not in results
+
+
+def test_metrics_past_the_checkpoint_and_a_torn_last_line_are_dropped(
+    tmp_path):
+  path = tmp_path / "metrics.jsonl"
+  path.write_text('{"step": 10, "split": "train"}\n'
+                  '{"step": 20, "split": "train"}\n'
+                  '{"step": 30, "split": "tra')
+  assert train._metrics_to_keep(str(path), 10) == [
+      '{"step": 10, "split": "train"}\n']
+
+
+def test_a_bad_metrics_line_before_the_last_is_an_error_naming_it(tmp_path):
+  path = tmp_path / "metrics.jsonl"
+  path.write_text('{"step": 10}\nnot json\n{"step": 20}\n')
+  with pytest.raises(errors.WorkdirError, match=r"metrics.jsonl line 2 "):
+    train._metrics_to_keep(str(path), 20)

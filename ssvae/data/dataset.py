@@ -1,6 +1,7 @@
 """In-memory data set containers returned by every loader."""
 
 import dataclasses
+import pathlib
 from typing import Optional
 
 import numpy as np
@@ -52,3 +53,10 @@ class Dataset:
   @property
   def input_shape(self) -> tuple:
     return tuple(self.train.x.shape[1:])
+
+
+def why_not_a_directory(path: pathlib.Path) -> Optional[str]:
+  """'does not exist' or 'is a file, not a directory'; None for a directory."""
+  if path.is_dir():
+    return None
+  return "is a file, not a directory" if path.exists() else "does not exist"

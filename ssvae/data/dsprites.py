@@ -23,6 +23,7 @@ from typing import Optional
 
 import numpy as np
 
+from ssvae import errors
 from ssvae import types
 from ssvae.data import dataset as dataset_lib
 
@@ -68,7 +69,7 @@ def load(source: str = "auto", data_dir: str = "") -> dataset_lib.Dataset:
     Dataset with y columns FACTOR_NAMES, each re-indexed to 0..size-1.
   """
   if source not in ("auto", "files", "tfds"):
-    raise ValueError(
+    raise errors.ConfigError(
         f"dSprites source must be 'auto', 'files' or 'tfds', got {source!r}.")
   if source == "tfds":
     return _dataset_from_tfds(data_dir, download=True)
@@ -83,7 +84,7 @@ def load(source: str = "auto", data_dir: str = "") -> dataset_lib.Dataset:
   else:
     tfds_problem = ""
   searched = ", ".join(str(_expand(d)) for d in KNOWN_LOCATIONS)
-  raise FileNotFoundError(
+  raise errors.DataNotFoundError(
       f"No dSprites .npz found in {searched}.{tfds_problem} {_HOW_TO_GET}")
 
 
@@ -103,11 +104,11 @@ def find_file(data_dir: str = "") -> Optional[pathlib.Path]:
     if path.is_file():
       return path
     if not path.is_dir():
-      raise FileNotFoundError(
+      raise errors.DataNotFoundError(
           f"dSprites data_dir {path} does not exist. {_HOW_TO_GET}")
     found = _npz_in(path)
     if found is None:
-      raise FileNotFoundError(
+      raise errors.DataNotFoundError(
           f"No dSprites .npz in data_dir {path}. {_HOW_TO_GET}")
     return found
   for directory in KNOWN_LOCATIONS:
@@ -124,7 +125,7 @@ def _npz_in(directory: pathlib.Path) -> Optional[pathlib.Path]:
     return directory / OFFICIAL_FILE
   candidates = sorted(directory.glob("*.npz"))
   if len(candidates) > 1:
-    raise ValueError(
+    raise errors.DataError(
         f"Several .npz files in {directory} "
         f"({', '.join(p.name for p in candidates)}) and none is named "
         f"{OFFICIAL_FILE}; set data_dir to the file to use.")
@@ -138,9 +139,9 @@ def read_npz(path: os.PathLike | str) -> tuple:
   """
   path = pathlib.Path(path)
   if not path.is_file():
-    raise FileNotFoundError(f"dSprites file {path} does not exist.")
+    raise errors.DataNotFoundError(f"dSprites file {path} does not exist.")
   if not zipfile.is_zipfile(path):
-    raise ValueError(
+    raise errors.DataError(
         f"Cannot read dSprites file {path}: it is not an .npz (zip) archive.")
   try:
     with np.load(path, allow_pickle=False) as npz:
@@ -150,7 +151,7 @@ def read_npz(path: os.PathLike | str) -> tuple:
             f"keys {missing} are missing (it has {sorted(npz.files)})")
       images, classes = npz["imgs"], npz["latents_classes"]
   except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-    raise ValueError(f"Cannot read dSprites file {path}: {err}") from err
+    raise errors.DataError(f"Cannot read dSprites file {path}: {err}") from err
   _check_arrays(images, classes, str(path))
   return images, classes
 
@@ -158,20 +159,20 @@ def read_npz(path: os.PathLike | str) -> tuple:
 def _check_arrays(images: np.ndarray, classes: np.ndarray,
                   origin: str) -> None:
   if images.ndim != 3 or images.dtype != np.uint8:
-    raise ValueError(
+    raise errors.DataError(
         f"dSprites imgs in {origin} must be uint8 [N, H, W], got "
         f"{images.dtype} {images.shape}.")
   if images.size and images.max() > 1:
-    raise ValueError(
+    raise errors.DataError(
         f"dSprites imgs in {origin} must be binary (0/1), found value "
         f"{images.max()}.")
   if (classes.ndim != 2 or len(classes) != len(images)
       or not np.issubdtype(classes.dtype, np.integer)):
-    raise ValueError(
+    raise errors.DataError(
         f"dSprites latents_classes in {origin} must be integers [N, F] with "
         f"N={len(images)} like imgs, got {classes.dtype} {classes.shape}.")
   if classes.shape[1] not in (5, 6):
-    raise ValueError(
+    raise errors.DataError(
         f"dSprites latents_classes in {origin} has {classes.shape[1]} "
         f"columns; expected 6 (color + {FACTOR_NAMES}) or 5 (without color).")
 
@@ -196,7 +197,7 @@ def dataset_from_arrays(images: np.ndarray,
   if classes.shape[1] == 6:
     # The official file's column 0 is color, which is always white.
     if len(np.unique(classes[:, 0])) > 1:
-      raise ValueError(
+      raise errors.DataError(
           "dSprites latents_classes has 6 columns but column 0 (color) is "
           "not constant; expected (color, shape, scale, orientation, x, y).")
     classes = classes[:, 1:]
@@ -241,7 +242,7 @@ def _dataset_from_tfds(data_dir: str, download: bool) -> dataset_lib.Dataset:
       classes[i] = [int(example[label]) for label in TFDS_LABELS]
   except Exception as err:  # pylint: disable=broad-except
     # TFDS raises many types (not prepared, no network, bad files).
-    raise ValueError(
+    raise errors.DataError(
         f"TFDS could not provide {NAME!r} (data_dir={data_dir or 'default'}, "
         f"download={download}): {type(err).__name__}: {err}") from err
   _check_arrays(images, classes, f"TFDS {NAME!r}")

@@ -5,6 +5,7 @@ from typing import Optional
 
 import numpy as np
 
+from ssvae import errors
 from ssvae.data import dataset as dataset_lib
 
 
@@ -15,13 +16,13 @@ def _round_half_up(value: float) -> int:
 
 def _check_labels(y: np.ndarray, num_classes: int) -> None:
   if y.ndim not in (1, 2):
-    raise ValueError(
+    raise errors.DataError(
         f"Labels y must be [N] or [N, F], got shape {y.shape}.")
   if not np.issubdtype(y.dtype, np.integer):
-    raise ValueError(f"Labels y must be integers, got dtype {y.dtype}.")
+    raise errors.DataError(f"Labels y must be integers, got dtype {y.dtype}.")
   classes = y if y.ndim == 1 else y[:, 0]
   if classes.size and (classes.min() < 0 or classes.max() >= num_classes):
-    raise ValueError(
+    raise errors.DataError(
         f"Labels must lie in 0..{num_classes - 1} (num_classes="
         f"{num_classes}), found {classes.min()}..{classes.max()}.")
 
@@ -33,14 +34,14 @@ def _resolve_request(num_labels: Optional[int],
   if num_labels == -1:
     num_labels = None
   if num_labels is not None and fraction is not None:
-    raise ValueError(
+    raise errors.ConfigError(
         f"Give either num_labels ({num_labels}) or fraction ({fraction}), "
         "not both.")
   if num_labels is not None and num_labels < 0:
-    raise ValueError(
+    raise errors.ConfigError(
         f"num_labels must be >= 0 or -1 (all), got {num_labels}.")
   if fraction is not None and not 0.0 <= fraction <= 1.0:
-    raise ValueError(f"fraction must lie in [0, 1], got {fraction}.")
+    raise errors.ConfigError(f"fraction must lie in [0, 1], got {fraction}.")
   return num_labels, fraction
 
 
@@ -51,7 +52,7 @@ def _per_class_counts(class_sizes: np.ndarray, num_labels: Optional[int],
     return np.array([_round_half_up(fraction * size) for size in class_sizes])
   num_present = len(class_sizes)
   if num_labels % num_present:
-    raise ValueError(
+    raise errors.ConfigError(
         f"num_labels={num_labels} is not divisible by the {num_present} "
         "classes present, so the labels cannot be class-balanced.")
   return np.full(num_present, num_labels // num_present)
@@ -86,7 +87,7 @@ def select_labeled_indices(y: np.ndarray,
   if num_labels is None and fraction is None:
     return np.arange(num_points, dtype=np.int32)
   if num_labels is not None and num_labels > num_points:
-    raise ValueError(
+    raise errors.ConfigError(
         f"Asked for {num_labels} labels but there are only {num_points} "
         "training points.")
   rng = np.random.default_rng(seed)
@@ -100,7 +101,7 @@ def select_labeled_indices(y: np.ndarray,
   chosen = []
   for cls, size, count in zip(classes, class_sizes, counts):
     if count > size:
-      raise ValueError(
+      raise errors.ConfigError(
           f"Asked for {count} labels of class {cls} but it has only {size} "
           "training points.")
     chosen.append(rng.choice(np.flatnonzero(y == cls), size=count,
@@ -129,7 +130,7 @@ def split_validation(dataset: dataset_lib.Dataset, size: int,
   if size == 0:
     return dataset
   if not 0 < size < len(train):
-    raise ValueError(
+    raise errors.ConfigError(
         f"data.validation_size={size} must be below the {len(train)} "
         f"training points of {dataset.name!r}.")
   classes = train.y if train.y.ndim == 1 else train.y[:, 0]
@@ -157,16 +158,16 @@ def hold_out_class(dataset: dataset_lib.Dataset,
   multi-factor labels, the class is that of factor 0.
   """
   if isinstance(cls, bool) or not isinstance(cls, (int, np.integer)):
-    raise ValueError(f"Held-out class must be an int, got {cls!r}.")
+    raise errors.ConfigError(f"Held-out class must be an int, got {cls!r}.")
   if not 0 <= cls < dataset.num_classes:
-    raise ValueError(
+    raise errors.ConfigError(
         f"Held-out class {cls} is not in 0..{dataset.num_classes - 1} of "
         f"data set {dataset.name!r}.")
   train = dataset.train
   classes = train.y if train.y.ndim == 1 else train.y[:, 0]
   keep = classes != cls
   if keep.all():
-    raise ValueError(
+    raise errors.ConfigError(
         f"Held-out class {cls} has no training points in data set "
         f"{dataset.name!r}.")
   return dataclasses.replace(

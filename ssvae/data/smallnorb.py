@@ -22,6 +22,7 @@ from typing import Optional
 
 import numpy as np
 
+from ssvae import errors
 from ssvae import types
 from ssvae.data import dataset as dataset_lib
 
@@ -68,31 +69,31 @@ def read_norb_matrix(path: os.PathLike | str) -> np.ndarray:
     else:
       raw = path.read_bytes()
   except (EOFError, gzip.BadGzipFile, OSError) as err:
-    raise ValueError(f"Cannot read NORB file {path}: {err}") from err
+    raise errors.DataError(f"Cannot read NORB file {path}: {err}") from err
   if len(raw) < 8:
-    raise ValueError(
+    raise errors.DataError(
         f"NORB file {path} is truncated: {len(raw)} bytes, no header.")
   magic, ndim = (int(v) for v in np.frombuffer(raw, "<i4", count=2))
   if magic not in _DTYPES:
-    raise ValueError(
+    raise errors.DataError(
         f"NORB file {path} has magic {magic:#x}; expected {UINT8_MAGIC:#x} "
         f"(uint8) or {INT32_MAGIC:#x} (int32). Not a Small NORB file?")
   if not 1 <= ndim <= 8:
-    raise ValueError(f"NORB file {path} claims {ndim} dimensions.")
+    raise errors.DataError(f"NORB file {path} claims {ndim} dimensions.")
   header_size = 8 + 4 * max(3, ndim)
   if len(raw) < header_size:
-    raise ValueError(
+    raise errors.DataError(
         f"NORB file {path} is truncated: {len(raw)} bytes, shorter than its "
         f"{header_size}-byte header.")
   shape = tuple(int(d) for d in np.frombuffer(raw, "<i4", count=ndim,
                                               offset=8))
   if min(shape) < 0:
-    raise ValueError(f"NORB file {path} has negative dims {shape}.")
+    raise errors.DataError(f"NORB file {path} has negative dims {shape}.")
   dtype = _DTYPES[magic]
   expected_size = header_size + int(np.prod(shape)) * dtype.itemsize
   if len(raw) != expected_size:
     problem = "truncated" if len(raw) < expected_size else "too long"
-    raise ValueError(
+    raise errors.DataError(
         f"NORB file {path} is {problem}: header says {dtype} {shape}, i.e. "
         f"{expected_size} bytes, but it has {len(raw)} bytes.")
   return np.frombuffer(raw, dtype, offset=header_size).reshape(shape)
@@ -133,7 +134,7 @@ def load(source: str = "auto", data_dir: str = "") -> dataset_lib.Dataset:
       tfds, the TFDS data_dir ("" = TFDS default).
   """
   if source not in ("auto", "files", "tfds"):
-    raise ValueError(
+    raise errors.ConfigError(
         f"Small NORB source must be 'auto', 'files' or 'tfds', got "
         f"{source!r}.")
   if source == "tfds":
@@ -149,7 +150,7 @@ def load(source: str = "auto", data_dir: str = "") -> dataset_lib.Dataset:
     except ValueError as err:
       tfds_problem = f" TFDS fallback failed too: {err}"
   searched = ", ".join(str(_expand(d)) for d in KNOWN_LOCATIONS)
-  raise FileNotFoundError(
+  raise errors.DataNotFoundError(
       f"No Small NORB files found in {searched}.{tfds_problem} {_HOW_TO_GET}")
 
 
@@ -187,9 +188,10 @@ def find_dir(data_dir: str = "") -> Optional[pathlib.Path]:
     if not missing:
       return directory
     if data_dir or len(missing) < len(paths):
-      raise FileNotFoundError(
-          f"Small NORB directory {directory} lacks {', '.join(missing)}. "
-          f"{_HOW_TO_GET}")
+      problem = (dataset_lib.why_not_a_directory(directory)
+                 or f"lacks {', '.join(missing)}")
+      raise errors.DataNotFoundError(
+          f"Small NORB directory {directory} {problem}. {_HOW_TO_GET}")
   return None
 
 
@@ -200,19 +202,19 @@ def _load_split_files(directory: pathlib.Path,
   category = read_norb_matrix(paths["cat"])
   info = read_norb_matrix(paths["info"])
   if dat.dtype != np.uint8 or dat.ndim != 4 or dat.shape[1] != 2:
-    raise ValueError(
+    raise errors.DataError(
         f"NORB file {paths['dat']} must hold uint8 [N, 2, H, W] stereo "
         f"pairs, got {dat.dtype} {dat.shape}.")
   if category.dtype.kind != "i" or category.ndim != 1:
-    raise ValueError(
+    raise errors.DataError(
         f"NORB file {paths['cat']} must hold int32 [N] categories, got "
         f"{category.dtype} {category.shape}.")
   if info.dtype.kind != "i" or info.ndim != 2 or info.shape[1] != 4:
-    raise ValueError(
+    raise errors.DataError(
         f"NORB file {paths['info']} must hold int32 [N, 4] (instance, "
         f"elevation, azimuth, lighting), got {info.dtype} {info.shape}.")
   if not len(dat) == len(category) == len(info):
-    raise ValueError(
+    raise errors.DataError(
         f"Small NORB {split} files disagree on N: {len(dat)} images, "
         f"{len(category)} categories, {len(info)} info rows in {directory}.")
   _check_range(category, len(CLASS_NAMES), "category", paths["cat"])
@@ -220,7 +222,7 @@ def _load_split_files(directory: pathlib.Path,
   _check_range(info[:, 1], FACTOR_SIZES[1], "elevation", paths["info"])
   azimuth = info[:, 2]
   if np.any(azimuth % 2):
-    raise ValueError(
+    raise errors.DataError(
         f"NORB file {paths['info']} has odd azimuth values; expected "
         f"0, 2, .., 34.")
   _check_range(azimuth // 2, FACTOR_SIZES[2], "azimuth / 2", paths["info"])
@@ -232,7 +234,7 @@ def _load_split_files(directory: pathlib.Path,
 
 def _check_range(values: np.ndarray, size: int, what: str, origin) -> None:
   if values.size and (values.min() < 0 or values.max() >= size):
-    raise ValueError(
+    raise errors.DataError(
         f"Small NORB {what} in {origin} spans {values.min()}..{values.max()},"
         f" expected 0..{size - 1}.")
 
@@ -269,12 +271,12 @@ def _dataset_from_tfds(data_dir: str, download: bool) -> dataset_lib.Dataset:
       splits[split] = _arrays_from_tfds_source(source)
   except Exception as err:  # pylint: disable=broad-except
     # TFDS raises many types (not prepared, no network, bad files).
-    raise ValueError(
+    raise errors.DataError(
         f"TFDS could not provide {NAME!r} (data_dir={data_dir or 'default'}, "
         f"download={download}): {type(err).__name__}: {err}") from err
   for split, (images, y) in splits.items():
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1] != 2:
-      raise ValueError(
+      raise errors.DataError(
           f"TFDS {NAME!r} {split} images must be uint8 [N, 2, H, W] after "
           f"stacking image and image2, got {images.dtype} {images.shape}.")
     for k, name in enumerate(FACTOR_NAMES):

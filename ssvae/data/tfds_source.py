@@ -10,6 +10,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from ssvae import errors
 from ssvae.data import dataset as dataset_lib
 from ssvae.data import idx
 
@@ -21,14 +22,15 @@ def _open_data_source(tfds_name: str, split: str, data_dir: Optional[str]):
   try:
     import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   except ImportError as err:
-    raise FileNotFoundError(
+    raise errors.DataNotFoundError(
         f"Cannot load {tfds_name!r} through tfds: tensorflow-datasets is not "
         f"installed ({err}). Use data.source='files' instead.") from err
   try:
     return tfds.data_source(
         tfds_name, split=split, data_dir=data_dir or None, download=False)
   except tfds.core.registered.DatasetNotFoundError as err:
-    raise ValueError(f"tfds has no data set named {tfds_name!r}.") from err
+    raise errors.DataError(
+        f"tfds has no data set named {tfds_name!r}.") from err
   except Exception as err:  # pylint: disable=broad-except
     # tfds reports missing data in several ways (NotImplementedError about
     # the file format, FileNotFoundError, AssertionError, ...); all mean the
@@ -36,7 +38,7 @@ def _open_data_source(tfds_name: str, split: str, data_dir: Optional[str]):
     where = data_dir or (
         "the default tfds data_dir (TFDS_DATA_DIR or ~/tensorflow_datasets)")
     first_line = str(err).strip().split("\n", 1)[0]
-    raise FileNotFoundError(
+    raise errors.DataNotFoundError(
         f"tfds found no prepared {tfds_name!r} split {split!r} in the "
         f"array_record format in {where} (tfds said: {type(err).__name__}: "
         f"{first_line}). Preparing it needs TensorFlow and internet access "
@@ -83,11 +85,11 @@ def load_tfds_arrays(
   source = _open_data_source(tfds_name, split, data_dir)
   num_examples = len(source)
   if num_examples == 0:
-    raise ValueError(f"tfds split {tfds_name}/{split} is empty.")
+    raise errors.DataError(f"tfds split {tfds_name}/{split} is empty.")
   first = source[0]
   missing = [key for key in (image_key,) + label_keys if key not in first]
   if missing:
-    raise ValueError(
+    raise errors.DataError(
         f"tfds data set {tfds_name!r} has no feature(s) {missing}; it has "
         f"{sorted(first)}.")
   first_image = np.asarray(first[image_key])
@@ -109,7 +111,7 @@ def _load_split(tfds_name: str, split: str,
                 data_dir: Optional[str]) -> dataset_lib.Split:
   images, labels = load_tfds_arrays(tfds_name, split, data_dir)
   if images.shape[1:] != idx.IMAGE_SHAPE + (1,):
-    raise ValueError(
+    raise errors.DataError(
         f"tfds {tfds_name}/{split} images have shape {images.shape[1:]}, "
         f"expected {idx.IMAGE_SHAPE + (1,)}.")
   return dataset_lib.Split(x=idx.images_to_unit_float(images), y=labels)

@@ -23,6 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ssvae import errors
 from ssvae import types
 from ssvae.data import dataset
 
@@ -70,7 +71,7 @@ def load(source: str = "auto",
     Dataset with x float32 [N, 128, len(channels)] and y int32 in 0..5.
   """
   if source not in ("auto", "files"):
-    raise ValueError(
+    raise errors.ConfigError(
         f"UCI HAR supports source 'auto' or 'files', got {source!r}: it is not "
         f"in TFDS and has no embedded copy. {_HOW_TO_GET}")
   channels = _validate_channels(channels)
@@ -96,6 +97,11 @@ def find_root(data_dir: str = "") -> pathlib.Path:
   """Returns the "UCI HAR Dataset" folder under data_dir or a known location."""
   if data_dir:
     candidates = (pathlib.Path(data_dir).expanduser(),)
+    problem = dataset.why_not_a_directory(candidates[0])
+    if problem:
+      raise errors.DataNotFoundError(
+          f"No '{FOLDER_NAME}' folder found: data_dir {candidates[0]} "
+          f"{problem}. {_HOW_TO_GET}")
   else:
     candidates = KNOWN_LOCATIONS
   for base in candidates:
@@ -103,7 +109,7 @@ def find_root(data_dir: str = "") -> pathlib.Path:
       if (root / "train").is_dir() and (root / "test").is_dir():
         return root
   searched = ", ".join(str(c) for c in candidates)
-  raise FileNotFoundError(
+  raise errors.DataNotFoundError(
       f"No '{FOLDER_NAME}' folder (with train/ and test/) found in: "
       f"{searched}. {_HOW_TO_GET}")
 
@@ -114,7 +120,7 @@ def channel_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   std = x.std(axis=(0, 1), dtype=np.float64)
   if np.any(std == 0):
     constant = np.flatnonzero(std == 0).tolist()
-    raise ValueError(
+    raise errors.DataError(
         f"Cannot standardize: channel(s) {constant} are constant in the "
         "training split.")
   return mean, std
@@ -127,23 +133,25 @@ def standardize_channels(x: np.ndarray, mean: np.ndarray,
 
 def _validate_channels(channels: Sequence[str]) -> tuple[str, ...]:
   if isinstance(channels, str):
-    raise ValueError(
+    raise errors.ConfigError(
         f"channels must be a sequence of names, got the string {channels!r}.")
   channels = tuple(channels)
   if not channels:
-    raise ValueError("channels is empty; choose from " + ", ".join(ALL_CHANNELS))
+    raise errors.ConfigError(
+        "channels is empty; choose from " + ", ".join(ALL_CHANNELS))
   unknown = [c for c in channels if c not in ALL_CHANNELS]
   if unknown:
-    raise ValueError(f"Unknown UCI HAR channel(s) {unknown}; choose from "
-                     + ", ".join(ALL_CHANNELS))
+    raise errors.ConfigError(
+        f"Unknown UCI HAR channel(s) {unknown}; choose from "
+        + ", ".join(ALL_CHANNELS))
   if len(set(channels)) != len(channels):
-    raise ValueError(f"Duplicate UCI HAR channels in {list(channels)}.")
+    raise errors.ConfigError(f"Duplicate UCI HAR channels in {list(channels)}.")
   return channels
 
 
 def _require_file(path: pathlib.Path) -> pathlib.Path:
   if not path.is_file():
-    raise FileNotFoundError(
+    raise errors.DataNotFoundError(
         f"Missing UCI HAR file {path}. The folder looks incomplete; "
         + _HOW_TO_GET)
   return path
@@ -159,7 +167,7 @@ def _read_split(root: pathlib.Path, split: str,
         root / split / "Inertial Signals" / f"{channel}_{split}.txt")
     signal = _read_float_rows(path, WINDOW_LENGTH)
     if len(signal) != len(labels):
-      raise ValueError(
+      raise errors.DataError(
           f"{path} has {len(signal)} rows but {labels_path} has "
           f"{len(labels)} labels; the files must have one row per window.")
     signals.append(signal)
@@ -177,12 +185,12 @@ def _read_float_rows(path: pathlib.Path, row_length: int) -> np.ndarray:
   """Reads whitespace-separated float rows, each exactly row_length long."""
   lines = _nonblank_lines(path)
   if not lines:
-    raise ValueError(f"{path} is empty.")
+    raise errors.DataError(f"{path} is empty.")
   tokens = []
   for line_number, line in lines:
     row = line.split()
     if len(row) != row_length:
-      raise ValueError(
+      raise errors.DataError(
           f"{path} line {line_number} has {len(row)} values, expected "
           f"{row_length}.")
     tokens.extend(row)
@@ -193,7 +201,7 @@ def _read_float_rows(path: pathlib.Path, row_length: int) -> np.ndarray:
       try:
         np.array(line.split(), dtype=np.float32)
       except ValueError as e:
-        raise ValueError(
+        raise errors.DataError(
             f"{path} line {line_number} has a non-numeric value: {e}") from None
     raise
   return values.reshape(len(lines), row_length)
@@ -207,16 +215,16 @@ def _read_labels(path: pathlib.Path) -> np.ndarray:
     try:
       label = int(text)
     except ValueError:
-      raise ValueError(
+      raise errors.DataError(
           f"{path} line {line_number}: expected one integer label, got "
           f"{text!r}.") from None
     if not 1 <= label <= NUM_CLASSES:
-      raise ValueError(
+      raise errors.DataError(
           f"{path} line {line_number}: label {label} is outside "
           f"1..{NUM_CLASSES}.")
     labels.append(label - 1)
   if not labels:
-    raise ValueError(f"{path} is empty.")
+    raise errors.DataError(f"{path} is empty.")
   return np.asarray(labels, dtype=np.int32)
 
 
@@ -229,11 +237,13 @@ def _read_class_names(root: pathlib.Path) -> tuple[str, ...]:
   for line_number, line in _nonblank_lines(path):
     parts = line.split()
     if len(parts) != 2 or not parts[0].isdigit():
-      raise ValueError(f"{path} line {line_number}: expected '<id> <NAME>', "
-                       f"got {line.strip()!r}.")
+      raise errors.DataError(
+          f"{path} line {line_number}: expected '<id> <NAME>', "
+          f"got {line.strip()!r}.")
     entries.append((int(parts[0]), parts[1]))
   ids = sorted(i for i, _ in entries)
   if ids != list(range(1, NUM_CLASSES + 1)):
-    raise ValueError(f"{path} must name activities 1..{NUM_CLASSES} once each, "
-                     f"found ids {ids}.")
+    raise errors.DataError(
+        f"{path} must name activities 1..{NUM_CLASSES} once each, "
+        f"found ids {ids}.")
   return tuple(name for _, name in sorted(entries))

@@ -37,6 +37,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from ssvae import errors
 from ssvae import types
 from ssvae.models import common
 from ssvae.models.cnn import CnnVAE
@@ -90,7 +91,7 @@ def _multihead_factor_sizes(factor_sizes: tuple, num_classes: int) -> tuple:
   if not factor_sizes:
     return (num_classes,)
   if factor_sizes[0] != num_classes:
-    raise ValueError(
+    raise errors.ConfigError(
         f"factor_sizes[0]={factor_sizes[0]} must equal num_classes="
         f"{num_classes} (num_classes describes factor 0).")
   return factor_sizes
@@ -125,17 +126,18 @@ def build_model(model_config: Any, *, input_shape: tuple, num_classes: int,
   """
   family = model_config.get("family")
   if family not in FAMILIES:
-    raise ValueError(f"model.family={family!r} is not a model family; valid "
-                     f"values: {', '.join(FAMILIES)}.")
+    raise errors.ConfigError(
+        f"model.family={family!r} is not a model family; valid "
+        f"values: {', '.join(FAMILIES)}.")
   variant = model_config.get("variant")
   common.check_variant(variant)
   if variant == types.M2 and family not in M2_FAMILIES:
-    raise ValueError(
+    raise errors.ConfigError(
         f"model.variant='m2' is implemented for model.family in "
         f"{M2_FAMILIES}, not {family!r}.")
   decoder_y = decoder_y_from_config(model_config)
   if family not in DECODER_Y_FAMILIES and decoder_y != common.DecoderY():
-    raise ValueError(
+    raise errors.ConfigError(
         f"model.decoder_y and the gumbel_* fields apply to families whose "
         f"decoder sees y {DECODER_Y_FAMILIES}, not {family!r}.")
   common.check_likelihood(likelihood)

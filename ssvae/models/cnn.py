@@ -27,6 +27,7 @@ from typing import Optional
 import flax.linen as nn
 import jax
 
+from ssvae import errors
 from ssvae import types
 from ssvae.models import common
 from ssvae.models import fast_conv
@@ -85,7 +86,7 @@ class CnnVAE(nn.Module):
                               model_name=type(self).__name__)
     self.decoder_y.check(self.variant)
     if len(self.input_shape) != 3:
-      raise ValueError(
+      raise errors.ConfigError(
           f"family cnn needs images of shape (H, W, C); got input_shape="
           f"{tuple(self.input_shape)}.")
     common.check_positive_ints(self.conv_channels, "model.conv_channels")

@@ -15,6 +15,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from ssvae import errors
 from ssvae import types
 
 Array = jax.Array
@@ -31,18 +32,18 @@ def check_variant(variant: str, field: str = "model.variant",
                   supported: tuple = types.VARIANTS,
                   model_name: str = "") -> None:
   if variant not in types.VARIANTS:
-    raise ValueError(
+    raise errors.ConfigError(
         f"{field}={variant!r} is not a model variant; valid values: "
         f"{', '.join(types.VARIANTS)}.")
   if variant not in supported:
-    raise ValueError(
+    raise errors.ConfigError(
         f"{field}={variant!r} is not implemented by {model_name}; it "
         f"supports {', '.join(supported)}.")
 
 
 def check_likelihood(likelihood: str, field: str = "likelihood") -> None:
   if likelihood not in types.LIKELIHOODS:
-    raise ValueError(
+    raise errors.ConfigError(
         f"{field}={likelihood!r} is not a likelihood; valid values: "
         f"{', '.join(types.LIKELIHOODS)}.")
 
@@ -54,10 +55,12 @@ def check_positive_ints(values: Sequence[int], field: str,
   if not values or not all(
       isinstance(v, int) and not isinstance(v, bool) and v > 0
       for v in values):
-    raise ValueError(f"{field}={values!r} must be a non-empty sequence of "
-                     "positive integers.")
+    raise errors.ConfigError(
+        f"{field}={values!r} must be a non-empty sequence of "
+        "positive integers.")
   if length is not None and len(values) != length:
-    raise ValueError(f"{field}={values!r} must have exactly {length} entries.")
+    raise errors.ConfigError(
+        f"{field}={values!r} must have exactly {length} entries.")
 
 
 def check_input(x: Array, input_shape: tuple, model_name: str) -> None:
@@ -78,11 +81,12 @@ def check_model_fields(variant: str, likelihood: str, latent_dim: int,
   check_likelihood(likelihood)
   if (not isinstance(latent_dim, int) or isinstance(latent_dim, bool)
       or latent_dim < 1):
-    raise ValueError(
+    raise errors.ConfigError(
         f"model.latent_dim={latent_dim!r} must be an integer >= 1.")
   check_positive_ints(hidden_sizes, "model.hidden_sizes")
   if not 0.0 <= dropout_rate < 1.0:
-    raise ValueError(f"model.dropout_rate={dropout_rate!r} must be in [0, 1).")
+    raise errors.ConfigError(
+        f"model.dropout_rate={dropout_rate!r} must be in [0, 1).")
 
 
 def reparameterize(rng: Array, z_mean: Array, z_logvar: Array) -> Array:
@@ -160,23 +164,23 @@ class DecoderY:
   gumbel_anneal_steps: int = 5000
 
   def check(self, variant: str) -> None:
-    """Raises ValueError naming the config field of an invalid value."""
+    """Raises ConfigError naming the config field of an invalid value."""
     if self.mode not in types.DECODER_Y_MODES:
-      raise ValueError(
+      raise errors.ConfigError(
           f"model.decoder_y={self.mode!r} is not one of "
           f"{types.DECODER_Y_MODES}.")
     if self.mode != types.SOFTMAX and variant != types.SEMI_SUPERVISED:
-      raise ValueError(
+      raise errors.ConfigError(
           f"model.decoder_y={self.mode!r} applies to the semi_supervised "
           f"variant only (model.variant={variant!r}).")
     if not 0 < self.gumbel_temperature_min <= self.gumbel_temperature:
-      raise ValueError(
+      raise errors.ConfigError(
           f"model.gumbel_temperature_min={self.gumbel_temperature_min!r} "
           f"must be > 0 and <= model.gumbel_temperature="
           f"{self.gumbel_temperature!r}.")
     if (not isinstance(self.gumbel_anneal_steps, int)
         or self.gumbel_anneal_steps < 0):
-      raise ValueError(
+      raise errors.ConfigError(
           f"model.gumbel_anneal_steps={self.gumbel_anneal_steps!r} must be "
           "an integer >= 0.")
 

@@ -21,6 +21,7 @@ from typing import Optional
 import flax.linen as nn
 import jax
 
+from ssvae import errors
 from ssvae import types
 from ssvae.models import common
 from ssvae.models import fast_conv
@@ -75,7 +76,7 @@ class MultiHeadCnnVAE(nn.Module):
     factor = 2 ** len(self.conv_channels)
     if len(self.input_shape) != 3 or any(
         n % factor for n in self.input_shape[:2]):
-      raise ValueError(
+      raise errors.ConfigError(
           f"family multihead_cnn needs images (H, W, C) with H and W "
           f"divisible by {factor} (one halving per conv layer); got "
           f"input_shape={tuple(self.input_shape)}.")

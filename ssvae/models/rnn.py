@@ -25,6 +25,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from ssvae import errors
 from ssvae import types
 from ssvae.models import common
 
@@ -66,7 +67,7 @@ class RnnVAE(nn.Module):
     common.check_positive_ints(self.hidden_sizes, "model.hidden_sizes",
                                length=3)
     if len(self.input_shape) != 2:
-      raise ValueError(
+      raise errors.ConfigError(
           f"family rnn needs windows of shape (T, F); got input_shape="
           f"{tuple(self.input_shape)}.")
     super().__post_init__()

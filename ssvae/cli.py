@@ -1,0 +1,178 @@
+"""The error boundary every entry point runs behind (experiments/, benchmarks/).
+
+`cli.run(main)` replaces `app.run(main)`. A problem with what the user gave
+(an errors.UserInputError from the library, a bad flag or --config) is
+printed as ONE line, `error: <message>`, on stderr and ends the program
+with status 2. Any other exception is a bug and keeps its traceback.
+--traceback (or absl's --pdb, which also starts the debugger) shows the
+traceback of a user error too.
+
+`config_from_flag` reads a --config flag and checks that it holds the kind
+of config the entry point runs, naming the right entry point otherwise.
+"""
+
+import functools
+import os
+import re
+import sys
+from typing import Callable, Iterator, Optional
+
+from absl import app
+from absl import flags
+import ml_collections
+from ml_collections import config_flags
+
+from ssvae import errors
+
+EXIT_USER_ERROR = 2
+
+_TRACEBACK = flags.DEFINE_bool(
+    "traceback", False, "Show the full traceback of an input error instead "
+    "of its one-line message (absl's --pdb also starts the debugger).")
+
+# Which entry point runs which kind of config.
+ENTRY_POINTS = {"experiment": "python -m experiments.train",
+                "sweep": "python -m experiments.sweep",
+                "feedback": "python -m experiments.feedback"}
+_TRACEBACK_FLAGS = ("traceback", "pdb", "pdb_post_mortem")
+
+
+def one_line(message: str) -> str:
+  """The message's lines joined into one."""
+  return " ".join(line.strip() for line in str(message).splitlines()
+                  if line.strip())
+
+
+def _exit_with_error(message: str) -> None:
+  sys.stderr.write(f"error: {one_line(message)}\n")
+  sys.stderr.flush()
+  sys.exit(EXIT_USER_ERROR)
+
+
+def _traceback_in(argv: list[str]) -> bool:
+  """Whether argv asks for tracebacks (--traceback, --pdb, ...=true)."""
+  for arg in argv[1:]:
+    name, _, value = arg.lstrip("-").partition("=")
+    if (arg.startswith("-") and name in _TRACEBACK_FLAGS
+        and value.lower() not in ("false", "0")):
+      return True
+  return False
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+  """error, then its cause (or context), and so on: outermost first."""
+  while error is not None:
+    yield error
+    error = error.__cause__ or error.__context__
+
+
+def _unknown_config_field(chain: list[BaseException],
+                          argv: list[str]) -> Optional[str]:
+  """The message for a --config.<path> override naming no field.
+
+  ml_collections raises KeyError(field), re-raised with a "Did you mean"
+  hint, then AttributeError, while it parses the flags.
+  """
+  key_errors = [e for e in chain if isinstance(e, KeyError) and e.args]
+  if not key_errors:
+    return None
+  missing = str(key_errors[-1].args[0])
+  overrides = [arg.split("=", 1)[0].lstrip("-") for arg in argv
+               if re.match(r"--?config\.", arg)]
+  culprit = next((o for o in overrides if missing in o.split(".")), None)
+  if culprit is None:
+    return None
+  hint = re.search(r'Did you mean "([^"]+)"',
+                   " ".join(str(e.args[0]) for e in key_errors))
+  return (f"--{culprit}: the config has no field {missing!r}"
+          + (f'; did you mean "{hint.group(1)}"?' if hint else "."))
+
+
+def flag_error_message(error: BaseException,
+                       argv: list[str]) -> Optional[str]:
+  """What went wrong while parsing argv, or None for a bug (a traceback)."""
+  chain = list(_chain(error))
+  user_errors = [e for e in chain if errors.is_user_input(e)]
+  if user_errors:  # The innermost: config_flags re-raises it with a traceback.
+    return str(user_errors[-1])
+  if any(str(e).startswith("Error whilst parsing config file") for e in chain):
+    return None  # A bug in a config file's get_config(): show where.
+  unknown = _unknown_config_field(chain, argv)
+  if unknown is not None:
+    return unknown
+  if isinstance(error, flags.Error):
+    return str(error)
+  return None
+
+
+def _parse_flags(argv: list[str]) -> list[str]:
+  """absl's flag parsing, with input errors reported as one line."""
+  try:
+    return flags.FLAGS(argv)
+  except Exception as error:  # pylint: disable=broad-except
+    message = flag_error_message(error, argv)
+    if message is None or _traceback_in(argv):
+      raise
+    _exit_with_error(message)
+
+
+def _guarded(main: Callable) -> Callable:
+  """main, with user errors reported as one line."""
+  @functools.wraps(main)
+  def guarded(argv):
+    try:
+      return main(argv)
+    except Exception as error:  # pylint: disable=broad-except
+      if (not (errors.is_user_input(error)
+               or isinstance(error, app.UsageError))
+          or _TRACEBACK.value or flags.FLAGS.pdb_post_mortem):
+        raise
+      _exit_with_error(str(error))
+  return guarded
+
+
+def run(main: Callable) -> None:
+  """app.run(main) behind the error boundary."""
+  app.run(_guarded(main), flags_parser=_parse_flags)
+
+
+def _with_article(word: str) -> str:
+  return f"an {word}" if word[0] in "aeiou" else f"a {word}"
+
+
+def config_kind(config) -> str:
+  """'experiment', 'sweep', 'feedback' or 'unknown'."""
+  fields = set(config.keys())
+  if {"base", "axes"} <= fields:
+    return "sweep"
+  if {"data", "model", "train"} <= fields:
+    return "feedback" if "feedback" in fields else "experiment"
+  return "unknown"
+
+
+def config_from_flag(holder: flags.FlagHolder,
+                     kinds: tuple[str, ...]) -> ml_collections.ConfigDict:
+  """The config a config_flags flag loaded, which must be one of `kinds`.
+
+  Raises ConfigError when its file could not be loaded or it is another
+  kind of config (the message names the entry point that runs it).
+  """
+  path = config_flags.get_config_filename(flags.FLAGS[holder.name])
+  try:
+    config = holder.value
+    kind = config_kind(config)
+  except OSError as e:  # config_flags defers a failed load to first use.
+    reason = ("no such file" if not os.path.isfile(path)
+              else one_line(e.__cause__ or e))
+    raise errors.ConfigError(f"--{holder.name}={path}: {reason}.") from e
+  if kind in kinds:
+    return config
+  wanted = " or ".join(_with_article(k) for k in kinds)
+  if kind == "unknown":
+    raise errors.ConfigError(
+        f"--{holder.name}={path} is not an experiment, sweep or feedback "
+        f"config (its fields: {', '.join(sorted(config.keys()))}); this "
+        f"command takes {wanted} config.")
+  raise errors.ConfigError(
+      f"--{holder.name}={path} is {_with_article(kind)} config; run it with "
+      f"{ENTRY_POINTS[kind]} (this command takes {wanted} config).")

@@ -1,0 +1,765 @@
+"""The bad-input catalogue: every entry point, as a user runs it (issue 10).
+
+Each case runs one real command in a subprocess, on tiny data (the default
+config's 8x8 digits, or tiny synthetic IDX / .npz files written here), and
+asserts:
+  * the exit status: 2 for a user error, 0 where the input is fine or a
+    damaged workdir is recovered from;
+  * exactly one `error: ...` line on stderr, naming the problem (none when
+    the command succeeds);
+  * no `Traceback` on stderr (except the one case that asks for it);
+  * for a refused command, that its workdir is exactly as before: every
+    file byte-identical, none added or removed (a workdir that did not
+    exist still does not).
+
+A shared module fixture trains one finished run ("base W": the default
+config, 20 steps, checkpoints 10 and 20) and one finished one-cell sweep;
+each case works on its own copy.
+"""
+
+import dataclasses
+import gzip
+import json
+import os
+import pathlib
+import re
+import shutil
+import socket
+import subprocess
+import sys
+from typing import Callable, Optional
+
+import jax
+import numpy as np
+import pytest
+
+from ssvae import checkpointing
+from ssvae import train
+from ssvae.data import idx
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+# $T of the issue: the default config, 20 steps, checkpoints at 10 and 20.
+T_ARGS = ("--config=configs/default.py", "--config.train.num_steps=20",
+          "--config.train.steps_per_call=10", "--config.train.eval_every=10",
+          "--config.train.checkpoint_every=10")
+QUICK_SWEEP = "--config=configs/table3_mnist_dense.py:quick"
+ONE_CELL = ('--config.axes=(("model.variant", ("semi_supervised",)), '
+            '("data.num_labels", (100,)))')
+IDX_STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+TIMEOUT_S = 3600  # a hang fails the test; a loaded machine must not
+
+
+def python(module: str, *args) -> list[str]:
+  return [sys.executable, "-m", module, *map(str, args)]
+
+
+def train_cli(*args) -> list[str]:
+  return python("experiments.train", *T_ARGS, *args)
+
+
+def run_command(argv: list[str]) -> subprocess.CompletedProcess:
+  """Runs argv from the repository root on one CPU device."""
+  env = dict(os.environ, XLA_FLAGS="", JAX_PLATFORMS="cpu",
+             PYTHONPATH=str(REPO))
+  return subprocess.run(argv, cwd=REPO, env=env, capture_output=True,
+                        text=True, timeout=TIMEOUT_S)
+
+
+def run_ok(argv: list[str]) -> subprocess.CompletedProcess:
+  proc = run_command(argv)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return proc
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+  """{'run': base W, 'sweep': a finished one-cell, two-seed quick sweep}."""
+  root = tmp_path_factory.mktemp("finished")
+  run_ok(train_cli(f"--workdir={root / 'run'}"))
+  run_ok(python("experiments.sweep", QUICK_SWEEP, ONE_CELL,
+                f"--workdir={root / 'sweep'}"))
+  return {"run": root / "run", "sweep": root / "sweep"}
+
+
+class Paths:
+  """What one case works on: copies of the finished workdirs, tiny data."""
+
+  def __init__(self, tmp: pathlib.Path, finished_dirs: dict):
+    self.tmp = tmp
+    self._finished = finished_dirs
+
+  @property
+  def finished_run(self) -> pathlib.Path:
+    return self._finished["run"]
+
+  @property
+  def w(self) -> pathlib.Path:
+    """The case's workdir (a copy of base W once base() is called)."""
+    return self.tmp / "W"
+
+  def base(self) -> pathlib.Path:
+    shutil.copytree(self._finished["run"], self.w)
+    return self.w
+
+  def sweep(self) -> pathlib.Path:
+    shutil.copytree(self._finished["sweep"], self.w)
+    return self.w
+
+  def mnist(self, damage: Callable[[pathlib.Path], None] = lambda d: None,
+            num_train: int = 20) -> pathlib.Path:
+    """Tiny official-format MNIST files, then damage(directory)."""
+    directory = self.tmp / "mnist"
+    directory.mkdir()
+    rng = np.random.default_rng(0)
+    for split, n in (("train", num_train), ("t10k", 10)):
+      idx.write_idx(directory / f"{split}-images-idx3-ubyte.gz",
+                    rng.integers(0, 256, (n, 28, 28)))
+      idx.write_idx(directory / f"{split}-labels-idx1-ubyte.gz",
+                    np.arange(n) % 10)
+    damage(directory)
+    return directory
+
+
+def mnist_args(data_dir) -> tuple:
+  return ("--config.data.name=mnist", "--config.data.source=files",
+          f"--config.data.data_dir={data_dir}")
+
+
+def train_images(directory: pathlib.Path) -> pathlib.Path:
+  return directory / "train-images-idx3-ubyte.gz"
+
+
+def train_labels(directory: pathlib.Path) -> pathlib.Path:
+  return directory / "train-labels-idx1-ubyte.gz"
+
+
+def cut_in_half(path: pathlib.Path) -> None:
+  data = path.read_bytes()
+  path.write_bytes(data[:len(data) // 2])
+
+
+def cut_payload(path: pathlib.Path) -> None:
+  """A valid gzip stream of an IDX file whose payload stops short."""
+  with gzip.open(path) as f:
+    payload = f.read()
+  with gzip.open(path, "wb") as f:
+    f.write(payload[:-100])
+
+
+class TouchOnUnpickle:
+  """Unpickling this creates a file: proof that a pickle was executed."""
+
+  def __init__(self, path: pathlib.Path):
+    self.path = path
+
+  def __reduce__(self):
+    return (pathlib.Path.touch, (self.path,))
+
+
+def pickled_npz(p: Paths) -> pathlib.Path:
+  path = p.tmp / "dsprites.npz"
+  np.savez(path, imgs=np.array([TouchOnUnpickle(p.tmp / "unpickled")],
+                               dtype=object),
+           latents_classes=np.zeros((1, 6), np.int64))
+  return path
+
+
+def delete_manifest(w: pathlib.Path) -> None:
+  (w / "checkpoints/20/default/manifest.ocdbt").unlink()
+
+
+def truncate_largest_array_file(w: pathlib.Path) -> None:
+  """Cuts the largest array data file (in a d/ folder of the database)."""
+  path = max((p for p in (w / "checkpoints/20").rglob("d/*")
+              if p.is_file()), key=lambda p: p.stat().st_size)
+  with open(path, "r+b") as f:
+    f.truncate(path.stat().st_size // 3)
+
+
+def read_results(w: pathlib.Path) -> dict:
+  return json.loads((w / "results.json").read_text())
+
+
+def metrics_records(w: pathlib.Path) -> list[dict]:
+  return [json.loads(line) for line in open(w / "metrics.jsonl")]
+
+
+def a_dead_pid() -> int:
+  """The pid of a process that has exited (and been reaped)."""
+  proc = subprocess.Popen(["true"])
+  proc.wait()
+  return proc.pid
+
+
+def read_only_mount(directory: pathlib.Path, argv: list[str]) -> list[str]:
+  """argv run with `directory` read-only (a private bind mount when root)."""
+  if os.geteuid() != 0:
+    for path in [directory, *directory.rglob("*")]:
+      path.chmod(path.stat().st_mode & 0o555)
+    return argv
+  if subprocess.run(["unshare", "-m", "true"], capture_output=True,
+                    check=False).returncode:
+    pytest.skip("cannot make a read-only mount here (unshare -m fails)")
+  script = ('mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" && '
+            'shift && exec "$@"')
+  return ["unshare", "-m", "sh", "-c", script, "sh", str(directory), *argv]
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+  """One row: a command (after arranging its files), and what must happen.
+
+  error: regex the single `error:` line must match; None = the command
+    succeeds. workdir: the directory a refused command must leave exactly
+    as it was (checked only for errors). check(paths, proc): more checks.
+  """
+  name: str
+  command: Callable[[Paths], list[str]]
+  error: Optional[str] = None
+  workdir: bool = False
+  check: Optional[Callable[[Paths, subprocess.CompletedProcess], None]] = None
+  traceback: bool = False
+
+
+def refused(name, command, error, workdir=True, check=None) -> Case:
+  return Case(name, command, error, workdir, check)
+
+
+# ------------------------------------------------- checks of some cases
+
+
+def check_fallback(p: Paths, proc) -> None:
+  assert re.search(r"Checkpoint step 20 in \S+ is damaged .*; resuming from "
+                   r"step 10 instead", proc.stderr)
+  assert read_results(p.w)["step"] == 40
+  assert (p.w / "damaged_checkpoints/20").is_dir()
+  assert checkpointing.saved_steps(p.w) == [30, 40]
+
+
+def check_torn_line_repaired(p: Paths, proc) -> None:
+  assert re.search(rf"{re.escape(str(p.w))}/metrics.jsonl line 7 is "
+                   "incomplete", proc.stderr)
+  train_steps = [r["step"] for r in metrics_records(p.w)
+                 if r["split"] == "train"]
+  assert train_steps == [10, 20, 30, 40]
+
+
+def check_original_command_still_works(p: Paths, proc) -> None:
+  assert not (p.w / "config.json").exists()
+  run_ok(train_cli(f"--workdir={p.w}"))
+  assert read_results(p.w)["step"] == 20
+
+
+def check_divergence(p: Paths, proc) -> None:
+  named = int(re.search(r"last checkpoint \(step (\d+), finite\)",
+                        proc.stderr).group(1))
+  assert sorted(os.listdir(p.w / "checkpoints"))[-1] == str(named)
+  assert not [n for n in os.listdir(p.w / "checkpoints") if "tmp" in n]
+  _, state = train.load_run(str(p.w), devices=jax.devices()[:1],
+                            which="last")
+  assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(state)
+             if np.issubdtype(leaf.dtype, np.floating))
+
+
+def simulate_killed_run(p: Paths) -> list[str]:
+  """What `kill -9` after the step-10 checkpoint leaves: metrics past step
+  10, an unfinished save of step 20, a lock of a process that is gone."""
+  w = p.base()
+  shutil.rmtree(w / "checkpoints/20")
+  (w / "results.json").unlink()
+  (w / "checkpoints/20.orbax-checkpoint-tmp-1").mkdir()
+  (w / ".lock").write_text(f"{a_dead_pid()} {socket.gethostname()}\n")
+  return train_cli(f"--workdir={w}")
+
+
+def check_identical_to_uninterrupted(p: Paths, proc) -> None:
+  base, resumed = read_results(p.finished_run), read_results(p.w)
+  for key in ("step", "metrics", "last_metrics", "validation_metrics"):
+    assert resumed[key] == base[key], key
+  assert "Taking over the stale lock" in proc.stderr
+  assert sorted(os.listdir(p.w / "checkpoints")) == ["10", "20"]
+  assert not (p.w / ".lock").exists()
+
+
+def resume_to_40_after(damage: Callable[[pathlib.Path], None]):
+  """The command of a resume to step 40 after damage(base W)."""
+  def command(p: Paths) -> list[str]:
+    damage(p.base())
+    return train_cli("--config.train.num_steps=40", f"--workdir={p.w}")
+  return command
+
+
+def tear_last_metrics_line(w: pathlib.Path) -> None:
+  with open(w / "metrics.jsonl", "a") as f:
+    f.write('{"step": 30, "split": "tra')  # a write cut short by a kill
+
+
+def other_model_without_config_json(p: Paths) -> list[str]:
+  (p.base() / "config.json").unlink()
+  return train_cli("--config.model.latent_dim=4",
+                   "--config.train.num_steps=40", f"--workdir={p.w}")
+
+
+def workdir_is_a_file(p: Paths) -> list[str]:
+  p.w.write_text("not a directory")
+  return train_cli(f"--workdir={p.w}")
+
+
+def generate_without_a_run(p: Paths) -> list[str]:
+  p.w.mkdir()
+  return python("experiments.generate", f"--workdir={p.w}")
+
+
+def check_rerun_keeps_the_results(p: Paths, proc) -> None:
+  assert read_results(p.w)["metrics"] == read_results(
+      p.finished_run)["metrics"]
+
+
+def check_finished_sweep_not_retrained(p: Paths, proc) -> None:
+  assert "1 of 1 cells already finished" in proc.stdout + proc.stderr
+
+
+def check_nothing_unpickled(p: Paths, proc) -> None:
+  assert not (p.tmp / "unpickled").exists()
+
+
+def check_figures(p: Paths, proc) -> None:
+  assert (p.w / "figures/class_conditional_seed0.png").is_file()
+
+
+def lock_held_by_this_process(p: Paths) -> list[str]:
+  w = p.base()
+  (w / ".lock").write_text(f"{os.getpid()} {socket.gethostname()}\n")
+  return train_cli("--config.train.num_steps=40", f"--workdir={w}")
+
+
+def sweep_cli(*args) -> list[str]:
+  return python("experiments.sweep", QUICK_SWEEP, *args)
+
+
+def hold_lock(path: pathlib.Path) -> None:
+  """A lock file held by a live process (the test's own)."""
+  path.write_text(f"{os.getpid()} {socket.gethostname()}\n")
+
+
+def second_copy_of_a_shard(p: Paths) -> list[str]:
+  w = p.sweep()
+  hold_lock(w / ".lock.shard-0-of-2")  # shard 0/2 runs already
+  return sweep_cli(ONE_CELL, "--shard=0/2", f"--workdir={w}")
+
+
+def shard_beside_a_running_shard(p: Paths) -> list[str]:
+  w = p.sweep()
+  hold_lock(w / ".lock.shard-1-of-2")  # shard 1/2 runs meanwhile
+  os.remove(w / "results.md")
+  return sweep_cli(ONE_CELL, "--shard=0/2", f"--workdir={w}")
+
+
+def check_shard_ran_beside_the_other(p: Paths, proc) -> None:
+  assert "Status: complete (1 cells)" in (p.w / "results.md").read_text()
+  assert (p.w / ".lock.shard-1-of-2").exists()  # the other job's, untouched
+  assert not (p.w / ".lock.shard-0-of-2").exists()  # released
+
+
+def images_npy(p: Paths) -> pathlib.Path:
+  """Two digits-shaped images to score."""
+  path = p.tmp / "images.npy"
+  np.save(path, np.zeros((2, 8, 8, 1), np.float32))
+  return path
+
+
+def detect_cli(p: Paths, *args) -> list[str]:
+  return python("experiments.detect", f"--data={images_npy(p)}", *args)
+
+
+def detect_on_a_directory_without_a_run(p: Paths) -> list[str]:
+  p.w.mkdir()
+  return detect_cli(p, f"--workdir={p.w}", "--target_fpr=0.1")
+
+
+def detect_with_a_damaged_detector_file(p: Paths) -> list[str]:
+  (p.base() / "detector.json").write_text('{"state": "selected", ')
+  return detect_cli(p, f"--workdir={p.w}")
+
+
+def curves_cli(*args) -> list[str]:
+  return python("experiments.learning_curves", *args)
+
+
+def curves_of_a_run_with_a_torn_line(p: Paths) -> list[str]:
+  tear_last_metrics_line(p.base())
+  return curves_cli(f"--run_dir={p.w}", f"--out={p.tmp / 'curves.png'}")
+
+
+def check_curves_written(p: Paths, proc) -> None:
+  assert re.search(r"metrics\.jsonl line \d+ is incomplete", proc.stderr)
+  assert (p.tmp / "curves.png").is_file()
+
+
+# ------------------------------------------------------------- catalogue
+
+BAD_CASES = [
+    refused("bad1_data_dir_is_a_file",
+            lambda p: train_cli(*mnist_args(train_images(p.mnist())),
+                                f"--workdir={p.w}"),
+            r"train-images-idx3-ubyte\.gz: is a file, not a directory"),
+    Case("bad2_deleted_manifest_falls_back",
+         resume_to_40_after(delete_manifest), check=check_fallback),
+    Case("bad2_truncated_array_file_falls_back",
+         resume_to_40_after(truncate_largest_array_file),
+         check=check_fallback),
+    refused("bad3_fewer_steps_than_the_checkpoint",
+            lambda p: train_cli("--config.train.num_steps=10",
+                                f"--workdir={p.base()}"),
+            r"holds a run at step 20, past config\.train\.num_steps=10"),
+    Case("bad4_torn_metrics_line_is_repaired",
+         resume_to_40_after(tear_last_metrics_line),
+         check=check_torn_line_repaired),
+    refused("bad5_config_json_deleted_other_model",
+            other_model_without_config_json,
+            r"checkpoint step 20 in \S+ does not fit this config "
+            r"\(selection\.params\.decoder_layers_0\.kernel: "
+            r"float32\[1, 12, 256\] on disk, float32\[1, 14, 256\]",
+            check=check_original_command_still_works),
+    refused("bad6_sweep_rerun_other_num_seeds",
+            lambda p: sweep_cli(ONE_CELL, "--config.num_seeds=3",
+                                f"--workdir={p.sweep()}"),
+            r"sweep cell 'variant=semi_supervised,num_labels=100': .*"
+            r"different config \(fields train\.num_seeds\)"),
+    refused("bad7_divergence_names_the_last_finite_checkpoint",
+            lambda p: train_cli("--config.train.steps_per_call=1",
+                                "--config.train.eval_every=1",
+                                "--config.train.checkpoint_every=1",
+                                "--config.optimizer.learning_rate=1e3",
+                                f"--workdir={p.w}"),
+            r"Training diverged\..*its last checkpoint \(step \d+, finite\) "
+            r"is kept", workdir=False, check=check_divergence),
+    refused("bad8_sweep_config_to_train",
+            lambda p: python("experiments.train", QUICK_SWEEP,
+                             f"--workdir={p.w}"),
+            r"table3_mnist_dense\.py:quick is a sweep config; run it with "
+            r"python -m experiments\.sweep"),
+    refused("bad8_experiment_config_to_sweep",
+            lambda p: python("experiments.sweep",
+                             "--config=configs/default.py",
+                             f"--workdir={p.w}"),
+            r"configs/default\.py is an experiment config; run it with "
+            r"python -m experiments\.train"),
+    refused("bad9_every_sweep_cell_checked_before_training",
+            lambda p: sweep_cli(
+                '--config.axes=(("model.variant", ("semi_supervised",)), '
+                '("data.num_labels", (100, 105)))', f"--workdir={p.w}"),
+            r"sweep cell 'variant=semi_supervised,num_labels=105': "
+            r"num_labels=105 is not divisible by the 10 classes"),
+]
+
+TRACEBACK_CASES = [
+    refused("num_labels_larger_than_the_data",
+            lambda p: train_cli("--config.data.num_labels=5000",
+                                f"--workdir={p.w}"),
+            r"Asked for 5000 labels but there are only 1350 training points"),
+    refused("num_labels_not_divisible_by_the_classes",
+            lambda p: train_cli("--config.data.num_labels=105",
+                                f"--workdir={p.w}"),
+            r"num_labels=105 is not divisible by the 10 classes"),
+    refused("empty_hidden_sizes",
+            lambda p: train_cli("--config.model.hidden_sizes=()",
+                                f"--workdir={p.w}"),
+            r"model\.hidden_sizes=\(\) must be a non-empty sequence"),
+    refused("held_out_class_10_on_digits",
+            lambda p: train_cli("--config.data.held_out_class=10",
+                                f"--workdir={p.w}"),
+            r"Held-out class 10 is not in 0\.\.9 of data set 'digits'"),
+    refused("misspelled_config_key",
+            lambda p: train_cli("--config.train.num_step=20",
+                                f"--workdir={p.w}"),
+            r"--config\.train\.num_step: the config has no field 'num_step'; "
+            r'did you mean "num_steps"\?'),
+    refused("missing_data_dir",
+            lambda p: train_cli(*mnist_args(p.tmp / "nowhere"),
+                                f"--workdir={p.w}"),
+            r"IDX files of mnist not found\. Looked in: \S+nowhere: does not "
+            r"exist"),
+    refused("gz_cut_in_half",
+            lambda p: train_cli(*mnist_args(p.mnist(
+                lambda d: cut_in_half(train_images(d)))), f"--workdir={p.w}"),
+            r"Cannot read IDX file \S+train-images-idx3-ubyte\.gz: "
+            r"Compressed file ended"),
+    refused("idx_payload_cut_short",
+            lambda p: train_cli(*mnist_args(p.mnist(
+                lambda d: cut_payload(train_images(d)))), f"--workdir={p.w}"),
+            r"train-images-idx3-ubyte\.gz is truncated: header says shape "
+            r"\(20, 28, 28\)"),
+    refused("wrong_magic_number",
+            lambda p: train_cli(*mnist_args(p.mnist(
+                lambda d: shutil.copy(train_labels(d), train_images(d)))),
+                                f"--workdir={p.w}"),
+            r"train-images-idx3-ubyte\.gz has magic number 2049, expected "
+            r"2051"),
+    refused("file_is_not_gzip",
+            lambda p: train_cli(*mnist_args(p.mnist(
+                lambda d: train_images(d).write_bytes(b"plain text, no gz"))),
+                                f"--workdir={p.w}"),
+            r"Cannot read IDX file \S+train-images-idx3-ubyte\.gz: Not a "
+            r"gzipped file"),
+    refused("fewer_labels_than_images",
+            lambda p: train_cli(*mnist_args(p.mnist(
+                lambda d: idx.write_idx(train_labels(d), np.arange(19) % 10))),
+                                f"--workdir={p.w}"),
+            r"has 20 images but \S+train-labels-idx1-ubyte\.gz has 19 labels"),
+    refused("label_12_in_a_10_class_file",
+            lambda p: train_cli(*mnist_args(p.mnist(
+                lambda d: idx.write_idx(train_labels(d),
+                                        np.full(20, 12)))),
+                                f"--workdir={p.w}"),
+            r"train-labels-idx1-ubyte\.gz has label 12, expected 0\.\.9"),
+    refused("empty_gz",
+            lambda p: train_cli(*mnist_args(p.mnist(
+                lambda d: train_images(d).write_bytes(b""))),
+                                f"--workdir={p.w}"),
+            r"train-images-idx3-ubyte\.gz is truncated: 0 bytes"),
+    refused("pickled_npz_is_refused_unread",
+            lambda p: train_cli("--config.data.name=dsprites",
+                                "--config.data.source=files",
+                                f"--config.data.data_dir={pickled_npz(p)}",
+                                f"--workdir={p.w}"),
+            r"Cannot read dSprites file \S+dsprites\.npz: Object arrays "
+            r"cannot be loaded when allow_pickle=False",
+            check=check_nothing_unpickled),
+    refused("tfds_source_for_digits",
+            lambda p: train_cli("--config.data.source=tfds",
+                                f"--workdir={p.w}"),
+            r"data\.source='tfds' is not available for digits"),
+    refused("resume_with_a_different_config",
+            lambda p: train_cli("--config.loss.alpha=2.0",
+                                f"--workdir={p.base()}"),
+            r"holds a run with a different config \(fields loss\.alpha\)"),
+    refused("workdir_is_a_file", workdir_is_a_file,
+            r"workdir \S+ is a file, not a directory"),
+    refused("read_only_file_system",
+            lambda p: read_only_mount(p.base(), train_cli(
+                "--config.train.num_steps=40", f"--workdir={p.w}")),
+            r"cannot write to workdir \S+: (Read-only file system|"
+            r"Permission denied)"),
+    refused("config_file_missing",
+            lambda p: python("experiments.train", "--config=configs/nope.py",
+                             f"--workdir={p.w}"),
+            r"--config=configs/nope\.py: no such file"),
+    refused("quick_misspelled",
+            lambda p: python("experiments.sweep",
+                             "--config=configs/table3_mnist_dense.py:quik",
+                             f"--workdir={p.w}"),
+            r"unknown config parameter 'quik'; use no parameter \(the full "
+            r"sweep\) or ':quick'"),
+    refused("generate_on_a_directory_without_a_run", generate_without_a_run,
+            r"config\.json not found: is \S+ a run directory\?"),
+    refused("feedback_with_a_sweep_config",
+            lambda p: python("experiments.feedback", QUICK_SWEEP,
+                             f"--workdir={p.w}"),
+            r"is a sweep config; run it with python -m experiments\.sweep"),
+    refused("benchmark_with_unknown_family",
+            lambda p: python("benchmarks.vmap_seeds", "--families=mlp"),
+            r"--families: unknown \['mlp'\]", workdir=False),
+]
+
+ALREADY_FINE_CASES = [
+    Case("rerun_of_a_finished_run",
+         lambda p: train_cli(f"--workdir={p.base()}"),
+         check=check_rerun_keeps_the_results),
+    Case("killed_run_resumes_to_identical_results", simulate_killed_run,
+         check=check_identical_to_uninterrupted),
+    refused("second_process_on_a_locked_workdir", lock_held_by_this_process,
+            rf"workdir \S+ is in use by process {os.getpid()} "),
+    refused("negative_learning_rate",
+            lambda p: train_cli("--config.optimizer.learning_rate=-1",
+                                f"--workdir={p.w}"),
+            r"config\.optimizer\.learning_rate: must be > 0"),
+    refused("unknown_model_family",
+            lambda p: train_cli("--config.model.family=transformer",
+                                f"--workdir={p.w}"),
+            r"config\.model\.family: 'transformer' is not one of"),
+    refused("odd_batch_size",
+            lambda p: train_cli("--config.train.batch_size=15",
+                                f"--workdir={p.w}"),
+            r"config\.train\.batch_size: must be even"),
+    refused("unknown_data_set",
+            lambda p: train_cli("--config.data.name=cifar",
+                                f"--workdir={p.w}"),
+            r"config\.data\.name: 'cifar' is not one of"),
+    refused("label_fraction_above_one",
+            lambda p: train_cli("--config.data.label_fraction=2.0",
+                                f"--workdir={p.w}"),
+            r"config\.data\.label_fraction: must be in \[0, 1\]"),
+    refused("non_integer_override",
+            lambda p: train_cli("--config.train.num_steps=abc",
+                                f"--workdir={p.w}"),
+            r"--config\.train\.num_steps=abc: invalid literal for int"),
+    refused("unexpected_positional_argument",
+            lambda p: train_cli(f"--workdir={p.w}", "extra"),
+            r"Unexpected arguments: \['extra'\]"),
+    refused("missing_workdir_flag", lambda p: train_cli(),
+            r"--workdir must have a value", workdir=False),
+    refused("misspelled_flag",
+            lambda p: train_cli(f"--wrkdir={p.w}"),
+            r"Unknown command line flag 'wrkdir'"),
+    Case("generate_from_a_finished_run",
+         lambda p: python("experiments.generate", f"--workdir={p.base()}"),
+         check=check_figures),
+    refused("generate_seed_index_out_of_range",
+            lambda p: python("experiments.generate", f"--workdir={p.base()}",
+                             "--seed_index=3"),
+            r"seed_index=3 is outside 0\.\.0"),
+    refused("sweep_axis_path_misspelled",
+            lambda p: sweep_cli('--config.axes=(("model.varient", ("x",)),)',
+                                f"--workdir={p.w}"),
+            r"base config has no field 'model\.varient'"),
+    refused("sweep_zero_seeds",
+            lambda p: sweep_cli("--config.num_seeds=0", f"--workdir={p.w}"),
+            r"num_seeds: must be a positive integer, got 0"),
+    refused("sweep_unknown_plot",
+            lambda p: sweep_cli("--config.plots=('pie_chart',)",
+                                f"--workdir={p.w}"),
+            r"unknown plot 'pie_chart'"),
+    Case("rerun_of_a_finished_sweep",
+         lambda p: sweep_cli(ONE_CELL, f"--workdir={p.sweep()}"),
+         check=check_finished_sweep_not_retrained),
+    refused("feedback_with_an_experiment_config",
+            lambda p: python("experiments.feedback",
+                             "--config=configs/default.py",
+                             f"--workdir={p.w}"),
+            r"config\.feedback is missing"),
+    refused("benchmark_with_bad_seed_counts",
+            lambda p: python("benchmarks.vmap_seeds", "--seed_counts=a,b"),
+            r"--seed_counts must be integers", workdir=False),
+    Case("traceback_flag_shows_the_traceback",
+         lambda p: train_cli("--config.train.batch_size=15", "--traceback",
+                             f"--workdir={p.w}"),
+         traceback=True),
+]
+
+# The same guarantees for what main gained beside issue 10: the protocol's
+# config fields, M2 and decoder_y, sweep shards and --status_only, and the
+# detect and learning_curves entry points.
+MERGED_CASES = [
+    refused("negative_patience",
+            lambda p: train_cli("--config.train.patience=-1",
+                                f"--workdir={p.w}"),
+            r"config\.train\.patience: must be an integer >= 0"),
+    refused("negative_min_delta",
+            lambda p: train_cli("--config.train.min_delta=-0.5",
+                                f"--workdir={p.w}"),
+            r"config\.train\.min_delta: must be >= 0, got -0\.5"),
+    refused("validation_size_above_the_data",
+            lambda p: train_cli("--config.data.validation_size=5000",
+                                f"--workdir={p.w}"),
+            r"data\.validation_size=5000 must be below the \d+ training "
+            r"points of 'digits'"),
+    refused("unknown_decoder_y",
+            lambda p: train_cli("--config.model.decoder_y=hard",
+                                f"--workdir={p.w}"),
+            r"config\.model\.decoder_y: 'hard' is not one of"),
+    refused("m2_on_the_cnn_family",
+            lambda p: train_cli("--config.model.variant=m2",
+                                "--config.model.family=cnn",
+                                f"--workdir={p.w}"),
+            r"config\.model\.variant: 'm2' is implemented for "
+            r"model\.family in \('dense',\), not 'cnn'"),
+    refused("sweep_shard_out_of_range",
+            lambda p: sweep_cli(ONE_CELL, "--shard=2/2", f"--workdir={p.w}"),
+            r"--shard='2/2': need 0 <= i < n"),
+    refused("sweep_second_copy_of_a_shard", second_copy_of_a_shard,
+            rf"workdir \S+ is in use by process {os.getpid()} .*"
+            r"\.lock\.shard-0-of-2"),
+    Case("sweep_shard_beside_a_running_shard", shard_beside_a_running_shard,
+         check=check_shard_ran_beside_the_other),
+    refused("sweep_status_only_other_num_seeds",
+            lambda p: sweep_cli(ONE_CELL, "--config.num_seeds=3",
+                                "--status_only", f"--workdir={p.sweep()}"),
+            r"sweep cell 'variant=semi_supervised,num_labels=100': .*"
+            r"different config \(fields train\.num_seeds\)"),
+    refused("detect_on_a_directory_without_a_run",
+            detect_on_a_directory_without_a_run,
+            r"config\.json not found: is \S+ a run directory\?"),
+    refused("detect_target_fpr_out_of_range",
+            lambda p: detect_cli(p, f"--workdir={p.base()}",
+                                 "--target_fpr=2"),
+            r"target_fpr must be in \(0, 1\), got 2\.0"),
+    refused("detect_data_file_missing",
+            lambda p: python("experiments.detect", f"--workdir={p.base()}",
+                             f"--data={p.tmp / 'nope.npy'}"),
+            r"nope\.npy does not exist or is not a file"),
+    refused("detect_out_is_a_directory",
+            lambda p: detect_cli(p, f"--workdir={p.base()}",
+                                 f"--out={p.tmp}"),
+            r"--out=\S+ is a directory; name a file"),
+    refused("detect_with_a_damaged_detector_file",
+            detect_with_a_damaged_detector_file,
+            r"detector\.json is not valid JSON \(.*\); fix or restore it"),
+    refused("learning_curves_of_a_directory_without_a_run",
+            lambda p: curves_cli(f"--run_dir={p.tmp}",
+                                 f"--out={p.tmp / 'curves.png'}"),
+            r"metrics\.jsonl not found: is \S+ a run directory\?",
+            workdir=False),
+    refused("learning_curves_of_an_unknown_metric",
+            lambda p: curves_cli(f"--run_dir={p.base()}", "--metric=nope",
+                                 f"--out={p.tmp / 'curves.png'}"),
+            r"has no validation or test records of 'nope'"),
+    Case("learning_curves_of_a_run_with_a_torn_metrics_line",
+         curves_of_a_run_with_a_torn_line, check=check_curves_written),
+    refused("detect_negative_batch_size",
+            lambda p: detect_cli(p, f"--workdir={p.base()}",
+                                 "--batch_size=-1"),
+            r"batch_size must be positive, got -1"),
+    refused("diagnosis_report_on_a_directory_without_runs",
+            lambda p: python("experiments.unlabeled_diagnosis_report",
+                             f"--workdir={p.base()}",
+                             f"--out_png={p.tmp / 'd.png'}",
+                             f"--out_md={p.tmp / 'd.md'}"),
+            r"runs not found: is \S+ a sweep's workdir\?"),
+    refused("m2_benchmark_with_zero_repeats",
+            lambda p: python("benchmarks.m2_step", "--repeats=0"),
+            r"--chunk_steps and --repeats must be >= 1", workdir=False),
+]
+
+CASES = BAD_CASES + TRACEBACK_CASES + ALREADY_FINE_CASES + MERGED_CASES
+
+
+def snapshot(directory: pathlib.Path) -> Optional[dict]:
+  """{relative path: bytes} of every file below directory (None: absent)."""
+  if not directory.exists():
+    return None
+  if directory.is_file():
+    return {".": directory.read_bytes()}
+  return {str(p.relative_to(directory)): p.read_bytes()
+          for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def test_case_names_are_unique():
+  names = [case.name for case in CASES]
+  assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_catalogue(case, tmp_path, finished):
+  paths = Paths(tmp_path, finished)
+  argv = case.command(paths)
+  before = snapshot(paths.w)
+  proc = run_command(argv)
+  error_lines = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
+  if case.traceback:
+    assert proc.returncode != 0 and "Traceback" in proc.stderr
+    assert "ConfigError: config.train.batch_size" in proc.stderr
+    return
+  assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+  if case.error is None:
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not error_lines
+  else:
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert len(error_lines) == 1, proc.stderr[-3000:]
+    assert re.search(case.error, error_lines[0]), error_lines[0]
+    if case.workdir:
+      assert snapshot(paths.w) == before
+  if case.check is not None:
+    case.check(paths, proc)

@@ -1,0 +1,61 @@
+"""Tests for ssvae.unlabeled_report (experiments/unlabeled_diagnosis_report)."""
+
+import json
+
+from ssvae import unlabeled_report as report
+
+
+def _config(variant="semi_supervised", latent=10, decoder_y="softmax",
+            entropy=0.0):
+  return {"model": {"variant": variant, "latent_dim": latent,
+                    "decoder_y": decoder_y},
+          "loss": {"unlabeled_entropy_weight": entropy}}
+
+
+def test_cell_labels():
+  assert report.cell_label(_config(variant="supervised")) == (
+      "supervised sibling")
+  assert report.cell_label(_config(latent=2)) == "paper, latent 2"
+  assert report.cell_label(_config(variant="m2", latent=50)) == (
+      "M2, latent 50")
+  assert report.cell_label(_config(decoder_y="detached")) == (
+      "paper, latent 10, decoder_y=detached")
+  assert report.cell_label(_config(entropy=20.0)) == (
+      "paper, latent 10, entropy x20")
+  old = _config()  # a config.json saved before the issue-9 fields existed
+  del old["model"]["decoder_y"], old["loss"]["unlabeled_entropy_weight"]
+  assert report.cell_label(old) == "paper, latent 10"
+
+
+def _write_cell(directory, config, finished):
+  directory.mkdir(parents=True)
+  (directory / "config.json").write_text(json.dumps(config))
+  with open(directory / "metrics.jsonl", "w") as f:
+    for step in (250, 500):
+      for seed in (0, 1):
+        f.write(json.dumps({"step": step, "split": "train", "seed": seed,
+                            "unlabeled_entropy": step / 250.0}) + "\n")
+        for split in ("validation", "test"):
+          f.write(json.dumps({"step": step, "split": split, "seed": seed,
+                              "accuracy": 0.5 + step / 1000}) + "\n")
+  if finished:
+    (directory / "results.json").write_text(json.dumps({
+        "stop_reason": "num_steps", "selected_step": [500, 250],
+        "metrics": {"accuracy": [0.9, 0.8]},
+        "validation_metrics": {"accuracy": [0.7, 0.7]},
+        "last_metrics": {"accuracy": [0.6, 0.6]}}))
+
+
+def test_numbers_table_has_finished_and_running_cells(tmp_path):
+  _write_cell(tmp_path / "runs" / "a", _config(latent=2), finished=True)
+  _write_cell(tmp_path / "runs" / "b", _config(variant="m2"), finished=False)
+  cells = report.load_cells(str(tmp_path))
+  assert set(cells) == {"paper, latent 2", "M2, latent 10"}
+  table = report.numbers_markdown(cells)
+  assert ("| paper, latent 2 | finished (num_steps) | 0.700 ± 0.000 | "
+          "0.850 ± 0.071 | 0.600 ± 0.000 | 375 | 1.00 → 2.00 (step 250 → "
+          "500) |") in table
+  assert "| M2, latent 10 | running (step 500) | — | — | 1.000 ± 0.000 |" in (
+      table)
+  fig = report.figure(cells)
+  assert len(fig.axes) == 6

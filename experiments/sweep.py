@@ -10,6 +10,8 @@ DIR/results.csv (one row per cell x seed), DIR/results.json, DIR/results.md
 (one row per cell, mean ± sample std) and the config's figures DIR/*.png.
 Rerunning the same command skips finished cells and resumes the others;
 --status_only rewrites the results from the finished cells, trains nothing.
+--only=REGEX trains only the cells whose name matches (another order, or
+several jobs side by side); --shard=i/n trains cells i, i+n, ...
 
 Overrides, e.g.:
   --config.num_seeds=3 --config.base.train.num_steps=1000
@@ -50,6 +52,10 @@ _SHARD = flags.DEFINE_string(
     "shard", "0/1", "i/n: train only cells i, i+n, i+2n, ... of the sweep, so "
     "that n jobs can share one workdir (each writes the ledger from all "
     "cells finished on disk).")
+_ONLY = flags.DEFINE_string(
+    "only", None, "A regular expression: train only the cells whose name "
+    "it matches (e.g. 'unlabeled_entropy_weight' or 'variant=m2,num_labels="
+    "100$'); the ledger lists every cell finished on disk.")
 _MULTIHOST = flags.DEFINE_bool("multihost", False, "Call "
                                "jax.distributed.initialize() first.")
 _COORDINATOR = flags.DEFINE_string("coordinator_address", None, "host:port of "
@@ -61,11 +67,15 @@ _PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index "
 flags.mark_flags_as_required(["config", "workdir"])
 
 
+# Flags that choose what one job does, not what the table holds.
+_JOB_FLAGS = ("--status_only", "--nostatus_only", "--shard", "--only")
+
+
 def command_line(argv=None) -> str:
-  """The command that trains the table: `python -m experiments.sweep ...`
-  (as typed, without --status_only)."""
+  """The command that trains the whole table: `python -m experiments.sweep
+  ...` as typed, less the flags that split it into jobs (_JOB_FLAGS)."""
   args = [a for a in (sys.argv if argv is None else argv)[1:]
-          if a not in ("--status_only", "--nostatus_only")]
+          if a.split("=", 1)[0] not in _JOB_FLAGS]
   return " ".join(["python", "-m", "experiments.sweep",
                    *(shlex.quote(a) for a in args)])
 
@@ -82,7 +92,7 @@ def main(argv):
   logging_utils.setup()
   summary = sweep.run_sweep(config, _WORKDIR.value, command=command_line(),
                             train_pending=not _STATUS_ONLY.value,
-                            shard=shard)
+                            shard=shard, only=_ONLY.value)
   if jax.process_index() == 0:
     print(f"Wrote {len(summary)} cells to {_WORKDIR.value}/results.md")
 

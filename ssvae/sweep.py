@@ -33,12 +33,14 @@ checkpoints git-ignored, so a table grows cell by cell across sessions.
 import csv
 import dataclasses
 import functools
+import hashlib
 import io
 import itertools
 import json
 import math
 import os
 import platform
+import re
 import subprocess
 import time
 from typing import Any, Optional, Sequence
@@ -652,20 +654,52 @@ def parse_shard(text: str) -> tuple[int, int]:
   return index, count
 
 
-def lock_name(shard: tuple[int, int] = (0, 1)) -> str:
-  """The lock file a sweep job holds in its workdir: one per shard, so the
-  n jobs of a sharded sweep run side by side and a second copy of one job
-  is refused."""
+def select_cells(cells: Sequence[Cell], shard: tuple[int, int] = (0, 1),
+                 only: Optional[str] = None) -> list[Cell]:
+  """The cells one job trains: cells i, i+n, ... of shard (i, n), and of
+  those the ones whose name matches the regular expression `only`
+  (re.search), so that a table's cells can be trained in another order or
+  by several jobs. A pattern that matches no cell is an error."""
+  shard_index, num_shards = shard
+  if not 0 <= shard_index < num_shards:
+    raise errors.ConfigError(f"shard {shard_index} of {num_shards}: need "
+                             f"0 <= shard index < number of shards.")
+  selected = list(cells[shard_index::num_shards])
+  if only is None:
+    return selected
+  try:
+    pattern = re.compile(only)
+  except re.error as e:
+    raise errors.UserInputError(
+        f"--only={only!r} is not a regular expression: {e}.") from None
+  matching = [c for c in selected if pattern.search(c.name)]
+  if not matching:
+    names = "; ".join(c.name for c in selected)
+    raise errors.UserInputError(
+        f"--only={only!r} matches none of the cells"
+        f"{' of this shard' if num_shards > 1 else ''}: {names}")
+  return matching
+
+
+def lock_name(shard: tuple[int, int] = (0, 1),
+              only: Optional[str] = None) -> str:
+  """The lock file a sweep job holds in its workdir: one per shard and
+  --only pattern, so the jobs of a split sweep run side by side and a second
+  copy of one job is refused."""
   index, count = shard
-  if count == 1:
-    return workdir_lib.LOCK_FILE
-  return f"{workdir_lib.LOCK_FILE}.shard-{index}-of-{count}"
+  name = workdir_lib.LOCK_FILE
+  if count > 1:
+    name += f".shard-{index}-of-{count}"
+  if only is not None:
+    name += f".only-{hashlib.sha1(only.encode()).hexdigest()[:8]}"
+  return name
 
 
 def run_sweep(sweep_config: ml_collections.ConfigDict, workdir: str, *,
               command: str, devices=None, process_index: Optional[int] = None,
               train_pending: bool = True,
-              shard: tuple[int, int] = (0, 1)) -> list[CellSummary]:
+              shard: tuple[int, int] = (0, 1),
+              only: Optional[str] = None) -> list[CellSummary]:
   """Validates, trains every unfinished cell, then writes the outputs.
 
   Nothing is written (sweep_config.json included) before the unfinished
@@ -677,29 +711,29 @@ def run_sweep(sweep_config: ml_collections.ConfigDict, workdir: str, *,
   cells train across all processes' devices and only process 0 writes (and
   locks the workdir). train_pending=False only writes the ledger: finished
   cells and the pending ones. shard=(i, n) trains only cells i, i+n, i+2n,
-  ... so that n independent jobs can share one workdir; each writes the
-  ledger from every cell finished on disk. Each job holds its own lock file
+  ... so that n independent jobs can share one workdir, and only (a
+  regular expression) keeps the cells whose name it matches (select_cells);
+  a job that trains a subset writes the ledger from every cell finished on
+  disk. Each job holds its own lock file
   (lock_name), and each cell's run directory is locked while it trains, so
   two jobs never train one cell.
   """
   cells = check_sweep(sweep_config)
-  shard_index, num_shards = shard
-  if not 0 <= shard_index < num_shards:
-    raise errors.ConfigError(f"shard {shard_index} of {num_shards}: need "
-                             f"0 <= shard index < number of shards.")
+  mine = select_cells(cells, shard, only)
   finished = finished_cells(cells, workdir)
   pending = [c for c in cells if c.name not in finished]
   data = DataCache()
   if train_pending:
-    mine = {c.name for c in cells[shard_index::num_shards]}
+    mine_names = {c.name for c in mine}
     check_cells_can_train(pending, workdir, data, devices,
-                          run_dirs_of=[c for c in pending if c.name in mine])
+                          run_dirs_of=[c for c in pending
+                                       if c.name in mine_names])
   else:
     check_run_dirs(pending, workdir)
   if process_index is None:
     process_index = jax.process_index()
   with workdir_lib.claimed(workdir, lock=process_index == 0 and train_pending,
-                           lock_name=lock_name(shard)):
+                           lock_name=lock_name(shard, only)):
     if process_index == 0:
       io_utils.atomic_write_text(
           os.path.join(workdir, "sweep_config.json"),
@@ -710,8 +744,8 @@ def run_sweep(sweep_config: ml_collections.ConfigDict, workdir: str, *,
       return write(finished_cells(cells, workdir))
     if not train_pending:
       return write_finished_on_disk()
-    if num_shards > 1:
-      run_cells(cells[shard_index::num_shards], workdir, devices=devices,
+    if len(mine) < len(cells):
+      run_cells(mine, workdir, devices=devices,
                 on_cell_end=write_finished_on_disk, data=data)
       return write_finished_on_disk()
     results = run_cells(cells, workdir, devices=devices, on_cell_end=write,

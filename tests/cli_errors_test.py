@@ -668,6 +668,10 @@ MERGED_CASES = [
     refused("sweep_shard_out_of_range",
             lambda p: sweep_cli(ONE_CELL, "--shard=2/2", f"--workdir={p.w}"),
             r"--shard='2/2': need 0 <= i < n"),
+    refused("sweep_only_matching_no_cell",
+            lambda p: sweep_cli(ONE_CELL, "--only=variant=m2",
+                                f"--workdir={p.w}"),
+            r"--only='variant=m2' matches none of the cells:"),
     refused("sweep_second_copy_of_a_shard", second_copy_of_a_shard,
             rf"workdir \S+ is in use by process {os.getpid()} .*"
             r"\.lock\.shard-0-of-2"),

@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import re
 import shutil
 import socket
 
@@ -414,3 +415,40 @@ def test_shards_split_the_cells_and_share_the_ledger(finished_sweep, tmp_path,
 def test_bad_shard_flag_is_named(text):
   with pytest.raises(ValueError, match="--shard"):
     sweep.parse_shard(text)
+
+
+def test_only_trains_the_matching_cells_and_shares_the_ledger(
+    finished_sweep, tmp_path, monkeypatch):
+  workdir = tmp_path / "shared_workdir"
+  names = [c.name for c in sweep.expand_cells(tiny_sweep())]
+  trained = []
+  monkeypatch.setattr(train, "train_and_evaluate",
+                      replaying(finished_sweep, trained))
+  last = names[-1]
+  sweep.run_sweep(tiny_sweep(), str(workdir), command="c",
+                  only=re.escape(last) + "$")
+  assert trained == [last]
+  assert f"{len(names) - 1} of {len(names)} cells pending" in (
+      workdir / "results.md").read_text()
+  assert os.listdir(workdir).count(workdir_lib.LOCK_FILE) == 0
+  sweep.run_sweep(tiny_sweep(), str(workdir), command="c")
+  assert sorted(trained) == sorted(names)  # the rest, the last one skipped
+
+
+@pytest.mark.parametrize("only, message", [
+    ("no_such_cell", "matches none of the cells"),
+    ("(", "is not a regular expression")])
+def test_bad_only_pattern_is_named_before_anything_is_written(
+    tmp_path, only, message):
+  workdir = tmp_path / "sweep"
+  with pytest.raises(errors.UserInputError, match=re.escape(only) + ".*"
+                     + message):
+    sweep.run_sweep(tiny_sweep(), str(workdir), command="c", only=only)
+  assert not workdir.exists()
+
+
+def test_lock_names_differ_per_job():
+  names = {sweep.lock_name(), sweep.lock_name((0, 2)), sweep.lock_name((1, 2)),
+           sweep.lock_name(only="a"), sweep.lock_name(only="b"),
+           sweep.lock_name((0, 2), only="a")}
+  assert len(names) == 6

@@ -24,9 +24,11 @@ and as the scanned chunk the trainer runs, batches sampled on device
 --conv_steps steps while the other worker waits, so all see the same load.
 --chunks adds the new path's chunk at other sizes (fully unrolled) to choose
 steps_per_call; --ablation adds the new path less its XLA flags and less
-its conv forms. Prints best and median examples/s over the rounds, then
-`examples_per_s=<new chunk, best> old_examples_per_s=<old chunk, best>
-speedup=<ratio>`.
+its conv forms; --torch_python=PY (cnn only) adds PyTorch's eager step of
+the same model (benchmarks/torch_cnn_step.py, NCHW and channels_last) run by
+PY, a Python with torch. Prints best and median examples/s over the rounds,
+then `examples_per_s=<new chunk, best> old_examples_per_s=<old chunk, best>
+speedup=<ratio>` (and `torch_examples_per_s=<best torch mode>`).
 """
 
 import dataclasses
@@ -37,6 +39,7 @@ import subprocess
 import sys
 import time
 
+from absl import app
 from absl import flags
 import jax
 import jax.numpy as jnp
@@ -53,6 +56,7 @@ from ssvae.models import fast_conv
 
 FAMILIES = ("cnn", "multihead_cnn")
 OLD, NEW = "old", "new"
+TORCH = "torch"  # benchmarks/torch_cnn_step.py, with --torch_python
 # --ablation: the new path less one lever (its chunk is the new one).
 NO_FLAGS, NO_FORMS = "new-flags", "new-forms"
 PATHS = (OLD, NEW, NO_FLAGS, NO_FORMS)
@@ -74,6 +78,10 @@ _CHUNKS = flags.DEFINE_list(
 _ABLATION = flags.DEFINE_bool(
     "ablation", False, f"Also time the new path without the XLA flags "
     f"({NO_FLAGS}) and with flax's layers ({NO_FORMS}).")
+_TORCH_PYTHON = flags.DEFINE_string(
+    "torch_python", None, "cnn only: a Python with torch; adds PyTorch's "
+    "eager step of the same model (benchmarks/torch_cnn_step.py) as one more "
+    "alternating worker.")
 _WORKER = flags.DEFINE_enum("worker", None, PATHS,
                             "Internal: run as the worker of one path.")
 
@@ -108,7 +116,7 @@ def synthetic(family: str, num_train: int = 2000) -> data_lib.Dataset:
                           factor_sizes=DSPRITES_FACTOR_SIZES)
 
 
-def _lax_scan(body, carry, length, unroll):
+def lax_scan(body, carry, length, unroll):
   """The trainer's loop before issue 13: always a lax.scan."""
   return jax.lax.scan(body, carry, None, length=length, unroll=unroll)
 
@@ -127,7 +135,7 @@ def _runners(family: str, path: str, extra_chunks: list[int]) -> dict:
   """mode -> (run(steps) -> seconds per step, first-call seconds)."""
   settings = path_settings(family, path)
   if path == OLD:
-    train.unrolled_scan = _lax_scan
+    train.unrolled_scan = lax_scan
   config = base_config(family)
   config.train.steps_per_call = settings["steps_per_call"]
   config.train.scan_unroll = settings["scan_unroll"]
@@ -192,7 +200,9 @@ def worker(family: str, path: str) -> None:
     _send({"mode": mode, "seconds_per_step": runners[mode][0](int(steps))})
 
 
-def _worker_env(path: str) -> dict:
+def worker_env(path: str) -> dict:
+  """The environment of `path`'s process: XLA_FLAGS less the library's,
+  which the new path's import of ssvae adds back (the old path opts out)."""
   env = dict(os.environ)
   ours = {f.split("=")[0] for f in xla_flags.CPU_FLAGS}
   kept = [f for f in env.get("XLA_FLAGS", "").split()
@@ -207,13 +217,19 @@ def _worker_env(path: str) -> dict:
 class _Worker:
 
   def __init__(self, family: str, path: str):
-    argv = [sys.executable, "-m", "benchmarks.train_step",
-            f"--family={family}", f"--worker={path}",
-            f"--conv_batch_size={_CONV_BATCH.value}",
-            f"--chunks={','.join(_CHUNKS.value)}"]
+    if path == TORCH:
+      argv = [_TORCH_PYTHON.value, "-m", "benchmarks.torch_cnn_step",
+              f"--batch_size={_CONV_BATCH.value}"]
+      env = dict(os.environ)
+    else:
+      argv = [sys.executable, "-m", "benchmarks.train_step",
+              f"--family={family}", f"--worker={path}",
+              f"--conv_batch_size={_CONV_BATCH.value}",
+              f"--chunks={','.join(_CHUNKS.value)}"]
+      env = worker_env(path)
     self.proc = subprocess.Popen(
         argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        env=_worker_env(path),
+        env=env,
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     self.info = self._receive()
 
@@ -242,13 +258,21 @@ def main(family: str) -> None:
   batch = _CONV_BATCH.value
   workers = {}
   try:
-    for path in PATHS if _ABLATION.value else (OLD, NEW):
+    if _TORCH_PYTHON.value and family != "cnn":
+      raise app.UsageError("--torch_python: the PyTorch reference exists for "
+                       "--family=cnn only.")
+    paths = list(PATHS if _ABLATION.value else (OLD, NEW))
+    for path in paths + ([TORCH] if _TORCH_PYTHON.value else []):
       workers[path] = _Worker(family, path)
     print(f"family {family}, batch {batch} (half labeled), one seed; "
           f"{_ROUNDS.value} alternating rounds of {_CONV_STEPS.value} steps "
           f"per path and mode; {jax.device_count()} {jax.default_backend()} "
           f"device(s), {os.cpu_count()} CPUs")
     for path, w in workers.items():
+      if path == TORCH:
+        print(f"  {path}: {w.info['xla_flags']}; first call s: "
+              f"{w.info['compile_s']}")
+        continue
       s = path_settings(family, path)
       print(f"  {path}: XLA_FLAGS='{w.info['xla_flags']}' "
             f"conv_impl={s['conv_impl']} chunk={s['steps_per_call']} steps "
@@ -275,6 +299,14 @@ def main(family: str) -> None:
     print(f"new/old {mode}: {best[(NEW, mode)] / best[(OLD, mode)]:.2f}x "
           f"(best), {median[(NEW, mode)] / median[(OLD, mode)]:.2f}x "
           "(median)")
+  torch_best = max((v for (p, _), v in best.items() if p == TORCH),
+                   default=None)
+  if torch_best is not None:
+    torch_median = max(v for (p, _), v in median.items() if p == TORCH)
+    print(f"new chunk / best PyTorch eager mode: "
+          f"{best[(NEW, 'chunk')] / torch_best:.2f}x (best), "
+          f"{median[(NEW, 'chunk')] / torch_median:.2f}x (median)")
   print(f"examples_per_s={best[(NEW, 'chunk')]:.0f} "
         f"old_examples_per_s={best[(OLD, 'chunk')]:.0f} "
-        f"speedup={best[(NEW, 'chunk')] / best[(OLD, 'chunk')]:.2f}")
+        f"speedup={best[(NEW, 'chunk')] / best[(OLD, 'chunk')]:.2f}"
+        + (f" torch_examples_per_s={torch_best:.0f}" if torch_best else ""))

@@ -34,8 +34,8 @@ _NUM_LABELS = flags.DEFINE_integer("num_labels", 100, "Labeled points.")
 _NUM_SEEDS = flags.DEFINE_integer("num_seeds", 2, "Seeds per path.")
 _WORKDIR = flags.DEFINE_string("workdir", "/tmp/cnn_parity",
                                "Parent of the two runs' workdirs.")
-_WORKER = flags.DEFINE_enum("worker", None, (conv_step.OLD, conv_step.NEW),
-                            "Internal: train one path.")
+_PATH = flags.DEFINE_enum("parity_path", None, (conv_step.OLD, conv_step.NEW),
+                          "Internal: train one path.")
 
 METRICS = ("accuracy", "elbo")
 
@@ -75,15 +75,15 @@ def mean_std(values) -> str:
 
 def main(argv):
   del argv
-  if _WORKER.value:
-    worker(_WORKER.value)
+  if _PATH.value:
+    worker(_PATH.value)
     return
   if _NUM_SEEDS.value < 2:
     raise app.UsageError("--num_seeds must be >= 2 (seed noise needs two).")
   repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   for path in (conv_step.OLD, conv_step.NEW):
     subprocess.run(
-        [sys.executable, "-m", "benchmarks.cnn_parity", f"--worker={path}",
+        [sys.executable, "-m", "benchmarks.cnn_parity", f"--parity_path={path}",
          f"--steps={_STEPS.value}", f"--num_labels={_NUM_LABELS.value}",
          f"--num_seeds={_NUM_SEEDS.value}", f"--workdir={_WORKDIR.value}"],
         env=conv_step.worker_env(path), cwd=repo, check=True)

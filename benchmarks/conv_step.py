@@ -57,6 +57,10 @@ from ssvae.models import fast_conv
 FAMILIES = ("cnn", "multihead_cnn")
 OLD, NEW = "old", "new"
 TORCH = "torch"  # benchmarks/torch_cnn_step.py, with --torch_python
+# A mode every worker of the old/new/torch paths also times: float32 square
+# matmuls of MATMUL_SIZE (its "step" is one matmul), the machine's GEMM rate
+# under that process's flags, against which the step's FLOP rate is read.
+MATMUL, MATMUL_SIZE = "matmul", 2048
 # --ablation: the new path less one lever (its chunk is the new one).
 NO_FLAGS, NO_FORMS = "new-flags", "new-forms"
 PATHS = (OLD, NEW, NO_FLAGS, NO_FORMS)
@@ -181,6 +185,55 @@ def _runners(family: str, path: str, extra_chunks: list[int]) -> dict:
   return runners
 
 
+def matmul_runner(n: int = MATMUL_SIZE):
+  """(run(count) -> seconds per n x n matmul, first-call seconds)."""
+  a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+  b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
+  reps = 4
+  loop = jax.jit(lambda a, b: jax.lax.fori_loop(
+      0, reps, lambda i, c: (c @ b) * 1e-3, a))
+
+  def run(count: int) -> float:
+    calls = max(-(-count // reps), 1)
+    start = time.perf_counter()
+    for _ in range(calls):
+      out = loop(a, b)
+    out.block_until_ready()
+    return (time.perf_counter() - start) / (calls * reps)
+
+  start = time.perf_counter()
+  run(1)
+  return run, time.perf_counter() - start
+
+
+def cnn_flops_per_example(config) -> float:
+  """Hand count of a training step's FLOPs per example of the CNN family
+  (28x28x1, configs/mnist_cnn.py's sizes): multiply-adds of every conv,
+  transposed conv (k*k per input pixel: no inserted zeros) and dense layer;
+  backward twice forward, less the first layer's input gradient."""
+  model = config.model
+  k2 = model.get("kernel_size", 3) ** 2
+  channels = tuple(model.get("conv_channels", (64, 64, 64)))
+  strides = tuple(model.get("conv_strides", (1, 1, 2)))
+  side, c_in, macs = 28, 1, 0
+  first = side * side * k2 * c_in * channels[0]
+  for c, stride in zip(channels, strides):
+    side = -(-side // stride)
+    macs += side * side * k2 * c_in * c
+    c_in = c
+  flat = side * side * c_in
+  hidden = tuple(model.hidden_sizes)
+  widths = (flat, *hidden)
+  macs += sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+  macs += hidden[-1] * (2 * model.latent_dim + 10)
+  macs += (model.latent_dim + 10) * flat  # decoder dense
+  for c, stride in zip(reversed(channels), strides):
+    macs += side * side * k2 * c_in * c  # per input pixel
+    side, c_in = side * stride, c
+  macs += side * side * k2 * c_in * 1  # output layer to 1 channel
+  return 2 * (3 * macs - first)
+
+
 def _send(obj) -> None:
   print(_PREFIX + json.dumps(obj), flush=True)
 
@@ -189,6 +242,8 @@ def worker(family: str, path: str) -> None:
   """Serves `time MODE STEPS` requests on stdin until `quit`."""
   extra = [int(n) for n in _CHUNKS.value] if path == NEW else []
   runners = _runners(family, path, extra)
+  if path in (OLD, NEW):
+    runners[MATMUL] = matmul_runner()
   _send({"ready": True, "xla_flags": os.environ.get("XLA_FLAGS", ""),
          "compile_s": {m: round(c, 1) for m, (_, c) in runners.items()},
          "modes": list(runners)})
@@ -287,6 +342,8 @@ def main(family: str) -> None:
   finally:
     for w in workers.values():
       w.close()
+  peaks = {path: 2 * MATMUL_SIZE**3 / min(times.pop((path, MATMUL)))
+           for path in list(workers) if (path, MATMUL) in times}
   best = {k: batch / min(v) for k, v in times.items()}
   median = {k: batch / statistics.median(v) for k, v in times.items()}
   print(f"{'path':9s} {'mode':8s} {'best ex/s':>10s} {'median ex/s':>12s}"
@@ -306,6 +363,17 @@ def main(family: str) -> None:
     print(f"new chunk / best PyTorch eager mode: "
           f"{best[(NEW, 'chunk')] / torch_best:.2f}x (best), "
           f"{median[(NEW, 'chunk')] / torch_median:.2f}x (median)")
+  for path, peak in peaks.items():
+    print(f"{path}: float32 matmul peak ({MATMUL_SIZE}^2) "
+          f"{peak / 1e9:.1f} GFLOP/s")
+  if family == "cnn":
+    flops = cnn_flops_per_example(base_config(family))
+    print(f"FLOPs/example by hand: {flops / 1e6:.1f} M (training step)")
+    for path, mode in ((OLD, "chunk"), (NEW, "chunk"),
+                       *((TORCH, m) for p, m in best if p == TORCH)):
+      rate = best[(path, mode)] * flops
+      print(f"  {path} {mode}: {rate / 1e9:.1f} GFLOP/s = "
+            f"{rate / peaks[path]:.2f} of its process's matmul peak")
   print(f"examples_per_s={best[(NEW, 'chunk')]:.0f} "
         f"old_examples_per_s={best[(OLD, 'chunk')]:.0f} "
         f"speedup={best[(NEW, 'chunk')] / best[(OLD, 'chunk')]:.2f}"

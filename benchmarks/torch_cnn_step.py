@@ -16,7 +16,7 @@ with strides 1-1-2 and BatchNorm, a 3x3 transposed conv to 1 channel),
 Bernoulli likelihood, ELBO + alpha * cross-entropy on the labeled half,
 RMSprop (decay 0.9, momentum 0.9, lr 1e-3), binary 28x28 inputs, one fixed
 batch. Two modes: NCHW ("eager") and channels_last memory format
-("eager_cl"). Speaks conv_step's worker protocol on stdin/stdout: imports
+("eager_cl"); and "matmul", the float32 GEMM rate (2048^2 matmuls). Speaks conv_step's worker protocol on stdin/stdout: imports
 nothing from ssvae or jax.
 """
 
@@ -110,6 +110,22 @@ def runner(batch_size: int, channels_last: bool):
   return run, time.perf_counter() - start
 
 
+def matmul_runner(n: int = 2048):
+  """conv_step's "matmul" mode: seconds per n x n float32 matmul."""
+  a, b = torch.randn(n, n), torch.randn(n, n)
+
+  def run(count: int) -> float:
+    start = time.perf_counter()
+    c = a
+    for _ in range(count):
+      c = (c @ b) * 1e-3
+    return (time.perf_counter() - start) / count
+
+  start = time.perf_counter()
+  run(1)
+  return run, time.perf_counter() - start
+
+
 def send(obj) -> None:
   print(PREFIX + json.dumps(obj), flush=True)
 
@@ -119,7 +135,8 @@ def main() -> None:
   parser.add_argument("--batch_size", type=int, default=64)
   args = parser.parse_args()
   runners = {"eager": runner(args.batch_size, False),
-             "eager_cl": runner(args.batch_size, True)}
+             "eager_cl": runner(args.batch_size, True),
+             "matmul": matmul_runner()}
   send({"ready": True, "xla_flags": f"torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads",
         "compile_s": {m: round(c, 1) for m, (_, c) in runners.items()},

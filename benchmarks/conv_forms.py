@@ -3,7 +3,7 @@ forms, alternating: lax.conv (XLA:CPU's Eigen kernel under ssvae's flags),
 fast_conv.shifted_sum_conv (one matmul with every tap, a sum of shifted
 slices) and im2col (9 shifted copies concatenated, one matmul).
 
-  python benchmarks/conv_forms.py BATCH SIDE C_IN C_OUT   # e.g. 64 28 64 64
+  python -m benchmarks.conv_forms BATCH SIDE C_IN C_OUT   # e.g. 64 28 64 64
 
 Prints the largest |weight-gradient difference| from lax.conv and the best
 time and GFLOP/s of each form over 5 rounds of 5 calls.

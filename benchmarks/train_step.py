@@ -2,6 +2,9 @@ r"""Training throughput of the dense semi-supervised model vs the matmul peak.
 
   python -m benchmarks.train_step [--batch_size=256] [--steps=400]
 
+(--family=cnn and --family=multihead_cnn time the convolutional models, old
+path against new: benchmarks/conv_step.py.)
+
 Measured in one run, so the ratios hold on a noisy machine:
   1. the float32 matmul peak of this machine (square matmuls in a jitted loop);
   2. examples/s of the paper's dense model (784-1024-1024-{2,2,10}) at batch
@@ -21,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmarks import conv_step
 from configs import default
 from configs import mnist_dense
 from ssvae import cli
@@ -33,6 +37,9 @@ _STEPS = flags.DEFINE_integer("steps", 400, "Timed training steps.")
 _STEPS_PER_CALL = flags.DEFINE_integer("steps_per_call", 100,
                                        "Steps fused in one lax.scan.")
 _MATMUL = flags.DEFINE_integer("matmul_size", 2048, "Peak matmul size.")
+_FAMILY = flags.DEFINE_enum(
+    "family", "dense", ("dense",) + conv_step.FAMILIES,
+    "dense: this module's benchmark; cnn, multihead_cnn: conv_step's.")
 
 
 def best_time(fn, repeats: int) -> float:
@@ -135,6 +142,9 @@ def xla_flops_per_example(exp) -> float:
 
 
 def main(_):
+  if _FAMILY.value != "dense":
+    conv_step.main(_FAMILY.value)
+    return
   devices = jax.devices()[:1]
   n = _STEPS_PER_CALL.value
   calls = max(_STEPS.value // n, 1)

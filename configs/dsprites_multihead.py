@@ -19,10 +19,11 @@ accuracy per seed; disentanglement_lib's defaults: batch 64, 10000 train and
 5000 eval points), computed on the encoder mean over the complete factor grid.
 
 Training length: NUM_STEPS = 400 steps at batch 64 (~0.56 epochs), a CPU
-budget (BUILD_NOTES, "dSprites on CPU", has the measured costs). At this
-length the model is far from converged, so the scores describe early
-training. Raise it with --config.train.num_steps where compute allows; the
-paper trains far longer.
+budget (BUILD_NOTES, "dSprites on CPU", has the measured costs; since issue 13
+the trainer's chunk runs faster, BUILD_NOTES "CNN speed"). At this length the
+model is far from converged, so the scores describe early training. Raise it
+with --config.train.num_steps where compute allows; the paper trains far
+longer.
 
 Run (3 seeds side by side):
   python -m experiments.train --config=configs/dsprites_multihead.py \
@@ -66,8 +67,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.optimizer.momentum = 0.0
   config.train.batch_size = 64
   config.train.num_steps = NUM_STEPS
-  config.train.steps_per_call = 10
-  config.train.scan_unroll = True  # convs in a lax.scan are slow on XLA:CPU
+  # Unrolled chunks of 4 steps (as configs/mnist_cnn.py; measured with
+  # benchmarks/train_step.py --family=multihead_cnn --chunks=...).
+  config.train.steps_per_call = 4
+  config.train.scan_unroll = True
   config.train.eval_every = NUM_STEPS  # a test pass costs ~10 s per seed
   config.train.checkpoint_every = 100
   config.train.eval_batch_size = 512

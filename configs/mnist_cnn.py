@@ -1,4 +1,5 @@
-"""MNIST, CNN of the paper's Table 14 (3 convs of 64, BatchNorm, dropout).
+"""MNIST, CNN of the paper's Table 14 (3 convs of 64, BatchNorm, dropout,
+one dense layer of 512).
 
 Reproduces the CNN rows of Tables 3 and 4 on MNIST.
 
@@ -13,12 +14,17 @@ from configs import mnist_dense
 def get_config():
   config = mnist_dense.get_config()
   config.model.family = "cnn"
+  config.model.hidden_sizes = (512,)  # not mnist_dense's (1024, 1024)
   config.model.latent_dim = 2
   config.model.dropout_rate = 0.25
   config.train.batch_size = 128
   config.train.num_steps = 3000
-  config.train.steps_per_call = 10
-  config.train.scan_unroll = True  # convs in a lax.scan are slow on XLA:CPU
+  # Chunks of 4 steps, fully unrolled: convolutions in a lax.scan loop are
+  # slow on XLA:CPU (jax-ml/jax#12868), and unrolled chunks of 4 ran fastest
+  # of 1, 2, 4, 5 and 10 (benchmarks/train_step.py --family=cnn --chunks=...,
+  # BUILD_NOTES "CNN speed").
+  config.train.steps_per_call = 4
+  config.train.scan_unroll = True
   config.train.eval_every = 1000
   config.train.eval_batch_size = 500
   return config

@@ -4,7 +4,16 @@ The names below are the public API for using the loss in your own model
 (examples/bring_your_own_model.py, README "Use the loss in your own model"):
 the loss and its terms, pure functions of arrays, and the 1:1
 labeled/unlabeled batch sampler with its class-balanced label selection.
+
+Importing ssvae first sets the XLA:CPU flags of ssvae/xla_flags.py (CPU
+runs only; SSVAE_XLA_CPU_FLAGS=0 opts out), before jax starts a backend.
 """
+
+from ssvae import xla_flags
+
+xla_flags.configure()
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 
 from ssvae.data.labels import select_labeled_indices
 from ssvae.data.sampler import make_pools

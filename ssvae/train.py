@@ -168,6 +168,22 @@ def make_parallel_train_step(exp: Experiment):
       out_shardings=(seed_sharded, seed_sharded), donate_argnums=0)
 
 
+def unrolled_scan(body, carry, length: int, unroll):
+  """lax.scan(body, carry, None, length, unroll=unroll), except that a full
+  unroll (True, or an int >= length) traces `body` `length` times in a row
+  with no loop at all: lax.scan keeps a one-trip while loop around a fully
+  unrolled body, and XLA:CPU runs convolutions inside it as slowly as in a
+  rolled loop. The same values.
+  """
+  if unroll is True or (not isinstance(unroll, bool) and unroll >= length):
+    outputs = []
+    for _ in range(length):
+      carry, out = body(carry, None)
+      outputs.append(out)
+    return carry, jax.tree.map(lambda *o: jnp.stack(o), *outputs)
+  return jax.lax.scan(body, carry, None, length=length, unroll=unroll)
+
+
 def make_train_chunk(exp: Experiment, num_steps: int):
   """Jitted `(state, pools, train_keys, x, y) -> (state, metrics)`.
 
@@ -190,8 +206,7 @@ def make_train_chunk(exp: Experiment, num_steps: int):
       return step_fn(state, batch, step_key)
     # XLA:CPU runs convolutions inside a while loop ~10x slower
     # (jax-ml/jax#12868); train.scan_unroll=True unrolls the scan for them.
-    return jax.lax.scan(body, state, None, length=num_steps,
-                        unroll=cfg.train.scan_unroll)
+    return unrolled_scan(body, state, num_steps, cfg.train.scan_unroll)
 
   seed_sharded = parallel.per_seed(exp.mesh)
   rep = parallel.replicated(exp.mesh)

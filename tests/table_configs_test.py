@@ -70,6 +70,18 @@ def test_config_expands_to_valid_cells(module_name, arg):
     assert config.base.data.name != "digits"
 
 
+@pytest.mark.parametrize("module_name", ["mnist_cnn", "fashion_mnist_cnn",
+                                         "table3_mnist_cnn",
+                                         "table4_mnist_cnn"])
+def test_cnn_configs_have_the_papers_one_dense_layer_of_512(module_name):
+  """Table 14: not the (1024, 1024) of mnist_dense, which they extend."""
+  module = importlib.import_module(f"configs.{module_name}")
+  config = module.get_config()
+  model = config.base.model if "axes" in config else config.model
+  assert model.family == "cnn"
+  assert tuple(model.hidden_sizes) == (512,)
+
+
 def test_unknown_config_parameter_names_the_file():
   with pytest.raises(ValueError, match="table3_mnist_dense.py.*'fast'"):
     load("table3_mnist_dense", "fast")

@@ -147,6 +147,34 @@ def test_train_chunk_traces_the_step_once(monkeypatch):
   assert int(state.step[0]) == 15
 
 
+@pytest.mark.parametrize("unroll", [1, 2, True, 5, 7])
+def test_unrolled_scan_is_lax_scan(unroll):
+  def body(carry, _):
+    return carry * 1.5 + 1.0, {"c": carry, "d": carry ** 2}
+  want = jax.lax.scan(body, jnp.arange(3.0), None, length=5)
+  got = train.unrolled_scan(body, jnp.arange(3.0), 5, unroll)
+  chex.assert_trees_all_equal(got, want)
+  jaxpr = str(jax.make_jaxpr(
+      lambda c: train.unrolled_scan(body, c, 5, unroll))(jnp.arange(3.0)))
+  # A full unroll leaves no loop (XLA:CPU runs convolutions in loops slowly).
+  assert ("while" in jaxpr or "scan" in jaxpr) == (
+      unroll is not True and unroll < 5)
+
+
+def test_unrolled_chunk_matches_the_scanned_chunk():
+  states = []
+  for unroll in (1, True):
+    exp = train.build_experiment(tiny_config(scan_unroll=unroll),
+                                 devices=jax.devices()[:1])
+    state = train.init_train_state(exp)
+    chunk = train.make_train_chunk(exp, 3)
+    states.append(chunk(state, jax.tree.map(jnp.asarray, exp.pools),
+                        rng.seed_keys(exp.seeds, "train"),
+                        jnp.asarray(exp.dataset.train.x),
+                        jnp.asarray(exp.dataset.train.y)))
+  chex.assert_trees_all_close(states[0], states[1], rtol=1e-6, atol=1e-6)
+
+
 def test_non_finite_loss_stops_with_step_and_terms(tmp_path):
   config = tiny_config()
   config.optimizer.learning_rate = 1e30

@@ -22,9 +22,13 @@ Config fields (config.model), read by `build_model`:
     dense widths for dense / cnn (after the convs) / multihead_cnn (after the
     convs), and (dense_in, lstm, dense_out) for rnn.
   Optional, cnn: conv_channels (64, 64, 64), conv_strides (1, 1, 2),
-    kernel_size 3, batch_norm_momentum 0.99.
+    kernel_size 3, batch_norm_momentum 0.99, conv_impl 'auto'.
   Optional, multihead_cnn: conv_channels (32, 32, 64, 64), decoder_channels
-    (64, 32, 32), kernel_size 4.
+    (64, 32, 32), kernel_size 4, conv_impl 'auto'.
+  conv_impl (cnn, multihead_cnn): how the convolutions are computed, one of
+    fast_conv.MODEL_IMPLS; the same model and parameters either way ('auto':
+    the forms measured fastest on XLA:CPU when jax runs on the CPU, flax's
+    layers elsewhere). Not in the configs: an implementation detail.
 """
 
 from typing import Any
@@ -64,9 +68,10 @@ _DEFAULT_LATENT_DIM = {DENSE: 2, CNN: 2, RNN: 2, MULTIHEAD_CNN: 10}
 _EXTRA_FIELDS = {
     DENSE: (),
     CNN: ("conv_channels", "conv_strides", "kernel_size",
-          "batch_norm_momentum"),
+          "batch_norm_momentum", "conv_impl"),
     RNN: (),
-    MULTIHEAD_CNN: ("conv_channels", "decoder_channels", "kernel_size"),
+    MULTIHEAD_CNN: ("conv_channels", "decoder_channels", "kernel_size",
+                    "conv_impl"),
 }
 
 _SEQUENCE_FIELDS = ("hidden_sizes", "conv_channels", "conv_strides",

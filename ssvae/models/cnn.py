@@ -30,6 +30,7 @@ import jax
 from ssvae import errors
 from ssvae import types
 from ssvae.models import common
+from ssvae.models import fast_conv
 
 Array = jax.Array
 
@@ -59,6 +60,11 @@ class CnnVAE(nn.Module):
     kernel_size: square kernel of every conv.
     batch_norm_momentum: decay of the running batch statistics.
     decoder_y: what the semi_supervised decoder sees of y (common.DecoderY).
+    conv_impl: how the convolutions are computed (fast_conv.MODEL_IMPLS;
+      the same function and parameters either way). The CPU forms: strided
+      encoder convs take their input gradient from the space-to-depth form,
+      strided transposed convs are sub-pixel convs, and the output layer
+      (few channels, stride 1) is a shifted sum of per-tap matmuls.
   """
   input_shape: tuple
   num_classes: int
@@ -72,6 +78,7 @@ class CnnVAE(nn.Module):
   kernel_size: int = 3
   batch_norm_momentum: float = 0.99
   decoder_y: common.DecoderY = common.DecoderY()
+  conv_impl: str = fast_conv.AUTO
 
   def __post_init__(self):
     common.check_model_fields(self.variant, self.likelihood, self.latent_dim,
@@ -86,13 +93,17 @@ class CnnVAE(nn.Module):
     common.check_positive_ints(self.conv_strides, "model.conv_strides",
                                length=len(self.conv_channels))
     common.check_positive_ints((self.kernel_size,), "model.kernel_size")
+    fast_conv.check_model_impl(self.conv_impl, type(self).__name__)
     super().__post_init__()
 
   def setup(self):
     kernel = (self.kernel_size, self.kernel_size)
     norm = functools.partial(nn.BatchNorm, momentum=self.batch_norm_momentum)
+    cpu = fast_conv.use_cpu_forms(self.conv_impl)
     self.encoder_convs = [
-        nn.Conv(channels, kernel, strides=stride, padding="SAME")
+        fast_conv.Conv(channels, kernel, (stride, stride),
+                       impl=(fast_conv.SPACE_TO_DEPTH_GRAD if cpu
+                             else fast_conv.XLA))
         for channels, stride in zip(self.conv_channels, self.conv_strides)]
     self.encoder_conv_norms = [norm() for _ in self.conv_channels]
     self.encoder_dense = [nn.Dense(size) for size in self.hidden_sizes]
@@ -104,15 +115,17 @@ class CnnVAE(nn.Module):
       self.decoder_dense = nn.Dense(math.prod(self._conv_map_shape()))
       self.decoder_dense_norm = norm()
       self.decoder_convs = [
-          nn.ConvTranspose(channels, kernel, strides=(stride, stride),
-                           padding="SAME")
+          fast_conv.ConvTranspose(channels, kernel, (stride, stride),
+                                  impl=(fast_conv.SUBPIXEL if cpu
+                                        else fast_conv.XLA))
           for channels, stride in zip(reversed(self.conv_channels),
                                       self.conv_strides)]
       self.decoder_conv_norms = [norm() for _ in self.conv_channels]
       self.recon = common.LikelihoodHead(
           self.likelihood,
-          functools.partial(nn.ConvTranspose, self.input_shape[-1], kernel,
-                            padding="SAME"))
+          functools.partial(fast_conv.ConvTranspose, self.input_shape[-1],
+                            kernel, impl=(fast_conv.SHIFTED_SUM if cpu
+                                          else fast_conv.XLA)))
 
   def _conv_map_shape(self) -> tuple:
     """(h, w, channels) of the encoder's last conv map."""

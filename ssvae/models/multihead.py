@@ -24,6 +24,7 @@ import jax
 from ssvae import errors
 from ssvae import types
 from ssvae.models import common
+from ssvae.models import fast_conv
 
 Array = jax.Array
 
@@ -44,6 +45,10 @@ class MultiHeadCnnVAE(nn.Module):
     decoder_channels: channels of the decoder's transposed convs before the
       last one to C; needs len(conv_channels) - 1 entries.
     kernel_size: square kernel of every conv.
+    conv_impl: how the convolutions are computed (fast_conv.MODEL_IMPLS;
+      the same function and parameters either way). The CPU forms: encoder
+      convs take their input gradient from the space-to-depth form, and the
+      decoder's transposed convs are sub-pixel convs.
   """
   input_shape: tuple
   factor_sizes: tuple
@@ -55,6 +60,7 @@ class MultiHeadCnnVAE(nn.Module):
   conv_channels: tuple = (32, 32, 64, 64)
   decoder_channels: tuple = (64, 32, 32)
   kernel_size: int = 4
+  conv_impl: str = fast_conv.AUTO
 
   def __post_init__(self):
     common.check_model_fields(self.variant, self.likelihood, self.latent_dim,
@@ -64,6 +70,7 @@ class MultiHeadCnnVAE(nn.Module):
     common.check_positive_ints(self.decoder_channels, "model.decoder_channels",
                                length=len(self.conv_channels) - 1)
     common.check_positive_ints((self.kernel_size,), "model.kernel_size")
+    fast_conv.check_model_impl(self.conv_impl, type(self).__name__)
     if types.has_classifier(self.variant):
       common.check_positive_ints(self.factor_sizes, "factor_sizes")
     factor = 2 ** len(self.conv_channels)
@@ -77,8 +84,11 @@ class MultiHeadCnnVAE(nn.Module):
 
   def setup(self):
     kernel = (self.kernel_size, self.kernel_size)
+    cpu = fast_conv.use_cpu_forms(self.conv_impl)
     self.encoder_convs = [
-        nn.Conv(channels, kernel, strides=2, padding="SAME")
+        fast_conv.Conv(channels, kernel, (2, 2),
+                       impl=(fast_conv.SPACE_TO_DEPTH_GRAD if cpu
+                             else fast_conv.XLA))
         for channels in self.conv_channels]
     self.encoder_dense = [nn.Dense(size) for size in self.hidden_sizes]
     self.dropout = nn.Dropout(self.dropout_rate)
@@ -88,13 +98,14 @@ class MultiHeadCnnVAE(nn.Module):
       self.decoder_dense = [
           nn.Dense(size) for size in reversed(self.hidden_sizes)]
       self.decoder_to_map = nn.Dense(math.prod(self._conv_map_shape()))
+      upsample = fast_conv.SUBPIXEL if cpu else fast_conv.XLA
       self.decoder_convs = [
-          nn.ConvTranspose(channels, kernel, strides=(2, 2), padding="SAME")
+          fast_conv.ConvTranspose(channels, kernel, (2, 2), impl=upsample)
           for channels in self.decoder_channels]
       self.recon = common.LikelihoodHead(
           self.likelihood,
-          functools.partial(nn.ConvTranspose, self.input_shape[-1], kernel,
-                            strides=(2, 2), padding="SAME"))
+          functools.partial(fast_conv.ConvTranspose, self.input_shape[-1],
+                            kernel, (2, 2), impl=upsample))
 
   def _conv_map_shape(self) -> tuple:
     """(h, w, channels) of the encoder's last conv map."""

@@ -1,0 +1,153 @@
+r"""PyTorch reference for the CNN benchmark: the same model and step, eager.
+
+Not part of ssvae (torch is not a dependency): run by benchmarks/conv_step.py
+as one more alternating worker when --torch_python names a Python that has
+torch, e.g.
+
+  python3 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch
+  python -m benchmarks.train_step --family=cnn \
+      --torch_python=/tmp/torchvenv/bin/python
+
+The paper's semi-supervised CNN as configs/mnist_cnn.py builds it (Table 14:
+three 3x3 convs of 64, strides 1-1-2, BatchNorm after each, one dense layer
+of 512 with BatchNorm and dropout 0.25, heads mu / log-variance (2) and class
+logits (10); decoder Dense(14*14*64) + BatchNorm, transposed convs 64-64-64
+with strides 1-1-2 and BatchNorm, a 3x3 transposed conv to 1 channel),
+Bernoulli likelihood, ELBO + alpha * cross-entropy on the labeled half,
+RMSprop (decay 0.9, momentum 0.9, lr 1e-3), binary 28x28 inputs, one fixed
+batch. Two modes: NCHW ("eager") and channels_last memory format
+("eager_cl"); and "matmul", the float32 GEMM rate (2048^2 matmuls). Speaks conv_step's worker protocol on stdin/stdout: imports
+nothing from ssvae or jax.
+"""
+
+import argparse
+import json
+import sys
+import time
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+PREFIX = "@@"
+LATENT, CLASSES, ALPHA = 2, 10, 100.0
+
+
+class PaperCnn(nn.Module):
+
+  def __init__(self):
+    super().__init__()
+    channels, strides = (64, 64, 64), (1, 1, 2)
+    self.enc = nn.ModuleList()
+    c_in = 1
+    for c, s in zip(channels, strides):
+      self.enc.append(nn.Sequential(nn.Conv2d(c_in, c, 3, s, 1),
+                                    nn.BatchNorm2d(c), nn.ReLU()))
+      c_in = c
+    self.enc_dense = nn.Sequential(nn.Linear(14 * 14 * 64, 512),
+                                   nn.BatchNorm1d(512), nn.ReLU(),
+                                   nn.Dropout(0.25))
+    self.heads = nn.Linear(512, 2 * LATENT + CLASSES)
+    self.dec_dense = nn.Sequential(nn.Linear(LATENT + CLASSES, 14 * 14 * 64),
+                                   nn.BatchNorm1d(14 * 14 * 64), nn.ReLU(),
+                                   nn.Dropout(0.25))
+    self.dec = nn.ModuleList()
+    for c, s in zip(channels, strides):
+      self.dec.append(nn.Sequential(
+          nn.ConvTranspose2d(64, c, 3, s, 1, output_padding=s - 1),
+          nn.BatchNorm2d(c), nn.ReLU()))
+    self.out = nn.ConvTranspose2d(64, 1, 3, 1, 1)
+
+  def forward(self, x):
+    h = x
+    for layer in self.enc:
+      h = layer(h)
+    h = self.enc_dense(h.flatten(1))
+    mu, logvar, logits = self.heads(h).split([LATENT, LATENT, CLASSES], 1)
+    z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+    h = self.dec_dense(torch.cat([z, F.softmax(logits, 1)], 1))
+    h = h.view(-1, 64, 14, 14)
+    if x.is_contiguous(memory_format=torch.channels_last):
+      h = h.contiguous(memory_format=torch.channels_last)
+    for layer in self.dec:
+      h = layer(h)
+    return self.out(h), mu, logvar, logits
+
+
+def loss_fn(model, x, y, labeled):
+  recon_logits, mu, logvar, logits = model(x)
+  recon = F.binary_cross_entropy_with_logits(
+      recon_logits, x, reduction="none").flatten(1).sum(1)
+  kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)
+  ce = F.cross_entropy(logits, y, reduction="none")
+  return ((recon + kl).mean()
+          + ALPHA * (ce * labeled).sum() / labeled.sum().clamp(min=1))
+
+
+def runner(batch_size: int, channels_last: bool):
+  torch.manual_seed(0)
+  model = PaperCnn()
+  x = (torch.rand(batch_size, 1, 28, 28) < 0.2).float()
+  if channels_last:
+    model = model.to(memory_format=torch.channels_last)
+    x = x.contiguous(memory_format=torch.channels_last)
+  y = torch.randint(0, CLASSES, (batch_size,))
+  labeled = (torch.arange(batch_size) < batch_size // 2).float()
+  opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9,
+                            momentum=0.9)
+  model.train()
+
+  def run(steps: int) -> float:
+    start = time.perf_counter()
+    for _ in range(steps):
+      opt.zero_grad(set_to_none=True)
+      loss_fn(model, x, y, labeled).backward()
+      opt.step()
+    return (time.perf_counter() - start) / steps
+
+  start = time.perf_counter()
+  run(2)  # warm up
+  return run, time.perf_counter() - start
+
+
+def matmul_runner(n: int = 2048):
+  """conv_step's "matmul" mode: seconds per n x n float32 matmul."""
+  a, b = torch.randn(n, n), torch.randn(n, n)
+
+  def run(count: int) -> float:
+    start = time.perf_counter()
+    c = a
+    for _ in range(count):
+      c = (c @ b) * 1e-3
+    return (time.perf_counter() - start) / count
+
+  start = time.perf_counter()
+  run(1)
+  return run, time.perf_counter() - start
+
+
+def send(obj) -> None:
+  print(PREFIX + json.dumps(obj), flush=True)
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser()
+  parser.add_argument("--batch_size", type=int, default=64)
+  args = parser.parse_args()
+  runners = {"eager": runner(args.batch_size, False),
+             "eager_cl": runner(args.batch_size, True),
+             "matmul": matmul_runner()}
+  send({"ready": True, "xla_flags": f"torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads",
+        "compile_s": {m: round(c, 1) for m, (_, c) in runners.items()},
+        "modes": list(runners)})
+  for line in sys.stdin:
+    words = line.split()
+    if not words or words[0] == "quit":
+      return
+    _, mode, steps = words
+    send({"mode": mode, "seconds_per_step": runners[mode][0](int(steps))})
+
+
+if __name__ == "__main__":
+  main()

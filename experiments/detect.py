@@ -28,10 +28,10 @@ import os
 from absl import flags
 
 from ssvae import cli
-from ssvae import detect
-from ssvae import detect_data
 from ssvae import errors
 from ssvae import logging_utils
+from ssvae.protocols import detect
+from ssvae.protocols import detect_data
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A trained run's directory "
                                "(from experiments.train).")

@@ -9,7 +9,7 @@ Writes DIR/round_0/ and DIR/feedback_<n>/ (one training run each),
 DIR/results.json and DIR/results.md (AUC before and after feedback, mean ±
 sample std over seeds). Rerunning the same command skips finished rounds and
 resumes the others from their checkpoints. Protocol:
-ssvae/feedback_experiment.py.
+ssvae/protocols/feedback_experiment.py.
 """
 
 import shlex
@@ -21,8 +21,8 @@ from ml_collections import config_flags
 from ssvae import cli
 from ssvae import config_validation
 from ssvae import errors
-from ssvae import feedback_experiment
 from ssvae import logging_utils
+from ssvae.protocols import feedback_experiment
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Feedback config file (configs/feedback_mnist.py), "

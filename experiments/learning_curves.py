@@ -13,8 +13,8 @@ triangles mark each seed's selected step.
 from absl import flags
 
 from ssvae import cli
-from ssvae import curves
 from ssvae import errors
+from ssvae.eval import curves
 
 _RUN_DIRS = flags.DEFINE_multi_string("run_dir", None,
                                       "Run directory (repeatable).")

@@ -36,7 +36,7 @@ from ml_collections import config_flags
 from ssvae import cli
 from ssvae import errors
 from ssvae import logging_utils
-from ssvae import sweep
+from ssvae.protocols import sweep
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Sweep config file (configs/table*.py), optionally with "

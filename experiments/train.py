@@ -14,7 +14,7 @@ from ml_collections import config_flags
 from ssvae import cli
 from ssvae import errors
 from ssvae import logging_utils
-from ssvae import train
+from ssvae.eval import evaluation
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Path to a config file with get_config().",
@@ -29,7 +29,7 @@ def main(argv):
     raise errors.UserInputError(f"Unexpected arguments: {argv[1:]}")
   logging_utils.setup()
   config = cli.config_from_flag(_CONFIG, ("experiment", "feedback"))
-  results = train.train_and_evaluate(config, _WORKDIR.value)
+  results = evaluation.train_and_evaluate(config, _WORKDIR.value)
   metrics = {k: [round(v, 4) for v in vs]
              for k, vs in results["metrics"].items()}
   print(f"Final test metrics (per seed {results['seeds']}): {metrics}")

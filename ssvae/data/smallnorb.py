@@ -23,7 +23,7 @@ from typing import Optional
 import numpy as np
 
 from ssvae import errors
-from ssvae import types
+from ssvae import model_spec
 from ssvae.data import dataset as dataset_lib
 
 NAME = "smallnorb"
@@ -254,7 +254,7 @@ def _dataset(train: dataset_lib.Split,
       train=train,
       test=test,
       num_classes=FACTOR_SIZES[0],
-      likelihood=types.BERNOULLI,
+      likelihood=model_spec.BERNOULLI,
       class_names=CLASS_NAMES,
       factor_names=FACTOR_NAMES,
       factor_sizes=FACTOR_SIZES)

@@ -28,17 +28,11 @@ from sklearn import metrics
 
 from ssvae import batching
 from ssvae import losses
-from ssvae import types
+from ssvae import model_spec
 
 Array = jax.Array
 EncodeFn = Callable[[Array], tuple[Array, Array, Optional[Array]]]
 DecodeFn = Callable[[Array, Optional[Array]], tuple[Array, Optional[Array]]]
-
-
-def _check_likelihood(likelihood: str) -> None:
-  if likelihood not in types.LIKELIHOODS:
-    raise ValueError(f"Unknown likelihood {likelihood!r}; expected one of "
-                     f"{types.LIKELIHOODS}.")
 
 
 def _check_num_samples(num_samples: int) -> None:
@@ -55,7 +49,6 @@ def reconstruction_log_prob(encode_fn: EncodeFn, decode_fn: DecodeFn,
   Pure JAX and jit-friendly (num_samples and likelihood must be static).
   The L decoder passes are vmapped, so memory grows as L * N * |x|.
   """
-  _check_likelihood(likelihood)
   _check_num_samples(num_samples)
   z_mean, z_logvar, class_logits = encode_fn(x)
   y = None if class_logits is None else jax.nn.softmax(class_logits, axis=-1)
@@ -64,7 +57,7 @@ def reconstruction_log_prob(encode_fn: EncodeFn, decode_fn: DecodeFn,
 
   def log_likelihood(z: Array) -> Array:
     recon_loc, recon_var = decode_fn(z, y)
-    if likelihood == types.GAUSSIAN and recon_var is None:
+    if likelihood == model_spec.GAUSSIAN and recon_var is None:
       raise ValueError("likelihood 'gaussian' needs decode_fn to return a "
                        "variance, but it returned recon_var=None.")
     return losses.reconstruction_log_likelihood(x, recon_loc, recon_var,
@@ -83,7 +76,6 @@ def anomaly_scores(encode_fn: EncodeFn, decode_fn: DecodeFn, x: np.ndarray,
   Returns float numpy [N]. Each batch draws its own noise from
   fold_in(rng, batch_index). progress: show a progress bar.
   """
-  _check_likelihood(likelihood)
   _check_num_samples(num_samples)
 
   @jax.jit

@@ -134,9 +134,7 @@ def run() -> None:
         f"flagged ({flagged.mean():.2%}). Wrote {out}.")
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise errors.UserInputError(f"Unexpected arguments: {argv[1:]}")
+def main(_):
   logging_utils.setup()
   run()
 

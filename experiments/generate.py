@@ -51,9 +51,7 @@ def _traversal_classes() -> Optional[list[int]]:
         f"{_TRAVERSAL_CLASSES.value}.") from None
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise errors.UserInputError(f"Unexpected arguments: {argv[1:]}")
+def main(_):
   paths = generation.write_generation_figures(
       _WORKDIR.value, _OUT.value, seed_index=_SEED_INDEX.value,
       num_per_class=_NUM_PER_CLASS.value,

@@ -27,9 +27,7 @@ _TITLE = flags.DEFINE_string("title", "", "Figure title.")
 flags.mark_flags_as_required(["run_dir", "out"])
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise errors.UserInputError(f"Unexpected arguments: {argv[1:]}")
+def main(_):
   dirs, labels = _RUN_DIRS.value, _LABELS.value
   if labels and len(labels) != len(dirs):
     raise errors.UserInputError(

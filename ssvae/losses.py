@@ -126,6 +126,21 @@ def _entropy_penalty(total: Array, entropy: Array, weight: float) -> Array:
   return total + weight * entropy if weight else total
 
 
+def _loss_terms(reconstruction, kl, classification, unlabeled_entropy,
+                label_mask, kl_y=None) -> dict:
+  """The terms dict both losses return; elbo = -(reconstruction + kl
+  [+ kl_y])."""
+  terms = {"reconstruction": reconstruction, "kl": kl}
+  negative_elbo = reconstruction + kl
+  if kl_y is not None:
+    terms["kl_y"] = kl_y
+    negative_elbo = negative_elbo + kl_y
+  terms.update(classification=classification,
+               unlabeled_entropy=unlabeled_entropy, elbo=-negative_elbo,
+               num_labeled=jnp.sum(label_mask))
+  return terms
+
+
 def ssvae_loss(*, x: Array, labels: Array, label_mask: Array,
                class_logits: Optional[Array], z_mean: Optional[Array],
                z_logvar: Optional[Array], recon_loc: Optional[Array],
@@ -172,15 +187,8 @@ def ssvae_loss(*, x: Array, labels: Array, label_mask: Array,
     entropy = unlabeled_entropy(class_logits, label_mask)
   total = reconstruction + beta * kl + alpha * classification
   total = _entropy_penalty(total, entropy, unlabeled_entropy_weight)
-  terms = {
-      "reconstruction": reconstruction,
-      "kl": kl,
-      "classification": classification,
-      "unlabeled_entropy": entropy,
-      "elbo": -(reconstruction + kl),
-      "num_labeled": jnp.sum(label_mask),
-  }
-  return total, terms
+  return total, _loss_terms(reconstruction, kl, classification, entropy,
+                            label_mask)
 
 
 # ------------------------------------------------------------------- M2
@@ -314,13 +322,5 @@ def m2_loss(*, x: Array, labels: Array, label_mask: Array,
   unlabeled = unlabeled_mean(entropy, label_mask)
   total = reconstruction + beta * kl + kl_y + alpha * classification
   total = _entropy_penalty(total, unlabeled, unlabeled_entropy_weight)
-  terms = {
-      "reconstruction": reconstruction,
-      "kl": kl,
-      "kl_y": kl_y,
-      "classification": classification,
-      "unlabeled_entropy": unlabeled,
-      "elbo": -(reconstruction + kl + kl_y),
-      "num_labeled": jnp.sum(label_mask),
-  }
-  return total, terms
+  return total, _loss_terms(reconstruction, kl, classification, unlabeled,
+                            label_mask, kl_y=kl_y)

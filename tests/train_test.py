@@ -404,3 +404,18 @@ def test_a_bad_metrics_line_before_the_last_is_an_error_naming_it(tmp_path):
   path.write_text('{"step": 10}\nnot json\n{"step": 20}\n')
   with pytest.raises(errors.WorkdirError, match=r"metrics.jsonl line 2 "):
     train._metrics_to_keep(str(path), 20)
+
+
+def test_labeled_indices_from_config_covers_every_label_setting():
+  """One selection for train and the feedback protocol (-1 = every row)."""
+  y = np.repeat(np.arange(3), 10)
+  config = tiny_config()
+  config.data.label_fraction = -1.0
+  config.data.num_labels = -1
+  np.testing.assert_array_equal(
+      train.labeled_indices_from_config(config, y, 3, seed=0), np.arange(30))
+  config.data.num_labels = 6
+  chosen = train.labeled_indices_from_config(config, y, 3, seed=0)
+  assert len(chosen) == 6 and np.bincount(y[chosen]).tolist() == [2, 2, 2]
+  config.data.label_fraction = 0.5
+  assert len(train.labeled_indices_from_config(config, y, 3, seed=0)) == 15

@@ -87,13 +87,19 @@ def anomaly_scores(encode_fn: EncodeFn, decode_fn: DecodeFn, x: np.ndarray,
                                  progress=progress, output_ndim=1)
 
 
-def roc_auc(scores: np.ndarray, is_anomaly: np.ndarray) -> float:
-  """Area under the ROC curve of scores (higher = anomaly) vs boolean truth."""
+def scores_and_truth(scores, is_anomaly) -> tuple[np.ndarray, np.ndarray]:
+  """(float64 scores, is_anomaly) as arrays, checked to be 1-d of one length."""
   scores = np.asarray(scores, dtype=np.float64)
   is_anomaly = np.asarray(is_anomaly)
   if scores.ndim != 1 or is_anomaly.shape != scores.shape:
     raise ValueError(f"scores and is_anomaly must be 1-d of equal length, got "
                      f"shapes {scores.shape} and {is_anomaly.shape}.")
+  return scores, is_anomaly
+
+
+def roc_auc(scores: np.ndarray, is_anomaly: np.ndarray) -> float:
+  """Area under the ROC curve of scores (higher = anomaly) vs boolean truth."""
+  scores, is_anomaly = scores_and_truth(scores, is_anomaly)
   if is_anomaly.dtype != np.bool_:
     if not np.all(np.isin(is_anomaly, (0, 1))):
       raise ValueError("is_anomaly must be boolean (or 0/1).")

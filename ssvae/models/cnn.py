@@ -27,7 +27,6 @@ from typing import Optional
 import flax.linen as nn
 import jax
 
-from ssvae import errors
 from ssvae import model_spec
 from ssvae.models import common
 from ssvae.models import fast_conv
@@ -42,7 +41,7 @@ def conv_output_sizes(spatial: tuple, strides: tuple) -> tuple:
   return spatial
 
 
-class CnnVAE(nn.Module):
+class CnnVAE(common.ClassHeadVAE):
   """Convolutional semi-supervised / supervised / unsupervised VAE.
 
   Attributes:
@@ -66,27 +65,16 @@ class CnnVAE(nn.Module):
       strided transposed convs are sub-pixel convs, and the output layer
       (few channels, stride 1) is a shifted sum of per-tap matmuls.
   """
-  input_shape: tuple
-  num_classes: int
-  variant: str = model_spec.SEMI_SUPERVISED
-  likelihood: str = model_spec.BERNOULLI
-  latent_dim: int = 2
+  # common.ClassHeadVAE's fields with this hidden_sizes default; the convs':
   hidden_sizes: tuple = (512,)
-  dropout_rate: float = 0.0
   conv_channels: tuple = (64, 64, 64)
   conv_strides: tuple = (1, 1, 2)
   kernel_size: int = 3
   batch_norm_momentum: float = 0.99
-  decoder_y: common.DecoderY = common.DecoderY()
   conv_impl: str = fast_conv.AUTO
 
   def __post_init__(self):
-    # The config's fields are checked by ssvae.config_validation; the data's
-    # shape is checked here, where it meets the family.
-    if len(self.input_shape) != 3:
-      raise errors.ConfigError(
-          f"family cnn needs images of shape (H, W, C); got input_shape="
-          f"{tuple(self.input_shape)}.")
+    common.check_input_axes(self.input_shape, "cnn", "images", "H, W, C")
     super().__post_init__()
 
   def setup(self):

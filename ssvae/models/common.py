@@ -15,6 +15,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from ssvae import errors
 from ssvae import model_spec
 
 Array = jax.Array
@@ -25,6 +26,17 @@ VARIANCE_FLOOR = 1e-6
 
 # Name of the rng stream used for z = mu + sigma * eps.
 LATENT_RNG = "latent"
+
+
+def check_input_axes(input_shape: tuple, family: str, what: str,
+                     axes: str) -> None:
+  """Raises ConfigError unless the data's input_shape has the axes `axes`
+  ("H, W, C") the family needs. The config's fields are checked by
+  ssvae.config_validation; the data's shape here, where it meets the family."""
+  if len(input_shape) != len(axes.split(",")):
+    raise errors.ConfigError(
+        f"family {family} needs {what} of shape ({axes}); got input_shape="
+        f"{tuple(input_shape)}.")
 
 
 def check_input(x: Array, input_shape: tuple, model_name: str) -> None:
@@ -280,3 +292,18 @@ def m2_forward(model: nn.Module, x: Array, *,
   return model_spec.ModelOutput(
       class_logits=class_logits, z_mean=z_mean, z_logvar=z_logvar, z=z,
       recon_loc=recon_loc, recon_var=recon_var)
+
+
+class ClassHeadVAE(nn.Module):
+  """The fields the dense, cnn and rnn families share (config.model's common
+  fields; see each family for what they mean there). A family subclasses it,
+  redeclaring the defaults that differ (hidden_sizes, likelihood) and adding
+  its own fields."""
+  input_shape: tuple
+  num_classes: int
+  variant: str = model_spec.SEMI_SUPERVISED
+  likelihood: str = model_spec.BERNOULLI
+  latent_dim: int = 2
+  hidden_sizes: tuple = (1024, 1024)
+  dropout_rate: float = 0.0
+  decoder_y: DecoderY = DecoderY()

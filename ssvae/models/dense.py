@@ -31,7 +31,7 @@ def _flatten(x: Array) -> Array:
   return x.reshape(x.shape[0], -1)
 
 
-class DenseVAE(nn.Module):
+class DenseVAE(common.ClassHeadVAE):
   """Dense semi-supervised / supervised / unsupervised VAE, or M2.
 
   Attributes:
@@ -45,14 +45,7 @@ class DenseVAE(nn.Module):
     dropout_rate: dropout after each hidden layer, active only in training.
     decoder_y: what the semi_supervised decoder sees of y (common.DecoderY).
   """
-  input_shape: tuple
-  num_classes: int
-  variant: str = model_spec.SEMI_SUPERVISED
-  likelihood: str = model_spec.BERNOULLI
-  latent_dim: int = 2
-  hidden_sizes: tuple = (1024, 1024)
-  dropout_rate: float = 0.0
-  decoder_y: common.DecoderY = common.DecoderY()
+  # The fields are common.ClassHeadVAE's.
 
   def setup(self):
     is_m2 = self.variant == model_spec.M2

@@ -25,7 +25,6 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from ssvae import errors
 from ssvae import model_spec
 from ssvae.models import common
 
@@ -37,7 +36,7 @@ def window_logits(step_logits: Array) -> Array:
   return jnp.mean(jax.nn.log_softmax(step_logits, axis=-1), axis=1)
 
 
-class RnnVAE(nn.Module):
+class RnnVAE(common.ClassHeadVAE):
   """LSTM semi-supervised / supervised / unsupervised VAE with a time axis.
 
   Attributes:
@@ -50,22 +49,12 @@ class RnnVAE(nn.Module):
     dropout_rate: dropout after each dense layer, active only in training.
     decoder_y: what the semi_supervised decoder sees of y_t (common.DecoderY).
   """
-  input_shape: tuple
-  num_classes: int
-  variant: str = model_spec.SEMI_SUPERVISED
+  # common.ClassHeadVAE's fields, with these defaults:
   likelihood: str = model_spec.GAUSSIAN
-  latent_dim: int = 2
   hidden_sizes: tuple = (40, 40, 30)
-  dropout_rate: float = 0.0
-  decoder_y: common.DecoderY = common.DecoderY()
 
   def __post_init__(self):
-    # The config's fields are checked by ssvae.config_validation; the data's
-    # shape is checked here, where it meets the family.
-    if len(self.input_shape) != 2:
-      raise errors.ConfigError(
-          f"family rnn needs windows of shape (T, F); got input_shape="
-          f"{tuple(self.input_shape)}.")
+    common.check_input_axes(self.input_shape, "rnn", "windows", "T, F")
     super().__post_init__()
 
   def setup(self):

@@ -57,11 +57,13 @@ def parity_config(path: str):
 
 
 def worker(path: str) -> None:
-  from ssvae import train  # pylint: disable=g-import-not-at-top
+  # pylint: disable=g-import-not-at-top
+  from ssvae import train
+  from ssvae.eval import evaluation
   if path == conv_step.OLD:
     train.unrolled_scan = conv_step.lax_scan
-  train.train_and_evaluate(parity_config(path),
-                           os.path.join(_WORKDIR.value, path))
+  evaluation.train_and_evaluate(parity_config(path),
+                                os.path.join(_WORKDIR.value, path))
 
 
 def last_metrics(path: str) -> dict:

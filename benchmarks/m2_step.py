@@ -64,9 +64,7 @@ def seconds_per_step(run) -> tuple[float, float]:
           (time.process_time() - cpu) / _STEPS.value)
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise errors.UserInputError(f"Unexpected arguments: {argv[1:]}")
+def main(_):
   if _STEPS.value < 1 or _REPEATS.value < 1:
     raise errors.UserInputError("--chunk_steps and --repeats must be >= 1.")
   runners = {"paper": chunk_runner("semi_supervised"), "m2": chunk_runner("m2")}

@@ -140,9 +140,7 @@ def vmapped_and_sequential(family: str, num_seeds: int, num_steps: int,
   return vmapped_s, best_seconds(sequential, repeats), calls * steps_per_call
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise errors.UserInputError(f"Unexpected arguments: {argv[1:]}")
+def main(_):
   unknown = sorted(set(_FAMILIES.value) - set(_CONFIGS))
   if unknown:
     raise errors.UserInputError(

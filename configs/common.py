@@ -4,7 +4,7 @@
 - `titled`: a title, marked '[quick]' for the quick variant.
 - `tiny`: the one tiny-config recipe, what quick variants and tests train.
 - `table_sweep`: the sweep config a table's file returns (fields described
-  in ssvae/sweep.py), with its quick variant.
+  in ssvae/protocols/sweep.py), with its quick variant.
 - `alpha_selection_sweep`: a table that picks loss.alpha on validation.
 """
 
@@ -78,7 +78,7 @@ def new_sweep_config(*, title: str, base: ml_collections.ConfigDict,
                      axes: tuple, metrics: tuple, num_seeds: int = 5,
                      extra_grids: tuple = (), cell_overrides: tuple = (),
                      plots_to_write: tuple = ()) -> ml_collections.ConfigDict:
-  """A sweep config with every field ssvae/sweep.py describes."""
+  """A sweep config with every field ssvae/protocols/sweep.py describes."""
   config = ml_collections.ConfigDict()
   config.title = title
   config.base = base

@@ -6,8 +6,9 @@ Reproduces the Fashion-MNIST rows of Table 7 (and Table 8 with
 Run:
   python -m experiments.train --config=configs/fashion_mnist_dense.py \
       --workdir=workdirs/fashion_mnist_dense
-Data: Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist) or
---config.data.data_dir with the official IDX files.
+Data: ../shared/data/fashion_mnist, Debian's dataset-fashion-mnist
+(/usr/share/datasets/fashion-mnist), or --config.data.data_dir (in a sweep
+--config.base.data.data_dir) with the official IDX files.
 """
 
 from configs import mnist_dense

@@ -1,8 +1,8 @@
 r"""Paper Table 4, CNN rows: MNIST, CNN of the paper's Table 14, ALL labels:
 semi-supervised VAE vs supervised sibling (decoder as regularizer).
 
-Base: configs/mnist_cnn.py, but 1500 steps at batch 128 (fewer than the dense
-sweep's 3000: a CNN step costs far more on CPU), 5 seeds per cell.
+Base, seeds and training length: Table 3's CNN rows
+(configs/table3_mnist_cnn.py).
 
 Run:
   python -m experiments.sweep --config=configs/table4_mnist_cnn.py \

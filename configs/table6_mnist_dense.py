@@ -4,11 +4,9 @@ and 9 as a function of the labeled fraction of the normal training data.
 Semi-supervised at label_fraction 0.01, 0.1, 0.5 and 1.0; the plain VAE
 (unsupervised, label_fraction 0.0) is the 0-label row, an extra grid.
 
-Base: configs/mnist_dense.py with the anomaly protocol of
-mnist_dense.anomaly_protocol: each seed's state selected by validation ELBO
-(the validation split holds normal classes only), early stop once it has
-not improved by 0.5 nats for 10 evaluations; 3 seeds per cell,
-10 cells.
+Base: configs/mnist_dense.py with mnist_dense.anomaly_protocol (model
+selection and early stop as in Table 5, configs/table5_mnist_dense.py);
+3 seeds per cell, 10 cells.
 
 Run:
   python -m experiments.sweep --config=configs/table6_mnist_dense.py \

@@ -1,8 +1,6 @@
 r"""Paper Table 7: the Fashion-MNIST version of Table 3
-(configs/table3_mnist_dense.py): same grid, seeds and training length,
-data.name = "fashion_mnist" (../shared/data/fashion_mnist, Debian's
-/usr/share/datasets/fashion-mnist, or
---config.base.data.data_dir with the official IDX files).
+(configs/table3_mnist_dense.py): same grid, seeds and training length, on
+configs/fashion_mnist_dense.py (which says where the data are found).
 
 Run:
   python -m experiments.sweep --config=configs/table7_fashion_mnist_dense.py \
@@ -15,7 +13,7 @@ through the Fashion-MNIST loader; what tests run):
 """
 
 from configs import common
-from configs import mnist_dense
+from configs import fashion_mnist_dense
 from configs import table3_mnist_dense
 
 TITLE = ("Table 7 (Fashion-MNIST, dense): test accuracy, semi-supervised "
@@ -24,6 +22,5 @@ TITLE = ("Table 7 (Fashion-MNIST, dense): test accuracy, semi-supervised "
 
 def get_config(arg: str = ""):
   quick = common.parse_arg(arg, __file__)
-  base = mnist_dense.get_config()
-  base.data.name = "fashion_mnist"
+  base = fashion_mnist_dense.get_config()
   return table3_mnist_dense.label_count_sweep(base, TITLE, quick)

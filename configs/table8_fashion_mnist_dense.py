@@ -1,8 +1,6 @@
 r"""Paper Table 8: the Fashion-MNIST version of Table 4
-(configs/table4_mnist_dense.py): same grid, seeds and training length,
-data.name = "fashion_mnist" (../shared/data/fashion_mnist, Debian's
-/usr/share/datasets/fashion-mnist, or
---config.base.data.data_dir with the official IDX files).
+(configs/table4_mnist_dense.py): same grid, seeds and training length, on
+configs/fashion_mnist_dense.py (which says where the data are found).
 
 Run:
   python -m experiments.sweep --config=configs/table8_fashion_mnist_dense.py \
@@ -15,7 +13,7 @@ through the Fashion-MNIST loader; what tests run):
 """
 
 from configs import common
-from configs import mnist_dense
+from configs import fashion_mnist_dense
 from configs import table4_mnist_dense
 
 TITLE = ("Table 8 (Fashion-MNIST, dense, all labels): test accuracy, "
@@ -24,6 +22,5 @@ TITLE = ("Table 8 (Fashion-MNIST, dense, all labels): test accuracy, "
 
 def get_config(arg: str = ""):
   quick = common.parse_arg(arg, __file__)
-  base = mnist_dense.get_config()
-  base.data.name = "fashion_mnist"
+  base = fashion_mnist_dense.get_config()
   return table4_mnist_dense.all_labels_sweep(base, TITLE, quick)

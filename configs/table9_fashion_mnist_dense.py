@@ -1,8 +1,6 @@
 r"""Paper Table 9: the Fashion-MNIST version of Table 5
-(configs/table5_mnist_dense.py): same grid, seeds and training length,
-data.name = "fashion_mnist" (../shared/data/fashion_mnist, Debian's
-/usr/share/datasets/fashion-mnist, or
---config.base.data.data_dir with the official IDX files).
+(configs/table5_mnist_dense.py): same grid, seeds and training length, on
+configs/fashion_mnist_dense.py (which says where the data are found).
 
 Run:
   python -m experiments.sweep --config=configs/table9_fashion_mnist_dense.py \
@@ -15,7 +13,7 @@ through the Fashion-MNIST loader; what tests run):
 """
 
 from configs import common
-from configs import mnist_dense
+from configs import fashion_mnist_dense
 from configs import table5_mnist_dense
 
 TITLE = ("Table 9 (Fashion-MNIST, dense): anomaly ROC AUC per held-out "
@@ -25,6 +23,5 @@ TITLE = ("Table 9 (Fashion-MNIST, dense): anomaly ROC AUC per held-out "
 
 def get_config(arg: str = ""):
   quick = common.parse_arg(arg, __file__)
-  base = mnist_dense.get_config()
-  base.data.name = "fashion_mnist"
+  base = fashion_mnist_dense.get_config()
   return table5_mnist_dense.anomaly_sweep(base, TITLE, quick)

@@ -4,7 +4,7 @@ Reads DIR/results.json of configs/semi_supervised_mnist.py (or the
 Fashion-MNIST one) and writes one markdown table of test accuracy of the
 validation-selected state (mean ± std over seeds; pending cells marked),
 with the validation accuracy beside it and, with --quoted, reference rows
-quoted from elsewhere (ssvae/unlabeled_report.py QUOTED), marked as quoted.
+quoted from elsewhere (ssvae/protocols/unlabeled_report.py QUOTED), marked as quoted.
 
   python -m experiments.comparison_report \
       --workdir=results/semi_supervised_mnist \
@@ -18,7 +18,7 @@ from absl import flags
 from ssvae import cli
 from ssvae import errors
 from ssvae import io_utils
-from ssvae import unlabeled_report
+from ssvae.protocols import unlabeled_report
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "The sweep's workdir.")
 _OUT_MD = flags.DEFINE_string("out_md", None, "Markdown table path.")

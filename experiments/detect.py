@@ -28,10 +28,10 @@ import os
 from absl import flags
 
 from ssvae import cli
-from ssvae import detect
-from ssvae import detect_data
 from ssvae import errors
 from ssvae import logging_utils
+from ssvae.protocols import detect
+from ssvae.protocols import detect_data
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A trained run's directory "
                                "(from experiments.train).")
@@ -134,9 +134,7 @@ def run() -> None:
         f"flagged ({flagged.mean():.2%}). Wrote {out}.")
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise errors.UserInputError(f"Unexpected arguments: {argv[1:]}")
+def main(_):
   logging_utils.setup()
   run()
 

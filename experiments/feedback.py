@@ -9,32 +9,24 @@ Writes DIR/round_0/ and DIR/feedback_<n>/ (one training run each),
 DIR/results.json and DIR/results.md (AUC before and after feedback, mean ±
 sample std over seeds). Rerunning the same command skips finished rounds and
 resumes the others from their checkpoints. Protocol:
-ssvae/feedback_experiment.py.
+ssvae/protocols/feedback_experiment.py.
 """
 
 import shlex
 import sys
 
-from absl import flags
-from ml_collections import config_flags
 
 from ssvae import cli
 from ssvae import config_validation
-from ssvae import errors
-from ssvae import feedback_experiment
 from ssvae import logging_utils
+from ssvae.protocols import feedback_experiment
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "Feedback config file (configs/feedback_mnist.py), "
-    "optionally with ':quick'.", lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for the rounds "
-                               "and the results files.")
-flags.mark_flags_as_required(["config", "workdir"])
+_CONFIG, _WORKDIR = cli.config_and_workdir_flags(
+    "Feedback config file (configs/feedback_mnist.py), optionally with "
+    "':quick'.", "Directory for the rounds and the results files.")
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise errors.UserInputError(f"Unexpected arguments: {argv[1:]}")
+def main(_):
   logging_utils.setup()
   command = shlex.join(["python", "-m", "experiments.feedback", *sys.argv[1:]])
   config = cli.config_from_flag(_CONFIG, ("feedback", "experiment"))

@@ -14,22 +14,13 @@ Only semi_supervised models qualify: the unsupervised VAE has no class input
 and the supervised sibling no decoder.
 """
 
-import os
-import pathlib
-from typing import Optional, Sequence
+from typing import Optional
 
 from absl import flags
-import jax
-import numpy as np
 
 from ssvae import cli
 from ssvae import errors
-from ssvae import generation
-from ssvae import io_utils
-from ssvae import rng
-from ssvae import steps
-from ssvae import train
-from ssvae import types
+from ssvae.eval import generation
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (config.json "
                                "and checkpoints/).")
@@ -49,115 +40,6 @@ _SAMPLE_SEED = flags.DEFINE_integer("sample_seed", 0,
 flags.mark_flags_as_required(["workdir"])
 
 
-def check_variant(variant: str, source: str) -> None:
-  """Generation needs a decoder with a class input: semi_supervised or m2."""
-  if types.decoder_sees_y(variant):
-    return
-  why = {types.UNSUPERVISED: "it has no class input to condition on",
-         types.SUPERVISED: "it has no decoder"}.get(variant, "unknown variant")
-  raise errors.UserInputError(
-      f"{source}: model.variant={variant!r} cannot generate class-conditional "
-      f"samples ({why}); only {types.SEMI_SUPERVISED!r} and {types.M2!r} "
-      "runs can.")
-
-
-def _image_samples(images: np.ndarray) -> np.ndarray:
-  """[..., H, W, C] -> [..., H, W, 1 or 3]; other channel counts keep
-  channel 0 (e.g. the left camera of Small-NORB's stereo pairs)."""
-  if images.shape[-1] in (1, 3):
-    return images
-  return images[..., :1]
-
-
-def _latent_shape(exp, encode_fn) -> tuple:
-  """Per-example shape of z, read off the encoder (rnn latents are [T, D])."""
-  z_mean, _, _ = encode_fn(np.asarray(exp.dataset.train.x[:1]))
-  return tuple(z_mean.shape[1:])
-
-
-def _class_names(dataset) -> list[str]:
-  names = list(dataset.class_names)
-  if len(names) != dataset.num_classes:
-    names = [str(c) for c in range(dataset.num_classes)]
-  return names
-
-
-def figures_from_state(exp: train.Experiment, state, out_dir: str, *,
-                       seed_index: int = 0, num_per_class: int = 10,
-                       traversal_classes: Optional[Sequence[int]] = None,
-                       grid_size: int = 15, span: float = 2.0,
-                       sample_seed: int = 0) -> list[pathlib.Path]:
-  """Writes the generation PNGs of one seed of a seed-stacked state.
-
-  Returns the written paths: the class-conditional grid first, then one
-  traversal per class in traversal_classes (default: all classes) when the
-  latent space is 2-d.
-  """
-  check_variant(exp.config.model.variant, "config")
-  if not 0 <= seed_index < exp.num_seeds:
-    raise errors.UserInputError(
-        f"seed_index={seed_index} is outside 0..{exp.num_seeds - 1}"
-        f" (the run trained seeds {list(exp.seeds)}).")
-  dataset = exp.dataset
-  if len(dataset.input_shape) != 3:
-    raise errors.UserInputError(
-        f"Generation figures need image data [H, W, C]; data set "
-        f"{dataset.name!r} has inputs of shape {dataset.input_shape}.")
-  names = _class_names(dataset)
-  classes = (range(dataset.num_classes) if traversal_classes is None
-             else [int(c) for c in traversal_classes])
-  for c in classes:
-    if not 0 <= c < dataset.num_classes:
-      raise errors.UserInputError(
-          f"traversal class {c} is outside "
-          f"0..{dataset.num_classes - 1} of {dataset.name!r}.")
-
-  encode_fn, decode_fn = steps.model_fns(
-      exp.model, steps.seed_slice(state, seed_index))
-  decode_fn = jax.jit(decode_fn)
-  latent_shape = _latent_shape(exp, encode_fn)
-  seed = exp.seeds[seed_index]
-  step = int(np.asarray(state.step)[seed_index])
-  out = pathlib.Path(out_dir)
-
-  samples = generation.class_conditional_samples(
-      decode_fn, rng.seed_key(sample_seed, "generate"), dataset.num_classes,
-      num_per_class, latent_shape)
-  paths = [generation.save_image_grid(
-      _image_samples(samples),
-      out / f"class_conditional_seed{seed}.png", row_labels=names,
-      title=f"{dataset.name}: p(x | z, y=class), seed {seed}, step {step}")]
-  if latent_shape == (2,):
-    for c in classes:
-      grid = generation.latent_traversal(decode_fn, c, dataset.num_classes,
-                                         grid_size, span)
-      paths.append(generation.save_image_grid(
-          _image_samples(grid),
-          out / f"latent_traversal_class{c}_seed{seed}.png",
-          title=f"{dataset.name}: class {names[c]}, z in [-{span:g}, "
-                f"{span:g}]^2, seed {seed}"))
-  return paths
-
-
-def write_generation_figures(workdir: str, out_dir: Optional[str] = None,
-                             **kwargs) -> list[pathlib.Path]:
-  """Rebuilds the run in `workdir` and writes its generation figures.
-
-  out_dir defaults to WORKDIR/figures; kwargs are those of
-  figures_from_state. Returns the written paths.
-  """
-  config_path = os.path.join(workdir, "config.json")
-  if not os.path.exists(config_path):
-    raise errors.RunNotFoundError(
-        f"{config_path} not found: is {workdir} a run directory?")
-  # Checked before load_run so a wrong run fails before its data is loaded.
-  variant = io_utils.read_json(config_path).get("model", {}).get("variant")
-  check_variant(variant, config_path)
-  exp, state = train.load_run(workdir, devices=jax.devices()[:1])
-  return figures_from_state(
-      exp, state, out_dir or os.path.join(workdir, "figures"), **kwargs)
-
-
 def _traversal_classes() -> Optional[list[int]]:
   if _TRAVERSAL_CLASSES.value is None:
     return None
@@ -169,10 +51,8 @@ def _traversal_classes() -> Optional[list[int]]:
         f"{_TRAVERSAL_CLASSES.value}.") from None
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise errors.UserInputError(f"Unexpected arguments: {argv[1:]}")
-  paths = write_generation_figures(
+def main(_):
+  paths = generation.write_generation_figures(
       _WORKDIR.value, _OUT.value, seed_index=_SEED_INDEX.value,
       num_per_class=_NUM_PER_CLASS.value,
       traversal_classes=_traversal_classes(), grid_size=_GRID_SIZE.value,

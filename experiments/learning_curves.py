@@ -13,8 +13,8 @@ triangles mark each seed's selected step.
 from absl import flags
 
 from ssvae import cli
-from ssvae import curves
 from ssvae import errors
+from ssvae.eval import curves
 
 _RUN_DIRS = flags.DEFINE_multi_string("run_dir", None,
                                       "Run directory (repeatable).")
@@ -27,9 +27,7 @@ _TITLE = flags.DEFINE_string("title", "", "Figure title.")
 flags.mark_flags_as_required(["run_dir", "out"])
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise errors.UserInputError(f"Unexpected arguments: {argv[1:]}")
+def main(_):
   dirs, labels = _RUN_DIRS.value, _LABELS.value
   if labels and len(labels) != len(dirs):
     raise errors.UserInputError(

@@ -33,18 +33,14 @@ import sys
 
 from absl import flags
 import jax
-from ml_collections import config_flags
 
 from ssvae import cli
-from ssvae import errors
 from ssvae import logging_utils
-from ssvae import sweep
+from ssvae.protocols import sweep
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "Sweep config file (configs/table*.py), optionally with "
-    "':quick'.", lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for runs/ and the "
-                               "results files.")
+_CONFIG, _WORKDIR = cli.config_and_workdir_flags(
+    "Sweep config file (configs/table*.py), optionally with ':quick'.",
+    "Directory for runs/ and the results files.")
 _STATUS_ONLY = flags.DEFINE_bool(
     "status_only", False, "Train nothing: write results.* from the finished "
     "cells, listing the others as pending.")
@@ -64,7 +60,6 @@ _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Processes in "
                                       "the job (multi-host; None = detect).")
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index "
                                    "(multi-host; None = detect).")
-flags.mark_flags_as_required(["config", "workdir"])
 
 
 # Flags that choose what one job does, not what the table holds.
@@ -80,9 +75,7 @@ def command_line(argv=None) -> str:
                    *(shlex.quote(a) for a in args)])
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise errors.UserInputError(f"Unexpected arguments: {argv[1:]}")
+def main(_):
   config = cli.config_from_flag(_CONFIG, ("sweep",))
   shard = sweep.parse_shard(_SHARD.value)
   if _MULTIHOST.value:

@@ -8,28 +8,20 @@ An input error is one line `error: ...` (exit status 2); --traceback shows
 its traceback.
 """
 
-from absl import flags
-from ml_collections import config_flags
 
 from ssvae import cli
-from ssvae import errors
 from ssvae import logging_utils
-from ssvae import train
+from ssvae.eval import evaluation
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "Path to a config file with get_config().",
-    lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, "
-                               "metrics.jsonl and results.json.")
-flags.mark_flags_as_required(["config", "workdir"])
+_CONFIG, _WORKDIR = cli.config_and_workdir_flags(
+    "Path to a config file with get_config().",
+    "Directory for checkpoints, metrics.jsonl and results.json.")
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise errors.UserInputError(f"Unexpected arguments: {argv[1:]}")
+def main(_):
   logging_utils.setup()
   config = cli.config_from_flag(_CONFIG, ("experiment", "feedback"))
-  results = train.train_and_evaluate(config, _WORKDIR.value)
+  results = evaluation.train_and_evaluate(config, _WORKDIR.value)
   metrics = {k: [round(v, 4) for v in vs]
              for k, vs in results["metrics"].items()}
   print(f"Final test metrics (per seed {results['seeds']}): {metrics}")

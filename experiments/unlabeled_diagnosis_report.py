@@ -19,10 +19,9 @@ workdir (finished or still running) and writes:
 from absl import flags
 
 from ssvae import cli
-from ssvae import errors
 from ssvae import io_utils
-from ssvae import plots
-from ssvae import unlabeled_report
+from ssvae.eval import plots
+from ssvae.protocols import unlabeled_report
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "The diagnosis sweep's "
                                "workdir (runs/<cell>/).")
@@ -31,9 +30,7 @@ _OUT_MD = flags.DEFINE_string("out_md", None, "Markdown table path.")
 flags.mark_flags_as_required(["workdir", "out_png", "out_md"])
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise errors.UserInputError(f"Unexpected arguments: {argv[1:]}")
+def main(_):
   cells = unlabeled_report.load_cells(_WORKDIR.value)
   plots.save_figure(unlabeled_report.figure(cells), _OUT_PNG.value)
   io_utils.atomic_write_text(_OUT_MD.value,

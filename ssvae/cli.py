@@ -121,6 +121,8 @@ def _guarded(main: Callable) -> Callable:
   @functools.wraps(main)
   def guarded(argv):
     try:
+      if len(argv) > 1:  # no entry point takes positional arguments
+        raise errors.UserInputError(f"Unexpected arguments: {argv[1:]}")
       return main(argv)
     except Exception as error:  # pylint: disable=broad-except
       if (not (errors.is_user_input(error)
@@ -131,8 +133,19 @@ def _guarded(main: Callable) -> Callable:
   return guarded
 
 
+def config_and_workdir_flags(config_help: str, workdir_help: str) -> tuple:
+  """Defines the required --config (a config file, lock_config) and
+  --workdir flags of the config-driven entry points; returns both."""
+  config = config_flags.DEFINE_config_file("config", None, config_help,
+                                           lock_config=True)
+  workdir = flags.DEFINE_string("workdir", None, workdir_help)
+  flags.mark_flags_as_required(["config", "workdir"])
+  return config, workdir
+
+
 def run(main: Callable) -> None:
-  """app.run(main) behind the error boundary."""
+  """app.run(main) behind the error boundary: a positional argument, or an
+  errors.UserInputError from main, is one line `error: ...` (status 2)."""
   app.run(_guarded(main), flags_parser=_parse_flags)
 
 

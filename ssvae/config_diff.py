@@ -8,9 +8,13 @@ reproduces the behaviour from before it existed, so old results stay
 valid, while any other value counts as a change.
 """
 
+import os
 from typing import Any
 
 from flax import traverse_util
+
+from ssvae import errors
+from ssvae import io_utils
 
 # field -> the value that behaves as the code did before the field existed.
 ADDED_FIELDS = {
@@ -50,3 +54,22 @@ def changed_fields(saved: dict, current: dict,
       k for k in set(old) | set(new)
       if k not in ignore
       and _normalized(old.get(k, missing)) != _normalized(new.get(k, missing)))
+
+
+def check_same_experiment(workdir: str, config, *, ignore: tuple = (),
+                          what: str = "a run") -> None:
+  """Raises WorkdirError when workdir/config.json holds another experiment.
+
+  Fields in `ignore` may differ (e.g. the step cap of a resumed run). A
+  workdir without config.json is new and passes.
+  """
+  path = os.path.join(workdir, "config.json")
+  if not os.path.exists(path):
+    return
+  changed = changed_fields(
+      io_utils.read_json(path),
+      io_utils.read_json_string(config.to_json_best_effort()), ignore=ignore)
+  if changed:
+    raise errors.WorkdirError(
+        f"{workdir} holds {what} with a different config (fields "
+        f"{', '.join(changed)}); use a new --workdir or restore those values.")

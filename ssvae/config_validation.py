@@ -1,13 +1,21 @@
-"""Checks a config before any work starts, naming the offending field."""
+"""Checks a config before any work starts, naming the offending field.
+
+The one place a config's fields are checked (issue 11): train, sweep and the
+feedback protocol call `validate` where a config enters, and the library
+below (models.build_model, the model modules, the sampler) trusts it. What
+depends on the data (input shapes, factor sizes, the likelihood) is checked
+where the data are read.
+"""
 
 import ml_collections
 
 from ssvae import config_diff
 from ssvae import errors
+from ssvae import model_spec
 from ssvae import models
 from ssvae import selection
-from ssvae import types
 from ssvae.data import registry as data_registry
+from ssvae.models import fast_conv
 
 # The valid names come from the registries that use them.
 DATA_NAMES = data_registry.NAMES
@@ -36,6 +44,44 @@ def _positive_int(config, field: str) -> None:
            f"must be a positive integer, got {value!r}.")
 
 
+def _positive_ints(name: str, values, length=None) -> None:
+  """config.model.<name> is a non-empty sequence of ints > 0 (of `length`
+  entries when given)."""
+  values = tuple(values) if isinstance(values, (list, tuple)) else (values,)
+  if not values or not all(
+      isinstance(v, int) and not isinstance(v, bool) and v > 0
+      for v in values):
+    raise ConfigError(f"config.model.{name}={values!r} must be a non-empty "
+                      "sequence of positive integers.")
+  if length is not None and len(values) != length:
+    raise ConfigError(
+        f"config.model.{name}={values!r} must have exactly {length} entries.")
+
+
+def _validate_family_fields(model) -> None:
+  """The fields of config.model that only some families read; an absent
+  field is the family's default (models.build_model)."""
+  if "hidden_sizes" in model:
+    _positive_ints("hidden_sizes", model.hidden_sizes,
+                   length=3 if model.family == models.RNN else None)
+  module = {models.CNN: models.CnnVAE,
+            models.MULTIHEAD_CNN: models.MultiHeadCnnVAE}.get(model.family)
+  if module is None:
+    return
+  get = lambda name: model.get(name, getattr(module, name))
+  channels = get("conv_channels")
+  _positive_ints("conv_channels", channels)
+  _positive_ints("kernel_size", get("kernel_size"))
+  if get("conv_impl") not in fast_conv.MODEL_IMPLS:
+    raise ConfigError(f"config.model.conv_impl={get('conv_impl')!r} is not "
+                      f"one of {fast_conv.MODEL_IMPLS}.")
+  if module is models.CnnVAE:
+    _positive_ints("conv_strides", get("conv_strides"), length=len(channels))
+  else:
+    _positive_ints("decoder_channels", get("decoder_channels"),
+                   length=len(channels) - 1)
+
+
 def _field(config, field: str):
   """config's value at `field` ("section.name"); config_diff.ADDED_FIELDS'
   default if absent (configs saved before the field existed)."""
@@ -46,17 +92,17 @@ def _field(config, field: str):
 def _validate_unlabeled_options(config) -> None:
   """The issue-9 options: decoder_y, Gumbel schedule, entropy penalty, m2."""
   variant, family = config.model.variant, config.model.family
-  if variant == types.M2:
+  if variant == model_spec.M2:
     _require(family in models.M2_FAMILIES, "model.variant",
              f"'m2' is implemented for model.family in {models.M2_FAMILIES}, "
              f"not {family!r}.")
     _require(config.data.held_out_class == -1, "data.held_out_class",
              "anomaly runs are defined for the one-model variants, not m2.")
   decoder_y = _field(config, "model.decoder_y")
-  _require(decoder_y in types.DECODER_Y_MODES, "model.decoder_y",
-           f"{decoder_y!r} is not one of {types.DECODER_Y_MODES}.")
-  if decoder_y != types.SOFTMAX:
-    _require(variant == types.SEMI_SUPERVISED, "model.decoder_y",
+  _require(decoder_y in model_spec.DECODER_Y_MODES, "model.decoder_y",
+           f"{decoder_y!r} is not one of {model_spec.DECODER_Y_MODES}.")
+  if decoder_y != model_spec.SOFTMAX:
+    _require(variant == model_spec.SEMI_SUPERVISED, "model.decoder_y",
              f"{decoder_y!r} applies to the semi_supervised variant only "
              f"(model.variant={variant!r}).")
     _require(family in models.DECODER_Y_FAMILIES, "model.decoder_y",
@@ -75,7 +121,7 @@ def _validate_unlabeled_options(config) -> None:
   _require(weight >= 0, "loss.unlabeled_entropy_weight",
            f"must be >= 0, got {weight}.")
   if weight:
-    _require(types.has_classifier(variant) and types.has_decoder(variant),
+    _require(model_spec.has_classifier(variant) and model_spec.has_decoder(variant),
              "loss.unlabeled_entropy_weight",
              f"penalises q(y|x) on unlabeled points, which model.variant="
              f"{variant!r} does not have; use 0.")
@@ -89,7 +135,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _one_of(config, "data.name", DATA_NAMES)
   _one_of(config, "data.source", DATA_SOURCES)
   _one_of(config, "model.family", MODEL_FAMILIES)
-  _one_of(config, "model.variant", types.VARIANTS)
+  _one_of(config, "model.variant", model_spec.VARIANTS)
   data = config.data
   _require(data.num_labels == -1 or data.num_labels >= 0, "data.num_labels",
            f"must be -1 (all labels) or >= 0, got {data.num_labels}.")
@@ -110,12 +156,13 @@ def validate(config: ml_collections.ConfigDict) -> None:
            f"must be >= 0, got {config.train.min_delta!r}.")
   _require(data.held_out_class >= -1, "data.held_out_class",
            f"must be a class index or -1, got {data.held_out_class}.")
-  if config.model.variant == types.SUPERVISED:
+  if config.model.variant == model_spec.SUPERVISED:
     _require(data.num_labels != 0 and data.label_fraction != 0.0,
              "data.num_labels",
              "the supervised variant needs labels; got none.")
   _validate_unlabeled_options(config)
   _positive_int(config, "model.latent_dim")
+  _validate_family_fields(config.model)
   _require(0.0 <= config.model.dropout_rate < 1.0, "model.dropout_rate",
            f"must be in [0, 1), got {config.model.dropout_rate}.")
   _require(config.loss.alpha >= 0, "loss.alpha",

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 
 from ssvae import losses
-from ssvae import types
+from ssvae import model_spec
 from ssvae.models import common
 
 Array = jax.Array
@@ -39,12 +39,12 @@ def unlabeled_confidence(class_logits: Array, label_mask: Array) -> Array:
 
 
 def supports_reconstruction_split(model: nn.Module) -> bool:
-  return types.decoder_sees_y(model.variant)
+  return model_spec.decoder_sees_y(model.variant)
 
 
 def _evaluation_code(model: nn.Module, class_logits: Array) -> Array:
   """The y the decoder sees in evaluation mode."""
-  if model.variant == types.M2:
+  if model.variant == model_spec.M2:
     return common.one_hot_argmax(class_logits)
   return model.decoder_y(class_logits, train=False)
 

@@ -9,7 +9,7 @@ from typing import Optional
 import jax
 import jax.numpy as jnp
 
-from ssvae import types
+from ssvae import model_spec
 
 Array = jax.Array
 
@@ -96,12 +96,14 @@ def reconstruction_log_likelihood(x: Array, recon_loc: Array,
                                   recon_var: Optional[Array],
                                   likelihood: str) -> Array:
   """Per-example log p(x | z) under the named likelihood. -> [B]."""
-  if likelihood == types.BERNOULLI:
+  if likelihood == model_spec.BERNOULLI:
     return bernoulli_log_likelihood(x, recon_loc)
-  if likelihood == types.GAUSSIAN:
+  if likelihood == model_spec.GAUSSIAN:
     return gaussian_log_likelihood(x, recon_loc, recon_var)
-  raise ValueError(
-      f"Unknown likelihood {likelihood!r}; expected one of {types.LIKELIHOODS}.")
+  # The one check of a likelihood name (anomaly scores and models read it
+  # through here).
+  raise ValueError(f"Unknown likelihood {likelihood!r}; expected one of "
+                   f"{model_spec.LIKELIHOODS}.")
 
 
 def _classification(labels: Array, label_mask: Array,
@@ -124,11 +126,26 @@ def _entropy_penalty(total: Array, entropy: Array, weight: float) -> Array:
   return total + weight * entropy if weight else total
 
 
+def _loss_terms(reconstruction, kl, classification, unlabeled_entropy,
+                label_mask, kl_y=None) -> dict:
+  """The terms dict both losses return; elbo = -(reconstruction + kl
+  [+ kl_y])."""
+  terms = {"reconstruction": reconstruction, "kl": kl}
+  negative_elbo = reconstruction + kl
+  if kl_y is not None:
+    terms["kl_y"] = kl_y
+    negative_elbo = negative_elbo + kl_y
+  terms.update(classification=classification,
+               unlabeled_entropy=unlabeled_entropy, elbo=-negative_elbo,
+               num_labeled=jnp.sum(label_mask))
+  return terms
+
+
 def ssvae_loss(*, x: Array, labels: Array, label_mask: Array,
                class_logits: Optional[Array], z_mean: Optional[Array],
                z_logvar: Optional[Array], recon_loc: Optional[Array],
                recon_var: Optional[Array] = None,
-               factor_logits: tuple = (), likelihood: str = types.BERNOULLI,
+               factor_logits: tuple = (), likelihood: str = model_spec.BERNOULLI,
                alpha: float = 1.0, beta: float = 1.0,
                unlabeled_entropy_weight: float = 0.0) -> tuple[Array, dict]:
   """Total loss and its named terms for one batch.
@@ -170,15 +187,8 @@ def ssvae_loss(*, x: Array, labels: Array, label_mask: Array,
     entropy = unlabeled_entropy(class_logits, label_mask)
   total = reconstruction + beta * kl + alpha * classification
   total = _entropy_penalty(total, entropy, unlabeled_entropy_weight)
-  terms = {
-      "reconstruction": reconstruction,
-      "kl": kl,
-      "classification": classification,
-      "unlabeled_entropy": entropy,
-      "elbo": -(reconstruction + kl),
-      "num_labeled": jnp.sum(label_mask),
-  }
-  return total, terms
+  return total, _loss_terms(reconstruction, kl, classification, entropy,
+                            label_mask)
 
 
 # ------------------------------------------------------------------- M2
@@ -249,12 +259,12 @@ def m2_expected_terms(x: Array, class_weights: Array, z_mean: Array,
 def m2_loss(*, x: Array, labels: Array, label_mask: Array,
             class_logits: Array, z_mean: Array, z_logvar: Array,
             recon_loc: Array, recon_var: Optional[Array] = None,
-            likelihood: str = types.BERNOULLI, alpha: float = 1.0,
+            likelihood: str = model_spec.BERNOULLI, alpha: float = 1.0,
             beta: float = 1.0,
             unlabeled_entropy_weight: float = 0.0) -> tuple[Array, dict]:
   """Loss of Kingma et al. (2014)'s M2 (with its alpha-weighted classifier).
 
-  Inputs come from the m2 variant (types.ModelOutput): class_logits [B, C]
+  Inputs come from the m2 variant (model_spec.ModelOutput): class_logits [B, C]
   of q(y|x); z_mean, z_logvar [B, C, D] of q(z | x, y=c); recon_loc (and
   recon_var) [B, C, ...] of p(x | z_c, y=c), z_c ~ q(z | x, y=c), for every
   class c. With R_ic = -log p(x_i | z_ic, c), K_ic = KL(q(z | x_i, c) ||
@@ -312,13 +322,5 @@ def m2_loss(*, x: Array, labels: Array, label_mask: Array,
   unlabeled = unlabeled_mean(entropy, label_mask)
   total = reconstruction + beta * kl + kl_y + alpha * classification
   total = _entropy_penalty(total, unlabeled, unlabeled_entropy_weight)
-  terms = {
-      "reconstruction": reconstruction,
-      "kl": kl,
-      "kl_y": kl_y,
-      "classification": classification,
-      "unlabeled_entropy": unlabeled,
-      "elbo": -(reconstruction + kl + kl_y),
-      "num_labeled": jnp.sum(label_mask),
-  }
-  return total, terms
+  return total, _loss_terms(reconstruction, kl, classification, unlabeled,
+                            label_mask, kl_y=kl_y)

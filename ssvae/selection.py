@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ssvae import types
+from ssvae import model_spec
 
 AUTO = "auto"
 LAST = "last"
@@ -52,8 +52,8 @@ def resolve_metric(config) -> str:
   if metric != AUTO:
     return metric
   variant = config.model.variant
-  if types.has_classifier(variant) and (config.data.held_out_class < 0
-                                        or not types.has_decoder(variant)):
+  if model_spec.has_classifier(variant) and (config.data.held_out_class < 0
+                                        or not model_spec.has_decoder(variant)):
     return "accuracy"
   return "elbo"
 

@@ -16,7 +16,7 @@ import optax
 
 from ssvae import diagnostics as diagnostics_lib
 from ssvae import losses
-from ssvae import types
+from ssvae import model_spec
 
 Array = jax.Array
 
@@ -50,7 +50,7 @@ def init_state(model: nn.Module, tx: optax.GradientTransformation, rng: Array,
                     opt_state=tx.init(params))
 
 
-def _loss_inputs(output: types.ModelOutput, batch: dict) -> dict:
+def _loss_inputs(output: model_spec.ModelOutput, batch: dict) -> dict:
   return dict(x=batch["x"], labels=batch["label"],
               label_mask=batch["label_mask"],
               class_logits=output.class_logits, z_mean=output.z_mean,
@@ -58,7 +58,7 @@ def _loss_inputs(output: types.ModelOutput, batch: dict) -> dict:
               recon_var=output.recon_var)
 
 
-def batch_loss(variant: str, output: types.ModelOutput, batch: dict, *,
+def batch_loss(variant: str, output: model_spec.ModelOutput, batch: dict, *,
                loss_config: ml_collections.ConfigDict,
                likelihood: str) -> tuple[Array, dict]:
   """(total, terms) of the variant's loss: losses.m2_loss for m2, else
@@ -67,7 +67,7 @@ def batch_loss(variant: str, output: types.ModelOutput, batch: dict, *,
                  beta=loss_config.beta,
                  unlabeled_entropy_weight=loss_config.get(
                      "unlabeled_entropy_weight", 0.0))
-  if variant == types.M2:
+  if variant == model_spec.M2:
     return losses.m2_loss(**_loss_inputs(output, batch), **options)
   return losses.ssvae_loss(**_loss_inputs(output, batch),
                            factor_logits=output.factor_logits, **options)
@@ -128,7 +128,7 @@ def train_step(state: TrainState, batch: dict, rng: Array, *,
     metrics["labeled_accuracy"] = (
         jnp.sum(hits * batch["label_mask"])
         / jnp.maximum(batch["label_mask"].sum(), 1.0))
-    if types.has_decoder(model.variant):
+    if model_spec.has_decoder(model.variant):
       metrics["unlabeled_confidence"] = diagnostics_lib.unlabeled_confidence(
           output.class_logits, batch["label_mask"])
   if diagnostics and diagnostics_lib.supports_reconstruction_split(model):
@@ -139,7 +139,7 @@ def train_step(state: TrainState, batch: dict, rng: Array, *,
   return new_state, metrics
 
 
-def _m2_bound_per_example(output: types.ModelOutput, x: Array,
+def _m2_bound_per_example(output: model_spec.ModelOutput, x: Array,
                           likelihood: str) -> tuple[Array, Array]:
   """M2's label-free bound U(x) per point, y marginalised under q(y|x).
 
@@ -177,7 +177,7 @@ def eval_sums(state: TrainState, x: Array, labels: Array, rng: Array, *,
     sums[prefix + "accuracy"] = jnp.sum(jnp.argmax(logits, -1) == y)
     sums[prefix + "log_loss"] = -jnp.sum(
         jnp.take_along_axis(log_probs, y[:, None], axis=-1))
-  if model.variant == types.M2:
+  if model.variant == model_spec.M2:
     reconstruction, kl = _m2_bound_per_example(output, x, likelihood)
     sums["reconstruction"] = jnp.sum(reconstruction)
     sums["kl"] = jnp.sum(kl)

@@ -1,4 +1,4 @@
-"""`train_and_evaluate(config, workdir)`: one experiment from a config.
+"""`train(config, workdir)`: the training loop of one experiment.
 
 A run trains `config.train.num_seeds` seeds side by side as one program: every
 piece of per-run state (parameters, optimizer state, label pools, keys) has a
@@ -11,7 +11,8 @@ split (held out of the training split) and on test (for the curves only);
 each seed keeps its best state by `train.select_metric` on validation
 (ssvae.selection), and the run stops early when every seed has gone
 `train.patience` evaluations without improving. results.json reports the
-test metrics of the selected state, and those of the last step beside them.
+test metrics of the selected state, and those of the last step beside them
+(written by ssvae.eval.evaluation.train_and_evaluate, which calls train()).
 """
 
 import dataclasses
@@ -33,7 +34,6 @@ from ssvae import config_diff
 from ssvae import config_validation
 from ssvae import data as data_lib
 from ssvae import errors
-from ssvae import evaluation
 from ssvae import io_utils
 from ssvae import models
 from ssvae import parallel
@@ -69,18 +69,18 @@ class Experiment:
     return len(self.seeds)
 
 
-def _labeled_indices(config, dataset: data_lib.Dataset, seed: int) -> np.ndarray:
+def labeled_indices_from_config(config, y: np.ndarray, num_classes: int,
+                                seed: int) -> np.ndarray:
+  """The labeled rows of `y` for one seed, as config.data asks: a
+  class-balanced label_fraction (when >= 0) or num_labels (-1 = every row)."""
   data = config.data
-  num_classes = dataset.num_classes
   if data.label_fraction >= 0:
     return data_lib.select_labeled_indices(
-        dataset.train.y, fraction=data.label_fraction,
-        num_classes=num_classes, seed=seed)
+        y, fraction=data.label_fraction, num_classes=num_classes, seed=seed)
   if data.num_labels == -1:
-    return np.arange(len(dataset.train), dtype=np.int32)
+    return np.arange(len(y), dtype=np.int32)
   return data_lib.select_labeled_indices(
-      dataset.train.y, num_labels=data.num_labels, num_classes=num_classes,
-      seed=seed)
+      y, num_labels=data.num_labels, num_classes=num_classes, seed=seed)
 
 
 def build_experiment(config: ml_collections.ConfigDict,
@@ -109,7 +109,9 @@ def experiment_from_dataset(config: ml_collections.ConfigDict,
         dataset, validation_size(config, dataset), config.data.split_seed)
   seeds = tuple(config.seed + i for i in range(config.train.num_seeds))
   if labeled_indices is None:
-    labeled = [_labeled_indices(config, dataset, s) for s in seeds]
+    labeled = [labeled_indices_from_config(config, dataset.train.y,
+                                           dataset.num_classes, s)
+               for s in seeds]
   else:
     labeled = [np.asarray(idx, np.int32) for idx in labeled_indices]
     if len(labeled) != len(seeds) or len({len(i) for i in labeled}) != 1:
@@ -284,17 +286,7 @@ def _per_seed_records(step: int, split: str, seeds: tuple, metrics: dict):
 
 def _check_config_matches(workdir: str, config) -> None:
   """Refuses to resume a workdir that was started with a different config."""
-  path = os.path.join(workdir, "config.json")
-  if not os.path.exists(path):
-    return
-  changed = config_diff.changed_fields(
-      io_utils.read_json(path),
-      io_utils.read_json_string(config.to_json_best_effort()),
-      ignore=_RESUMABLE_FIELDS)
-  if changed:
-    raise errors.WorkdirError(
-        f"{workdir} holds a run with a different config (fields "
-        f"{', '.join(changed)}); use a new --workdir or restore those values.")
+  config_diff.check_same_experiment(workdir, config, ignore=_RESUMABLE_FIELDS)
 
 
 def _check_num_steps(step: Optional[int], config, workdir: str) -> None:
@@ -368,6 +360,45 @@ class Run:
   @property
   def selected_steps(self) -> list[int]:
     return np.asarray(self.selected.step).tolist()
+
+
+EVAL_SPLITS = ("test", "validation")
+
+
+def make_evaluator(exp, split: str = "test"):
+  """Returns `evaluate(state) -> {metric: np.ndarray [S]}` over `split`.
+
+  The periodic metrics the loop selects on (accuracy, log loss, ELBO terms);
+  the final ones (anomaly AUC, betaVAE score) are ssvae.eval.evaluation's.
+  """
+  if split not in EVAL_SPLITS:
+    raise ValueError(f"Unknown split {split!r}; expected one of {EVAL_SPLITS}.")
+  data = getattr(exp.dataset, split)
+  if data is None:
+    raise ValueError(f"Data set {exp.dataset.name!r} has no {split} split.")
+  sums_fn = functools.partial(steps.eval_sums, model=exp.model,
+                              likelihood=exp.dataset.likelihood)
+  seed_sharded = parallel.per_seed(exp.mesh)
+  rep = parallel.replicated(exp.mesh)
+  batched = jax.jit(jax.vmap(sums_fn, in_axes=(0, None, None, 0)),
+                    in_shardings=(seed_sharded, rep, rep, seed_sharded))
+  batch_size = exp.config.train.eval_batch_size
+  split_keys = jax.vmap(
+      lambda k: jax.random.fold_in(k, EVAL_SPLITS.index(split)))(
+          rng.seed_keys(exp.seeds, "eval"))
+
+  def evaluate(state) -> dict:
+    totals = {}
+    for index, start in enumerate(range(0, len(data), batch_size)):
+      keys = jax.vmap(lambda k: jax.random.fold_in(k, index))(split_keys)
+      sums = batched(state, data.x[start:start + batch_size],
+                     data.y[start:start + batch_size], keys)
+      for name, value in sums.items():
+        totals[name] = totals.get(name, 0.0) + np.asarray(value, np.float64)
+    count = totals.pop("count")
+    return {name: value / count for name, value in totals.items()}
+
+  return evaluate
 
 
 def _evaluate_and_select(step, state, selection, evaluators, metric, writer,
@@ -454,7 +485,7 @@ def _ready_workdir(config, workdir: str, ckpt: checkpointing.Checkpointer,
                              config.to_json_best_effort(indent=2) + "\n")
 
 
-def _claimed(workdir: str):
+def claimed(workdir: str):
   """The workdir, created and locked (by the one process that writes)."""
   return workdir_lib.claimed(workdir, lock=jax.process_index() == 0)
 
@@ -476,13 +507,13 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, devices=None,
   instead.
   """
   exp = experiment or build_experiment(config, devices)
-  with _claimed(workdir):
-    return _train_claimed(config, exp, workdir, stop_after_step, init_state)
+  with claimed(workdir):
+    return train_claimed(config, exp, workdir, stop_after_step, init_state)
 
 
-def _train_claimed(config, exp: Experiment, workdir: str,
-                   stop_after_step: Optional[int],
-                   init_state: Optional[steps.TrainState] = None) -> Run:
+def train_claimed(config, exp: Experiment, workdir: str,
+                  stop_after_step: Optional[int] = None,
+                  init_state: Optional[steps.TrainState] = None) -> Run:
   """train() on a claimed workdir; closes the checkpointer however it ends
   (saves in flight are committed: no half checkpoint, no hang at exit)."""
   metric = _selection_metric(exp)
@@ -516,7 +547,7 @@ def _train_loop(config, exp: Experiment, workdir: str,
   cpu0 = time.process_time() - float(ckpt_tree["clock"]["cpu_s"])
   clock = lambda: {"wall_s": np.float64(time.time() - wall0),
                    "cpu_s": np.float64(time.process_time() - cpu0)}
-  evaluators = {split: evaluation.make_evaluator(exp, split)
+  evaluators = {split: make_evaluator(exp, split)
                 for split in ("validation", "test")
                 if getattr(exp.dataset, split) is not None}
   train_keys = rng.seed_keys(exp.seeds, "train")
@@ -642,59 +673,3 @@ def restore_state(exp: Experiment, workdir: str,
       and selection_lib.resolve_metric(exp.config) != selection_lib.LAST):
     state = selection_lib.selected_state(state, tree["selection"])
   return state
-
-
-def _protocol(run: Run) -> dict:
-  cfg = run.exp.config.train
-  validation = run.exp.dataset.validation
-  return {"validation_size": 0 if validation is None else len(validation),
-          "select_metric": run.metric, "patience": cfg.patience,
-          "min_delta": cfg.min_delta,
-          "eval_every": cfg.eval_every, "num_steps": cfg.num_steps}
-
-
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
-                       *, devices=None,
-                       experiment: Optional[Experiment] = None,
-                       provenance: Optional[dict] = None) -> dict:
-  """Trains (or resumes) and writes the final metrics to results.json.
-
-  Returns the results: {'step' (last step), 'selected_step' (per seed),
-  'stop_reason', 'protocol', 'seeds', 'sampling_mode', 'num_labeled',
-  'metrics' (test metrics of the selected state, {name: [value per seed]}),
-  'validation_metrics' (of the selected state), 'last_metrics' (test
-  metrics at the last step), 'wall_s', 'cpu_s'} plus `provenance` (e.g.
-  the commit and machine that trained it). The workdir stays locked until
-  results.json is written. `experiment`: as for train().
-  """
-  exp = experiment or build_experiment(config, devices)
-  with _claimed(workdir):
-    run = _train_claimed(config, exp, workdir, None)
-    return _write_results(run, workdir, provenance)
-
-
-def _write_results(run: Run, workdir: str,
-                   provenance: Optional[dict] = None) -> dict:
-  """The results of a finished run, also written to workdir/results.json."""
-  exp = run.exp
-  last_metrics = evaluation.final_metrics(exp, run.last)
-  selected = run.selected
-  results = {"step": int(np.asarray(run.last.step)[0]),
-             "selected_step": run.selected_steps,
-             "stop_reason": run.stop_reason,
-             "protocol": _protocol(run),
-             "seeds": list(exp.seeds),
-             "sampling_mode": exp.sampling_mode,
-             "num_labeled": int(exp.pools.labeled.shape[1])
-             if exp.sampling_mode != "unlabeled" else 0,
-             "metrics": (last_metrics if run.metric == selection_lib.LAST
-                         else evaluation.final_metrics(exp, selected)),
-             "last_metrics": last_metrics,
-             "wall_s": run.wall_s, "cpu_s": run.cpu_s, **(provenance or {})}
-  if exp.dataset.validation is not None:
-    results["validation_metrics"] = {
-        k: v.tolist() for k, v in
-        evaluation.make_evaluator(exp, "validation")(selected).items()}
-  if jax.process_index() == 0:
-    io_utils.write_json(os.path.join(workdir, "results.json"), results)
-  return results

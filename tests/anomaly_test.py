@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ssvae import anomaly
+from ssvae.eval import anomaly
 
 
 def _gaussian_log_pdf(x, mean, var):

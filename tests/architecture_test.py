@@ -1,7 +1,16 @@
-"""The package's import graph: no cycles (function-level imports included)."""
+"""The package's import graph: no cycles, and three layers that import down.
+
+Layers (function-level imports included): the core (ssvae.* outside the two
+subpackages below: models, data, losses, steps, train, parallel, ...), then
+ssvae.eval (metrics and figures), then ssvae.protocols (multi-run drivers).
+A module may import its own layer and the layers below it, never above.
+"""
 
 import ast
+import os
 import pathlib
+import subprocess
+import sys
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "ssvae"
 
@@ -66,8 +75,54 @@ def test_finds_a_planted_cycle():
 
 def test_package_import_graph_has_no_cycle():
   graph = import_graph()
-  assert "ssvae.evaluation" in graph and "ssvae.data.idx" in graph
+  assert "ssvae.eval.evaluation" in graph and "ssvae.data.idx" in graph
   # The top-level package only re-exports; leave it out.
   cycle = find_cycle({k: v - {"ssvae"} for k, v in graph.items()
                       if k != "ssvae"})
   assert cycle is None, " -> ".join(cycle)
+
+
+LAYERS = ("core", "eval", "protocols")  # each imports only those before it
+
+
+def layer(module: str) -> str:
+  parts = module.split(".")
+  return parts[1] if len(parts) > 1 and parts[1] in LAYERS[1:] else "core"
+
+
+def upward_imports(graph: dict) -> list:
+  """(importer, imported) pairs where a lower layer imports a higher one."""
+  return sorted((a, b) for a, imports in graph.items() for b in imports
+                if LAYERS.index(layer(b)) > LAYERS.index(layer(a)))
+
+
+def test_finds_a_planted_upward_import():
+  assert upward_imports({"ssvae.train": {"ssvae.eval.anomaly"},
+                         "ssvae.eval.anomaly": {"ssvae.losses"}}) == [
+                             ("ssvae.train", "ssvae.eval.anomaly")]
+  assert upward_imports({"ssvae.eval.plots": {"ssvae.protocols.sweep"}}) == [
+      ("ssvae.eval.plots", "ssvae.protocols.sweep")]
+
+
+def test_layers_import_downwards_only():
+  graph = import_graph()
+  layers = {layer(m) for m in graph}
+  assert layers == set(LAYERS), layers
+  assert layer("ssvae.protocols.sweep") == "protocols"
+  assert layer("ssvae.eval.anomaly") == "eval"
+  assert layer("ssvae.data.sampler") == layer("ssvae.parallel") == "core"
+  bad = upward_imports(graph)
+  assert not bad, "; ".join(f"{a} imports {b}" for a, b in bad)
+
+
+def test_core_does_not_import_eval_or_protocols_at_run_time():
+  """The same, as Python sees it: importing the core loads no upper layer."""
+  code = ("import sys; import ssvae, ssvae.train, ssvae.models, ssvae.data; "
+          "print(sorted(m for m in sys.modules "
+          "if m.startswith(('ssvae.eval', 'ssvae.protocols'))))")
+  out = subprocess.run([sys.executable, "-c", code], check=True,
+                       capture_output=True, text=True,
+                       cwd=PACKAGE.parent,
+                       env={**os.environ,
+                            "JAX_PLATFORMS": "cpu"}).stdout
+  assert out.strip() == "[]", out

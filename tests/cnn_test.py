@@ -5,8 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ssvae import types
+from ssvae import model_spec
 from ssvae.models import cnn
+from validation_helpers import validate_model
 
 NUM_CLASSES = 3
 
@@ -16,7 +17,7 @@ def _rngs(seed: int) -> dict:
   return {"params": params, "latent": latent, "dropout": dropout}
 
 
-def _model(variant=types.SEMI_SUPERVISED, input_shape=(8, 8, 1),
+def _model(variant=model_spec.SEMI_SUPERVISED, input_shape=(8, 8, 1),
            **kwargs) -> cnn.CnnVAE:
   kwargs.setdefault("hidden_sizes", (8,))
   kwargs.setdefault("conv_channels", (4, 4, 4))
@@ -33,19 +34,19 @@ def test_conv_output_sizes_by_hand():
   assert cnn.conv_output_sizes((64, 64), (2, 2)) == (16, 16)
 
 
-@pytest.mark.parametrize("variant", types.ONE_MODEL_VARIANTS)
+@pytest.mark.parametrize("variant", model_spec.ONE_MODEL_VARIANTS)
 @pytest.mark.parametrize("input_shape", [(8, 8, 1), (7, 9, 2)])
 def test_output_shapes(variant, input_shape):
-  model = _model(variant, input_shape, likelihood=types.GAUSSIAN)
+  model = _model(variant, input_shape, likelihood=model_spec.GAUSSIAN)
   x = _x(input_shape)
   variables = model.init(_rngs(0), x, train=False)
   out, _ = model.apply(variables, x, train=True, rngs=_rngs(1),
                        mutable=["batch_stats"])
-  if types.has_classifier(variant):
+  if model_spec.has_classifier(variant):
     assert out.class_logits.shape == (4, NUM_CLASSES)
   else:
     assert out.class_logits is None
-  if types.has_decoder(variant):
+  if model_spec.has_decoder(variant):
     assert out.z.shape == (4, 2)
     assert out.recon_loc.shape == out.recon_var.shape == x.shape
   else:
@@ -70,7 +71,7 @@ def test_paper_sizes_table_14():
 
 
 def test_supervised_has_no_decoder_params_or_stats():
-  variables = _model(types.SUPERVISED).init(_rngs(0), _x(), train=False)
+  variables = _model(model_spec.SUPERVISED).init(_rngs(0), _x(), train=False)
   for collection in ("params", "batch_stats"):
     assert not any(name.startswith("decoder") or name == "recon"
                    for name in variables[collection])
@@ -78,7 +79,7 @@ def test_supervised_has_no_decoder_params_or_stats():
 
 
 def test_unsupervised_has_no_class_head():
-  variables = _model(types.UNSUPERVISED).init(_rngs(0), _x(), train=False)
+  variables = _model(model_spec.UNSUPERVISED).init(_rngs(0), _x(), train=False)
   assert set(variables["params"]["heads"]) == {"z_mean", "z_logvar"}
 
 
@@ -147,4 +148,4 @@ def test_bad_input_shape_rank():
 
 def test_strides_must_match_channels():
   with pytest.raises(ValueError, match=r"model\.conv_strides"):
-    _model(conv_strides=(1, 2))
+    validate_model(family="cnn", conv_channels=(4, 4, 4), conv_strides=(1, 2))

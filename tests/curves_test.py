@@ -1,11 +1,11 @@
-"""Tests for ssvae.curves: learning curves read from run directories."""
+"""Tests for ssvae.eval.curves: learning curves read from run directories."""
 
 import json
 
 import numpy as np
 import pytest
 
-from ssvae import curves
+from ssvae.eval import curves
 
 
 def _write_run(directory, records, selected=None):

@@ -5,9 +5,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ssvae import types
+from ssvae import model_spec
 from ssvae.models import common
 from ssvae.models import dense
+from validation_helpers import validate_model
 
 INPUT_SHAPE = (4, 4, 1)
 NUM_CLASSES = 3
@@ -19,7 +20,7 @@ def _rngs(seed: int) -> dict:
   return {"params": params, "latent": latent, "dropout": dropout}
 
 
-def _model(variant=types.SEMI_SUPERVISED, **kwargs) -> dense.DenseVAE:
+def _model(variant=model_spec.SEMI_SUPERVISED, **kwargs) -> dense.DenseVAE:
   kwargs.setdefault("hidden_sizes", (8, 6))
   return dense.DenseVAE(INPUT_SHAPE, NUM_CLASSES, variant=variant, **kwargs)
 
@@ -28,19 +29,19 @@ def _init(model):
   return model.init(_rngs(0), X, train=False)
 
 
-@pytest.mark.parametrize("variant", types.ONE_MODEL_VARIANTS)
-@pytest.mark.parametrize("likelihood", types.LIKELIHOODS)
+@pytest.mark.parametrize("variant", model_spec.ONE_MODEL_VARIANTS)
+@pytest.mark.parametrize("likelihood", model_spec.LIKELIHOODS)
 def test_output_shapes(variant, likelihood):
   model = _model(variant, likelihood=likelihood, latent_dim=2)
   out = model.apply(_init(model), X, train=False, rngs=_rngs(1))
-  if types.has_classifier(variant):
+  if model_spec.has_classifier(variant):
     assert out.class_logits.shape == (5, NUM_CLASSES)
   else:
     assert out.class_logits is None
-  if types.has_decoder(variant):
+  if model_spec.has_decoder(variant):
     assert out.z_mean.shape == out.z_logvar.shape == out.z.shape == (5, 2)
     assert out.recon_loc.shape == X.shape
-    if likelihood == types.GAUSSIAN:
+    if likelihood == model_spec.GAUSSIAN:
       assert out.recon_var.shape == X.shape and float(out.recon_var.min()) > 0
     else:
       assert out.recon_var is None
@@ -50,11 +51,11 @@ def test_output_shapes(variant, likelihood):
 
 
 @pytest.mark.parametrize("variant,expected", [
-    (types.SEMI_SUPERVISED,
+    (model_spec.SEMI_SUPERVISED,
      {"encoder_layers_0", "encoder_layers_1", "heads", "decoder_layers_0",
       "decoder_layers_1", "recon"}),
-    (types.SUPERVISED, {"encoder_layers_0", "encoder_layers_1", "heads"}),
-    (types.UNSUPERVISED,
+    (model_spec.SUPERVISED, {"encoder_layers_0", "encoder_layers_1", "heads"}),
+    (model_spec.UNSUPERVISED,
      {"encoder_layers_0", "encoder_layers_1", "heads", "decoder_layers_0",
       "decoder_layers_1", "recon"}),
 ])
@@ -62,8 +63,8 @@ def test_absent_parts_have_no_params(variant, expected):
   params = _init(_model(variant))["params"]
   assert set(params) == expected
   has_class_head = "class_logits_0" in params["heads"]
-  assert has_class_head == (variant != types.UNSUPERVISED)
-  assert ("z_mean" in params["heads"]) == (variant != types.SUPERVISED)
+  assert has_class_head == (variant != model_spec.UNSUPERVISED)
+  assert ("z_mean" in params["heads"]) == (variant != model_spec.SUPERVISED)
 
 
 def test_decoder_mirrors_encoder_and_takes_z_and_y():
@@ -73,7 +74,7 @@ def test_decoder_mirrors_encoder_and_takes_z_and_y():
   assert params["decoder_layers_0"]["kernel"].shape == (2 + NUM_CLASSES, 6)
   assert params["decoder_layers_1"]["kernel"].shape == (6, 8)
   assert params["recon"]["loc"]["kernel"].shape == (8, 16)
-  unsupervised = _init(_model(types.UNSUPERVISED, latent_dim=2))["params"]
+  unsupervised = _init(_model(model_spec.UNSUPERVISED, latent_dim=2))["params"]
   assert unsupervised["decoder_layers_0"]["kernel"].shape == (2, 6)
 
 
@@ -146,15 +147,15 @@ def test_call_feeds_softmax_of_class_logits_to_decoder():
 
 
 def test_supervised_has_no_decoder():
-  model = _model(types.SUPERVISED)
+  model = _model(model_spec.SUPERVISED)
   variables = _init(model)
   with pytest.raises(ValueError, match="has no decoder"):
     model.apply(variables, jnp.zeros((1, 2)), method=model.decode)
 
 
 def test_bad_variant_names_field():
-  with pytest.raises(ValueError, match=r"model\.variant='vae'"):
-    _model("vae")
+  with pytest.raises(ValueError, match=r"config\.model\.variant: 'vae'"):
+    validate_model(family="dense", variant="vae")
 
 
 # ------------------------------------------------------- model.decoder_y
@@ -165,8 +166,8 @@ def _decoder_y(mode):
 
 
 @pytest.mark.parametrize("mode,decoded", [
-    (types.STRAIGHT_THROUGH, common.one_hot_argmax),
-    (types.DETACHED, jax.nn.softmax),
+    (model_spec.STRAIGHT_THROUGH, common.one_hot_argmax),
+    (model_spec.DETACHED, jax.nn.softmax),
 ])
 def test_call_feeds_the_decoder_y_code_to_the_decoder(mode, decoded):
   model = _model(decoder_y=_decoder_y(mode))
@@ -193,16 +194,16 @@ def _decoder_path_gradient(mode, step=None):
 
 
 def test_detached_y_gives_the_class_head_no_decoder_path_gradient():
-  detached = _decoder_path_gradient(types.DETACHED)
+  detached = _decoder_path_gradient(model_spec.DETACHED)
   assert all(np.all(g == 0) for g in jax.tree.leaves(detached))
-  for mode, step in ((types.SOFTMAX, None), (types.STRAIGHT_THROUGH, None),
-                     (types.GUMBEL_SOFTMAX, jnp.int32(3))):
+  for mode, step in ((model_spec.SOFTMAX, None), (model_spec.STRAIGHT_THROUGH, None),
+                     (model_spec.GUMBEL_SOFTMAX, jnp.int32(3))):
     gradient = _decoder_path_gradient(mode, step)
     assert any(np.any(g != 0) for g in jax.tree.leaves(gradient)), mode
 
 
 def test_gumbel_noise_comes_after_z_noise_and_depends_on_the_step():
-  model = _model(decoder_y=_decoder_y(types.GUMBEL_SOFTMAX))
+  model = _model(decoder_y=_decoder_y(model_spec.GUMBEL_SOFTMAX))
   variables = _init(model)
   run = lambda step: model.apply(variables, X, train=True, step=step,
                                  rngs=_rngs(1))
@@ -220,20 +221,20 @@ def test_gumbel_noise_comes_after_z_noise_and_depends_on_the_step():
 # -------------------------------------------------------------------- M2
 
 
-@pytest.mark.parametrize("likelihood", types.LIKELIHOODS)
+@pytest.mark.parametrize("likelihood", model_spec.LIKELIHOODS)
 def test_m2_enumerates_every_class(likelihood):
-  model = _model(types.M2, likelihood=likelihood, latent_dim=2)
+  model = _model(model_spec.M2, likelihood=likelihood, latent_dim=2)
   out = model.apply(_init(model), X, train=False, rngs=_rngs(1))
   assert out.class_logits.shape == (5, NUM_CLASSES)
   assert out.z_mean.shape == out.z_logvar.shape == out.z.shape == (
       5, NUM_CLASSES, 2)
   assert out.recon_loc.shape == (5, NUM_CLASSES) + INPUT_SHAPE
-  if likelihood == types.GAUSSIAN:
+  if likelihood == model_spec.GAUSSIAN:
     assert out.recon_var.shape == out.recon_loc.shape
 
 
 def test_m2_has_separate_classifier_and_z_encoder():
-  params = _init(_model(types.M2, latent_dim=2))["params"]
+  params = _init(_model(model_spec.M2, latent_dim=2))["params"]
   assert set(params) == {
       "classifier_layers_0", "classifier_layers_1", "classifier_heads",
       "encoder_layers_0", "encoder_layers_1", "encoder_y", "heads",
@@ -244,7 +245,7 @@ def test_m2_has_separate_classifier_and_z_encoder():
 
 
 def test_m2_z_encoder_is_a_dense_layer_on_concat_x_y():
-  model = _model(types.M2, latent_dim=2)
+  model = _model(model_spec.M2, latent_dim=2)
   variables = _init(model)
   params = variables["params"]
   y = jnp.eye(NUM_CLASSES)[jnp.array([0, 2, 1, 1, 0])]
@@ -261,7 +262,7 @@ def test_m2_z_encoder_is_a_dense_layer_on_concat_x_y():
 
 
 def test_m2_call_matches_encode_z_and_decode_per_class():
-  model = _model(types.M2, latent_dim=2)
+  model = _model(model_spec.M2, latent_dim=2)
   variables = _init(model)
   out = model.apply(variables, X, train=False, rngs=_rngs(1))
   for c in range(NUM_CLASSES):

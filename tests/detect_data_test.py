@@ -1,10 +1,10 @@
-"""Tests for ssvae.detect_data: the detector's input files and feedback CSVs."""
+"""Tests for ssvae.protocols.detect_data: the detector's input files and feedback CSVs."""
 
 import numpy as np
 import pytest
 
-from ssvae import detect_data
 from ssvae.data import idx
+from ssvae.protocols import detect_data
 
 SHAPE = (8, 8, 1)
 

@@ -1,4 +1,4 @@
-"""Tests for ssvae.detect_feedback: growing a run by the feedback classes."""
+"""Tests for ssvae.protocols.detect_feedback: growing a run by the feedback classes."""
 
 import jax
 import numpy as np
@@ -6,10 +6,10 @@ import pytest
 
 from configs import common
 from configs import default
-from ssvae import detect_feedback
-from ssvae import feedback
 from ssvae import steps
 from ssvae import train
+from ssvae.protocols import detect_feedback
+from ssvae.protocols import feedback
 
 FP, FN = 10, 11  # digits has 10 classes
 

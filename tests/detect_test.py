@@ -1,4 +1,4 @@
-"""Tests for ssvae.detect: thresholds, and the detector end to end on digits."""
+"""Tests for ssvae.protocols.detect: thresholds, and the detector end to end on digits."""
 
 import csv
 import dataclasses
@@ -11,9 +11,9 @@ import pytest
 from scipy import stats
 
 from configs import default
-from ssvae import detect
-from ssvae import feedback
 from ssvae import train
+from ssvae.protocols import detect
+from ssvae.protocols import feedback
 
 ANOMALY = 0  # the digit held out: the detector should flag it
 TARGET_FPR = 0.1

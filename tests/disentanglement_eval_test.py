@@ -1,4 +1,4 @@
-"""Tests for ssvae.disentanglement_eval: the per-seed betaVAE score hook."""
+"""Tests for ssvae.eval.disentanglement_eval: the per-seed betaVAE score hook."""
 
 import dataclasses
 import itertools
@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from configs import dsprites_multihead
-from ssvae import disentanglement
 from ssvae import batching
-from ssvae import disentanglement_eval
-from ssvae import evaluation
 from ssvae import steps
 from ssvae import train
 from ssvae.data import dsprites
+from ssvae.eval import disentanglement
+from ssvae.eval import disentanglement_eval
+from ssvae.eval import evaluation
 
 # shape x scale x orientation x pos_x x pos_y: a complete grid of 72 images.
 SIZES = (3, 2, 2, 3, 2)

@@ -8,10 +8,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ssvae import types
+from ssvae import model_spec
 from ssvae.models import cnn
 from ssvae.models import fast_conv
 from ssvae.models import multihead
+from validation_helpers import validate_model
 
 # (kernel, stride, height, width): the models' layers (3/2 CNN, 4/2
 # multi-head), stride 1, odd sizes, kernels smaller/larger than the stride.
@@ -112,7 +113,7 @@ def test_bad_impls_are_refused():
     fast_conv.ConvTranspose(2, (3, 3), (2, 2), impl="nope").init(
         jax.random.key(0), x)
   with pytest.raises(ValueError, match="conv_impl='nope'"):
-    cnn.CnnVAE((8, 8, 1), 3, conv_impl="nope")
+    validate_model(family="cnn", conv_impl="nope")
 
 
 def test_auto_uses_the_cpu_forms_on_cpu_only(monkeypatch):
@@ -146,7 +147,7 @@ def _loss_and_grads(model, variables, x):
      (8, 8, 1)),
     (lambda impl: cnn.CnnVAE((7, 9, 2), 3, hidden_sizes=(8,),
                              conv_channels=(4, 4, 4),
-                             likelihood=types.GAUSSIAN, conv_impl=impl),
+                             likelihood=model_spec.GAUSSIAN, conv_impl=impl),
      (7, 9, 2)),
     (lambda impl: multihead.MultiHeadCnnVAE(
         (16, 16, 1), (3, 4), latent_dim=3, hidden_sizes=(8,),

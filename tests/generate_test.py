@@ -1,4 +1,4 @@
-"""Tests for experiments.generate on tiny digits runs."""
+"""Tests for the generation figures of trained runs (ssvae.eval.generation)."""
 
 import json
 import os
@@ -9,8 +9,8 @@ import pytest
 
 from configs import common
 from configs import default
-from experiments import generate
 from ssvae import train
+from ssvae.eval import generation
 
 DIGIT_PIXELS = 8
 SCALE = 8  # save_image_grid upscales 8x8 images to 64 pixels
@@ -46,7 +46,7 @@ def mosaic_pixels(count: int, gap: int = 1) -> int:
 
 def test_writes_class_grid_and_one_traversal_per_class(semi_run):
   """Goes through load_run; the PNGs land in WORKDIR/figures by default."""
-  paths = generate.write_generation_figures(
+  paths = generation.write_generation_figures(
       semi_run, num_per_class=6, traversal_classes=[0, 7], grid_size=5)
   assert {str(p.parent) for p in paths} == {os.path.join(semi_run, "figures")}
   names = [p.name for p in paths]
@@ -66,7 +66,7 @@ def test_writes_class_grid_and_one_traversal_per_class(semi_run):
 
 def test_default_traversals_cover_every_class(trained, tmp_path):
   _, exp, state = trained
-  paths = generate.figures_from_state(exp, state, str(tmp_path), grid_size=3,
+  paths = generation.figures_from_state(exp, state, str(tmp_path), grid_size=3,
                                       num_per_class=2)
   assert len(paths) == 1 + 10
   assert [p.name for p in paths[1:]] == [
@@ -76,7 +76,7 @@ def test_default_traversals_cover_every_class(trained, tmp_path):
 
 def test_no_traversal_without_2d_latent(tmp_path):
   exp = train.build_experiment(tiny_config(latent_dim=3), jax.devices()[:1])
-  paths = generate.figures_from_state(exp, train.init_train_state(exp),
+  paths = generation.figures_from_state(exp, train.init_train_state(exp),
                                       str(tmp_path), num_per_class=3)
   assert [p.name for p in paths] == ["class_conditional_seed0.png"]
 
@@ -89,19 +89,19 @@ def test_variants_without_class_conditional_decoder_are_refused(
   config["model"]["variant"] = variant
   (tmp_path / "config.json").write_text(json.dumps(config))
   with pytest.raises(ValueError, match=f"variant='{variant}'.*{reason}"):
-    generate.write_generation_figures(str(tmp_path))
+    generation.write_generation_figures(str(tmp_path))
 
 
 def test_bad_seed_index_and_class_are_named(trained, tmp_path):
   _, exp, state = trained
   with pytest.raises(ValueError, match=r"seed_index=1 is outside 0\.\.0"):
-    generate.figures_from_state(exp, state, str(tmp_path), seed_index=1)
+    generation.figures_from_state(exp, state, str(tmp_path), seed_index=1)
   with pytest.raises(ValueError, match="traversal class 10 is outside"):
-    generate.figures_from_state(exp, state, str(tmp_path),
+    generation.figures_from_state(exp, state, str(tmp_path),
                                 traversal_classes=[10])
   assert not list(tmp_path.iterdir())  # refused before writing anything
 
 
 def test_missing_run_directory(tmp_path):
   with pytest.raises(FileNotFoundError, match="config.json not found"):
-    generate.write_generation_figures(str(tmp_path / "nope"))
+    generation.write_generation_figures(str(tmp_path / "nope"))

@@ -5,8 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ssvae import types
+from ssvae import model_spec
 from ssvae.models import multihead
+from validation_helpers import validate_model
 
 INPUT_SHAPE = (16, 16, 2)
 FACTOR_SIZES = (3, 4, 2)
@@ -18,7 +19,7 @@ def _rngs(seed: int) -> dict:
   return {"params": params, "latent": latent, "dropout": dropout}
 
 
-def _model(variant=types.SEMI_SUPERVISED, input_shape=INPUT_SHAPE,
+def _model(variant=model_spec.SEMI_SUPERVISED, input_shape=INPUT_SHAPE,
            **kwargs) -> multihead.MultiHeadCnnVAE:
   kwargs.setdefault("hidden_sizes", (8,))
   kwargs.setdefault("conv_channels", (2, 2, 4, 4))
@@ -28,17 +29,17 @@ def _model(variant=types.SEMI_SUPERVISED, input_shape=INPUT_SHAPE,
                                    **kwargs)
 
 
-@pytest.mark.parametrize("variant", types.ONE_MODEL_VARIANTS)
+@pytest.mark.parametrize("variant", model_spec.ONE_MODEL_VARIANTS)
 def test_output_shapes(variant):
   model = _model(variant)
   out = model.apply(model.init(_rngs(0), X, train=False), X, train=False,
                     rngs=_rngs(1))
-  if types.has_classifier(variant):
+  if model_spec.has_classifier(variant):
     assert [l.shape for l in out.factor_logits] == [(2, 3), (2, 4), (2, 2)]
     np.testing.assert_array_equal(out.class_logits, out.factor_logits[0])
   else:
     assert out.factor_logits == () and out.class_logits is None
-  if types.has_decoder(variant):
+  if model_spec.has_decoder(variant):
     assert out.z.shape == (2, 3)
     assert out.recon_loc.shape == X.shape and out.recon_var is None
   else:
@@ -46,17 +47,17 @@ def test_output_shapes(variant):
 
 
 @pytest.mark.parametrize("variant,heads", [
-    (types.SEMI_SUPERVISED, {"z_mean", "z_logvar", "class_logits_0",
+    (model_spec.SEMI_SUPERVISED, {"z_mean", "z_logvar", "class_logits_0",
                              "class_logits_1", "class_logits_2"}),
-    (types.SUPERVISED, {"class_logits_0", "class_logits_1", "class_logits_2"}),
-    (types.UNSUPERVISED, {"z_mean", "z_logvar"}),
+    (model_spec.SUPERVISED, {"class_logits_0", "class_logits_1", "class_logits_2"}),
+    (model_spec.UNSUPERVISED, {"z_mean", "z_logvar"}),
 ])
 def test_absent_parts_have_no_params(variant, heads):
   params = _model(variant).init(_rngs(0), X, train=False)["params"]
   assert set(params["heads"]) == heads
   has_decoder = any(name.startswith("decoder") for name in params)
-  assert has_decoder == types.has_decoder(variant)
-  assert ("recon" in params) == types.has_decoder(variant)
+  assert has_decoder == model_spec.has_decoder(variant)
+  assert ("recon" in params) == model_spec.has_decoder(variant)
 
 
 def test_decoder_takes_z_only():
@@ -127,9 +128,10 @@ def test_input_must_be_divisible_by_16():
 def test_heads_need_factor_sizes():
   with pytest.raises(ValueError, match="factor_sizes"):
     multihead.MultiHeadCnnVAE(INPUT_SHAPE, ())
-  multihead.MultiHeadCnnVAE(INPUT_SHAPE, (), variant=types.UNSUPERVISED)
+  multihead.MultiHeadCnnVAE(INPUT_SHAPE, (), variant=model_spec.UNSUPERVISED)
 
 
 def test_decoder_channels_count():
   with pytest.raises(ValueError, match=r"model\.decoder_channels"):
-    _model(decoder_channels=(4, 2))
+    validate_model(family="multihead_cnn", conv_channels=(2, 2, 4, 4),
+                   decoder_channels=(4, 2))

@@ -1,4 +1,4 @@
-"""Tests for ssvae.plots on hand-made sweep summaries."""
+"""Tests for ssvae.eval.plots on hand-made sweep summaries."""
 
 import math
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from matplotlib import image
 
-from ssvae import plots
-from ssvae import sweep
+from ssvae.eval import plots
+from ssvae.protocols import sweep
 
 
 def cell(stats, **axes):

@@ -5,8 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ssvae import types
+from ssvae import model_spec
 from ssvae.models import rnn
+from validation_helpers import validate_model
 
 T, F, NUM_CLASSES = 6, 3, 4
 X = jax.random.normal(jax.random.key(42), (2, T, F))
@@ -17,7 +18,7 @@ def _rngs(seed: int) -> dict:
   return {"params": params, "latent": latent, "dropout": dropout}
 
 
-def _model(variant=types.SEMI_SUPERVISED, **kwargs) -> rnn.RnnVAE:
+def _model(variant=model_spec.SEMI_SUPERVISED, **kwargs) -> rnn.RnnVAE:
   kwargs.setdefault("hidden_sizes", (5, 7, 4))
   return rnn.RnnVAE((T, F), NUM_CLASSES, variant=variant, **kwargs)
 
@@ -37,16 +38,16 @@ def test_window_logits_is_mean_log_softmax():
                              rtol=1e-5)
 
 
-@pytest.mark.parametrize("variant", types.ONE_MODEL_VARIANTS)
+@pytest.mark.parametrize("variant", model_spec.ONE_MODEL_VARIANTS)
 def test_output_shapes(variant):
   model = _model(variant, latent_dim=2)
   variables = model.init(_rngs(0), X, train=False)
   out = model.apply(variables, X, train=False, rngs=_rngs(1))
-  if types.has_classifier(variant):
+  if model_spec.has_classifier(variant):
     assert out.class_logits.shape == (2, NUM_CLASSES)
   else:
     assert out.class_logits is None
-  if types.has_decoder(variant):
+  if model_spec.has_decoder(variant):
     assert out.z_mean.shape == out.z_logvar.shape == out.z.shape == (2, T, 2)
     assert out.recon_loc.shape == out.recon_var.shape == X.shape
     assert float(out.recon_var.min()) > 0.0
@@ -55,10 +56,10 @@ def test_output_shapes(variant):
 
 
 @pytest.mark.parametrize("variant,expected", [
-    (types.SEMI_SUPERVISED, {"encoder_in", "encoder_lstm", "encoder_out",
+    (model_spec.SEMI_SUPERVISED, {"encoder_in", "encoder_lstm", "encoder_out",
                              "heads", "decoder_in", "decoder_lstm",
                              "decoder_out", "recon"}),
-    (types.SUPERVISED, {"encoder_in", "encoder_lstm", "encoder_out", "heads"}),
+    (model_spec.SUPERVISED, {"encoder_in", "encoder_lstm", "encoder_out", "heads"}),
 ])
 def test_absent_parts_have_no_params(variant, expected):
   params = _model(variant).init(_rngs(0), X, train=False)["params"]
@@ -137,7 +138,7 @@ def test_dropout_only_in_train_mode_and_deterministic():
 
 def test_hidden_sizes_need_three_entries():
   with pytest.raises(ValueError, match=r"model\.hidden_sizes.*exactly 3"):
-    _model(hidden_sizes=(40, 30))
+    validate_model(family="rnn", hidden_sizes=(40, 30))
 
 
 def test_input_shape_must_be_time_by_channels():

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ssvae import config_diff
-from ssvae import sweep
+from ssvae.protocols import sweep
 
 MODULES = ("unlabeled_diagnosis_mnist", "semi_supervised_mnist",
            "semi_supervised_fashion_mnist")

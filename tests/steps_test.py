@@ -10,9 +10,9 @@ from sklearn import datasets
 
 from configs import default
 from ssvae import losses
+from ssvae import model_spec
 from ssvae import models
 from ssvae import steps
-from ssvae import types
 
 NUM_CLASSES = 10
 
@@ -23,7 +23,7 @@ def _model(**overrides):
   config.update(overrides)
   return models.build_model(config, input_shape=(8, 8, 1),
                             num_classes=NUM_CLASSES,
-                            likelihood=types.BERNOULLI)
+                            likelihood=model_spec.BERNOULLI)
 
 
 def _digits():
@@ -57,7 +57,7 @@ def _step(model, loss_config=None, diagnostics=False, state=None):
   return steps.train_step(
       state or initial, _batch(), jax.random.key(1), model=model, tx=tx,
       loss_config=loss_config or _loss_config(),
-      likelihood=types.BERNOULLI, diagnostics=diagnostics)
+      likelihood=model_spec.BERNOULLI, diagnostics=diagnostics)
 
 
 def _paper_step(model):
@@ -102,11 +102,11 @@ def test_classifier_and_decoder_models_log_unlabeled_confidence():
   _, metrics = _step(_model())
   assert 1 / NUM_CLASSES <= float(metrics["unlabeled_confidence"]) <= 1
   assert 0 <= float(metrics["unlabeled_entropy"]) <= np.log(NUM_CLASSES)
-  _, supervised = _step(_model(variant=types.SUPERVISED))
+  _, supervised = _step(_model(variant=model_spec.SUPERVISED))
   assert "unlabeled_confidence" not in supervised
 
 
-@pytest.mark.parametrize("variant", [types.SEMI_SUPERVISED, types.M2])
+@pytest.mark.parametrize("variant", [model_spec.SEMI_SUPERVISED, model_spec.M2])
 def test_diagnostics_are_opt_in_and_change_no_parameter(variant):
   model = _model(variant=variant)
   plain_state, plain = _step(model)
@@ -121,13 +121,13 @@ def test_diagnostics_are_opt_in_and_change_no_parameter(variant):
       metrics["z_reconstruction_gain"],
       metrics["unlabeled_reconstruction_prior_z"]
       - metrics["unlabeled_reconstruction"], rtol=1e-6)
-  _, unsupervised = _step(_model(variant=types.UNSUPERVISED),
+  _, unsupervised = _step(_model(variant=model_spec.UNSUPERVISED),
                           diagnostics=True)
   assert "y_reconstruction_gain" not in unsupervised
 
 
 def test_gumbel_temperature_follows_the_train_state_step():
-  model = _model(decoder_y=types.GUMBEL_SOFTMAX, gumbel_anneal_steps=10)
+  model = _model(decoder_y=model_spec.GUMBEL_SOFTMAX, gumbel_anneal_steps=10)
   _, state = _setup(model)
   _, early = _step(model, state=state)
   _, late = _step(model, state=state.replace(step=jnp.int32(10)))
@@ -135,7 +135,7 @@ def test_gumbel_temperature_follows_the_train_state_step():
 
 
 def test_m2_step_uses_the_m2_loss():
-  model = _model(variant=types.M2)
+  model = _model(variant=model_spec.M2)
   _, metrics = _step(model)
   _, state = _setup(model)
   batch = _batch()
@@ -151,12 +151,12 @@ def test_m2_step_uses_the_m2_loss():
 
 
 def test_m2_evaluation_reports_the_label_free_bound():
-  model = _model(variant=types.M2)
+  model = _model(variant=model_spec.M2)
   _, state = _setup(model)
   x, y = _digits()
   key = jax.random.key(2)
   sums = steps.eval_sums(state, x, y, key, model=model,
-                         likelihood=types.BERNOULLI)
+                         likelihood=model_spec.BERNOULLI)
   output = model.apply({"params": state.params}, x, train=False,
                        rngs={"latent": key})
   # U(x) with every point unlabeled: the m2 loss at alpha 0, mask 0.

@@ -20,6 +20,7 @@ from ssvae import errors
 from ssvae import rng
 from ssvae import steps
 from ssvae import train
+from ssvae.eval import evaluation
 
 
 def tiny_config(**train_overrides):
@@ -42,7 +43,7 @@ def tensorboard_scalars(workdir, seed, split, tag):
 
 def test_train_and_evaluate_writes_outputs(tmp_path):
   workdir = str(tmp_path / "run")
-  results = train.train_and_evaluate(tiny_config(), workdir)
+  results = evaluation.train_and_evaluate(tiny_config(), workdir)
   assert results["step"] == 20 and results["seeds"] == [0]
   assert results["sampling_mode"] == "mixed" and results["num_labeled"] == 50
   for name in ("accuracy", "log_loss", "reconstruction", "kl", "elbo"):
@@ -253,7 +254,7 @@ def test_m2_trains_and_is_evaluated_like_the_other_variants(tmp_path):
   config = tiny_config(num_steps=200, steps_per_call=50, eval_every=100,
                        checkpoint_every=200, diagnostics=True)
   config.model.variant = "m2"
-  results = train.train_and_evaluate(config, str(tmp_path))
+  results = evaluation.train_and_evaluate(config, str(tmp_path))
   records = [json.loads(l) for l in open(tmp_path / "metrics.jsonl")]
   train_records = [r for r in records if r["split"] == "train"]
   assert train_records[-1]["loss"] < 0.8 * train_records[0]["loss"]
@@ -307,7 +308,7 @@ def test_validation_holds_no_point_of_the_held_out_class():
 
 def _scripted_validation(monkeypatch, script):
   """Validation accuracy of seed s at step t is script[s][t]."""
-  real = train.evaluation.make_evaluator
+  real = train.make_evaluator
 
   def make_evaluator(exp, split="test"):
     if split != "validation":
@@ -317,7 +318,7 @@ def _scripted_validation(monkeypatch, script):
       return {"accuracy": np.array([script[s][int(t)]
                                     for s, t in enumerate(steps_)])}
     return evaluate
-  monkeypatch.setattr(train.evaluation, "make_evaluator", make_evaluator)
+  monkeypatch.setattr(train, "make_evaluator", make_evaluator)
 
 
 # Evaluations every 5 steps; seed 0 peaks at step 10, seed 1 at step 20.
@@ -351,7 +352,7 @@ def test_training_stops_when_every_seed_has_exhausted_its_patience(
     tmp_path, monkeypatch):
   _scripted_validation(monkeypatch, _SCRIPT)
   workdir = str(tmp_path)
-  results = train.train_and_evaluate(_selection_config(patience=3), workdir)
+  results = evaluation.train_and_evaluate(_selection_config(patience=3), workdir)
   # Seed 1 (best at 20) runs out of patience at step 35; seed 0 earlier.
   assert results["stop_reason"] == "early_stop" and results["step"] == 35
   assert results["selected_step"] == [10, 20]
@@ -381,7 +382,7 @@ def test_interrupted_run_resumes_to_the_same_selected_state(
 def test_without_a_validation_split_the_last_step_is_reported(tmp_path):
   config = tiny_config()
   config.data.validation_size = 0
-  results = train.train_and_evaluate(config, str(tmp_path))
+  results = evaluation.train_and_evaluate(config, str(tmp_path))
   assert results["protocol"]["select_metric"] == "last"
   assert results["selected_step"] == [20]
   assert results["metrics"] == results["last_metrics"]
@@ -403,3 +404,18 @@ def test_a_bad_metrics_line_before_the_last_is_an_error_naming_it(tmp_path):
   path.write_text('{"step": 10}\nnot json\n{"step": 20}\n')
   with pytest.raises(errors.WorkdirError, match=r"metrics.jsonl line 2 "):
     train._metrics_to_keep(str(path), 20)
+
+
+def test_labeled_indices_from_config_covers_every_label_setting():
+  """One selection for train and the feedback protocol (-1 = every row)."""
+  y = np.repeat(np.arange(3), 10)
+  config = tiny_config()
+  config.data.label_fraction = -1.0
+  config.data.num_labels = -1
+  np.testing.assert_array_equal(
+      train.labeled_indices_from_config(config, y, 3, seed=0), np.arange(30))
+  config.data.num_labels = 6
+  chosen = train.labeled_indices_from_config(config, y, 3, seed=0)
+  assert len(chosen) == 6 and np.bincount(y[chosen]).tolist() == [2, 2, 2]
+  config.data.label_fraction = 0.5
+  assert len(train.labeled_indices_from_config(config, y, 3, seed=0)) == 15

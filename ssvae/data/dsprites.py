@@ -24,7 +24,7 @@ from typing import Optional
 import numpy as np
 
 from ssvae import errors
-from ssvae import types
+from ssvae import model_spec
 from ssvae.data import dataset as dataset_lib
 
 NAME = "dsprites"
@@ -209,7 +209,7 @@ def dataset_from_arrays(images: np.ndarray,
       train=dataset_lib.Split(x=x, y=y),
       test=dataset_lib.Split(x=x[test_rows], y=y[test_rows]),
       num_classes=factor_sizes[0],
-      likelihood=types.BERNOULLI,
+      likelihood=model_spec.BERNOULLI,
       class_names=SHAPE_NAMES if factor_sizes[0] == len(SHAPE_NAMES) else (),
       factor_names=FACTOR_NAMES,
       factor_sizes=factor_sizes)

@@ -211,6 +211,17 @@ def load_idx_dataset(name: str,
       class_names=CLASS_NAMES[name])
 
 
+def write_bytes(path: os.PathLike | str, payload: bytes) -> None:
+  """Writes `payload` to path, gzip-compressed when the name ends in .gz
+  (the inverse of _read_bytes; IDX and NORB writers share it)."""
+  path = pathlib.Path(path)
+  if path.suffix == ".gz":
+    with gzip.open(path, "wb") as f:
+      f.write(payload)
+  else:
+    path.write_bytes(payload)
+
+
 def write_idx(path: os.PathLike | str, array: np.ndarray) -> None:
   """Writes uint8 `array` as an IDX file (gzip when the name ends in .gz).
 
@@ -224,12 +235,7 @@ def write_idx(path: os.PathLike | str, array: np.ndarray) -> None:
         f"write_idx supports 1-D labels or 3-D images, got {array.ndim}-D.")
   header = np.array((magic,) + array.shape, dtype=">u4").tobytes()
   payload = header + array.tobytes()
-  path = pathlib.Path(path)
-  if path.suffix == ".gz":
-    with gzip.open(path, "wb") as f:
-      f.write(payload)
-  else:
-    path.write_bytes(payload)
+  write_bytes(path, payload)
 
 
 # A tiny stand-in of an IDX data set, in its official format: what the quick

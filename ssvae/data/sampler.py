@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ssvae import types
+from ssvae import model_spec
 
 MIXED = "mixed"
 LABELED = "labeled"
@@ -32,9 +32,9 @@ class Pools:
 
 
 def _check_variant(variant: str) -> None:
-  if variant not in types.VARIANTS:
+  if variant not in model_spec.VARIANTS:
     raise ValueError(
-        f"Unknown variant {variant!r}; expected one of {types.VARIANTS}.")
+        f"Unknown variant {variant!r}; expected one of {model_spec.VARIANTS}.")
 
 
 def make_pools(num_train: int, labeled_indices: np.ndarray,
@@ -57,7 +57,7 @@ def make_pools(num_train: int, labeled_indices: np.ndarray,
         f"{labeled.min()}..{labeled.max()}.")
   if len(np.unique(labeled)) != len(labeled):
     raise ValueError("labeled_indices contains duplicates.")
-  if variant == types.UNSUPERVISED:
+  if variant == model_spec.UNSUPERVISED:
     unlabeled = np.arange(num_train)
   else:
     unlabeled = np.setdiff1d(np.arange(num_train), labeled)
@@ -71,9 +71,9 @@ def sampling_mode(variant: str, num_labeled: int, num_train: int) -> str:
   if not 0 <= num_labeled <= num_train:
     raise ValueError(
         f"num_labeled={num_labeled} must lie in 0..num_train={num_train}.")
-  if variant == types.UNSUPERVISED:
+  if variant == model_spec.UNSUPERVISED:
     return UNLABELED
-  if variant == types.SUPERVISED:
+  if variant == model_spec.SUPERVISED:
     if num_labeled == 0:
       raise ValueError("The supervised variant needs labels, got 0.")
     return LABELED

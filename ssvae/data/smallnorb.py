@@ -23,8 +23,9 @@ from typing import Optional
 import numpy as np
 
 from ssvae import errors
-from ssvae import types
+from ssvae import model_spec
 from ssvae.data import dataset as dataset_lib
+from ssvae.data import idx
 
 NAME = "smallnorb"
 UINT8_MAGIC = 0x1E3D4C55
@@ -112,12 +113,7 @@ def write_norb_matrix(path: os.PathLike | str, array: np.ndarray) -> None:
   dims = array.shape + (1,) * max(0, 3 - array.ndim)
   header = np.array((_MAGICS[dtype], array.ndim) + dims, "<i4").tobytes()
   payload = header + array.astype(dtype).tobytes()
-  path = pathlib.Path(path)
-  if path.suffix == ".gz":
-    with gzip.open(path, "wb") as f:
-      f.write(payload)
-  else:
-    path.write_bytes(payload)
+  idx.write_bytes(path, payload)
 
 
 def load(source: str = "auto", data_dir: str = "") -> dataset_lib.Dataset:
@@ -254,7 +250,7 @@ def _dataset(train: dataset_lib.Split,
       train=train,
       test=test,
       num_classes=FACTOR_SIZES[0],
-      likelihood=types.BERNOULLI,
+      likelihood=model_spec.BERNOULLI,
       class_names=CLASS_NAMES,
       factor_names=FACTOR_NAMES,
       factor_sizes=FACTOR_SIZES)

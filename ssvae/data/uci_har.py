@@ -24,7 +24,7 @@ from typing import Sequence
 import numpy as np
 
 from ssvae import errors
-from ssvae import types
+from ssvae import model_spec
 from ssvae.data import dataset
 
 NAME = "uci_har"
@@ -88,7 +88,7 @@ def load(source: str = "auto",
       train=splits["train"],
       test=splits["test"],
       num_classes=NUM_CLASSES,
-      likelihood=types.GAUSSIAN,
+      likelihood=model_spec.GAUSSIAN,
       class_names=class_names,
   )
 

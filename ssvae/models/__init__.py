@@ -1,7 +1,7 @@
 """Model families and the factory that builds one from a config.
 
 Every model is a Flax linen module with the same API:
-  __call__(x, *, train, step=None) -> types.ModelOutput  (step: the training
+  __call__(x, *, train, step=None) -> model_spec.ModelOutput  (step: the training
     step, read by schedules such as the Gumbel-softmax temperature)
   encode(x, *, train=False) -> (z_mean, z_logvar, class_logits)
   decode(z, y=None, *, train=False) -> (recon_loc, recon_var)
@@ -13,7 +13,7 @@ mutable=['batch_stats'] when train=True).
 
 Config fields (config.model), read by `build_model`:
   family: one of FAMILIES.
-  variant: one of types.VARIANTS; m2 (Kingma et al.'s M2) for M2_FAMILIES
+  variant: one of model_spec.VARIANTS; m2 (Kingma et al.'s M2) for M2_FAMILIES
     only, which also provide classify(x) and encode_z(x, y).
   decoder_y, gumbel_temperature, gumbel_temperature_min, gumbel_anneal_steps:
     what the semi_supervised decoder sees of y (common.DecoderY); families
@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 
 from ssvae import errors
-from ssvae import types
+from ssvae import model_spec
 from ssvae.models import common
 from ssvae.models.cnn import CnnVAE
 from ssvae.models.dense import DenseVAE
@@ -115,32 +115,18 @@ def build_model(model_config: Any, *, input_shape: tuple, num_classes: int,
   """Builds the model that `model_config` (config.model) describes.
 
   Args:
-    model_config: ConfigDict (or dict) with the fields in the module docstring.
+    model_config: ConfigDict (or dict) with the fields in the module
+      docstring, as ssvae.config_validation.validate accepts them (its
+      fields are checked there, once, not again here).
     input_shape: shape of one example, e.g. Dataset.input_shape.
     num_classes: classes of the y head (multi-factor data: of factor 0).
-    likelihood: types.BERNOULLI or types.GAUSSIAN.
+    likelihood: model_spec.BERNOULLI or model_spec.GAUSSIAN.
     factor_sizes: classes per factor; used by multihead_cnn only.
 
   Raises:
-    ValueError: unknown family or variant, or a field the family rejects.
+    ConfigError: data the family cannot take (input shape, factor sizes).
   """
   family = model_config.get("family")
-  if family not in FAMILIES:
-    raise errors.ConfigError(
-        f"model.family={family!r} is not a model family; valid "
-        f"values: {', '.join(FAMILIES)}.")
-  variant = model_config.get("variant")
-  common.check_variant(variant)
-  if variant == types.M2 and family not in M2_FAMILIES:
-    raise errors.ConfigError(
-        f"model.variant='m2' is implemented for model.family in "
-        f"{M2_FAMILIES}, not {family!r}.")
-  decoder_y = decoder_y_from_config(model_config)
-  if family not in DECODER_Y_FAMILIES and decoder_y != common.DecoderY():
-    raise errors.ConfigError(
-        f"model.decoder_y and the gumbel_* fields apply to families whose "
-        f"decoder sees y {DECODER_Y_FAMILIES}, not {family!r}.")
-  common.check_likelihood(likelihood)
   input_shape = tuple(int(n) for n in input_shape)
   fields = dict(
       input_shape=input_shape,
@@ -156,7 +142,7 @@ def build_model(model_config: Any, *, input_shape: tuple, num_classes: int,
     if name in model_config:
       fields[name] = _read(model_config, name, None)
   if family in DECODER_Y_FAMILIES:
-    fields["decoder_y"] = decoder_y
+    fields["decoder_y"] = decoder_y_from_config(model_config)
   if family == MULTIHEAD_CNN:
     return MultiHeadCnnVAE(
         factor_sizes=_multihead_factor_sizes(factor_sizes, num_classes),

@@ -27,8 +27,7 @@ from typing import Optional
 import flax.linen as nn
 import jax
 
-from ssvae import errors
-from ssvae import types
+from ssvae import model_spec
 from ssvae.models import common
 from ssvae.models import fast_conv
 
@@ -42,14 +41,14 @@ def conv_output_sizes(spatial: tuple, strides: tuple) -> tuple:
   return spatial
 
 
-class CnnVAE(nn.Module):
+class CnnVAE(common.ClassHeadVAE):
   """Convolutional semi-supervised / supervised / unsupervised VAE.
 
   Attributes:
     input_shape: (H, W, C) of one image.
     num_classes: size of the class head.
-    variant: one of types.VARIANTS.
-    likelihood: types.BERNOULLI or types.GAUSSIAN.
+    variant: one of model_spec.VARIANTS.
+    likelihood: model_spec.BERNOULLI or model_spec.GAUSSIAN.
     latent_dim: size of z.
     hidden_sizes: dense widths between the conv stack and the heads (encoder
       only; the decoder maps z straight to the conv map, as in Table 14).
@@ -66,34 +65,16 @@ class CnnVAE(nn.Module):
       strided transposed convs are sub-pixel convs, and the output layer
       (few channels, stride 1) is a shifted sum of per-tap matmuls.
   """
-  input_shape: tuple
-  num_classes: int
-  variant: str = types.SEMI_SUPERVISED
-  likelihood: str = types.BERNOULLI
-  latent_dim: int = 2
+  # common.ClassHeadVAE's fields with this hidden_sizes default; the convs':
   hidden_sizes: tuple = (512,)
-  dropout_rate: float = 0.0
   conv_channels: tuple = (64, 64, 64)
   conv_strides: tuple = (1, 1, 2)
   kernel_size: int = 3
   batch_norm_momentum: float = 0.99
-  decoder_y: common.DecoderY = common.DecoderY()
   conv_impl: str = fast_conv.AUTO
 
   def __post_init__(self):
-    common.check_model_fields(self.variant, self.likelihood, self.latent_dim,
-                              self.hidden_sizes, self.dropout_rate,
-                              model_name=type(self).__name__)
-    self.decoder_y.check(self.variant)
-    if len(self.input_shape) != 3:
-      raise errors.ConfigError(
-          f"family cnn needs images of shape (H, W, C); got input_shape="
-          f"{tuple(self.input_shape)}.")
-    common.check_positive_ints(self.conv_channels, "model.conv_channels")
-    common.check_positive_ints(self.conv_strides, "model.conv_strides",
-                               length=len(self.conv_channels))
-    common.check_positive_ints((self.kernel_size,), "model.kernel_size")
-    fast_conv.check_model_impl(self.conv_impl, type(self).__name__)
+    common.check_input_axes(self.input_shape, "cnn", "images", "H, W, C")
     super().__post_init__()
 
   def setup(self):
@@ -111,7 +92,7 @@ class CnnVAE(nn.Module):
     self.dropout = nn.Dropout(self.dropout_rate)
     self.heads = common.LatentHeads(self.latent_dim, (self.num_classes,),
                                     self.variant)
-    if types.has_decoder(self.variant):
+    if model_spec.has_decoder(self.variant):
       self.decoder_dense = nn.Dense(math.prod(self._conv_map_shape()))
       self.decoder_dense_norm = norm()
       self.decoder_convs = [
@@ -133,7 +114,7 @@ class CnnVAE(nn.Module):
     return spatial + (self.conv_channels[-1],)
 
   def __call__(self, x: Array, *, train: bool,
-               step: Optional[Array] = None) -> types.ModelOutput:
+               step: Optional[Array] = None) -> model_spec.ModelOutput:
     return common.single_head_forward(self, x, train=train, step=step)
 
   def encode(self, x: Array, *, train: bool = False) -> tuple:

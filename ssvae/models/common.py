@@ -9,14 +9,14 @@ families that implement it.
 """
 
 import dataclasses
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from ssvae import errors
-from ssvae import types
+from ssvae import model_spec
 
 Array = jax.Array
 
@@ -28,39 +28,15 @@ VARIANCE_FLOOR = 1e-6
 LATENT_RNG = "latent"
 
 
-def check_variant(variant: str, field: str = "model.variant",
-                  supported: tuple = types.VARIANTS,
-                  model_name: str = "") -> None:
-  if variant not in types.VARIANTS:
+def check_input_axes(input_shape: tuple, family: str, what: str,
+                     axes: str) -> None:
+  """Raises ConfigError unless the data's input_shape has the axes `axes`
+  ("H, W, C") the family needs. The config's fields are checked by
+  ssvae.config_validation; the data's shape here, where it meets the family."""
+  if len(input_shape) != len(axes.split(",")):
     raise errors.ConfigError(
-        f"{field}={variant!r} is not a model variant; valid values: "
-        f"{', '.join(types.VARIANTS)}.")
-  if variant not in supported:
-    raise errors.ConfigError(
-        f"{field}={variant!r} is not implemented by {model_name}; it "
-        f"supports {', '.join(supported)}.")
-
-
-def check_likelihood(likelihood: str, field: str = "likelihood") -> None:
-  if likelihood not in types.LIKELIHOODS:
-    raise errors.ConfigError(
-        f"{field}={likelihood!r} is not a likelihood; valid values: "
-        f"{', '.join(types.LIKELIHOODS)}.")
-
-
-def check_positive_ints(values: Sequence[int], field: str,
-                        length: Optional[int] = None) -> None:
-  """Raises ValueError unless `values` is a (non-empty) tuple of ints > 0."""
-  values = tuple(values)
-  if not values or not all(
-      isinstance(v, int) and not isinstance(v, bool) and v > 0
-      for v in values):
-    raise errors.ConfigError(
-        f"{field}={values!r} must be a non-empty sequence of "
-        "positive integers.")
-  if length is not None and len(values) != length:
-    raise errors.ConfigError(
-        f"{field}={values!r} must have exactly {length} entries.")
+        f"family {family} needs {what} of shape ({axes}); got input_shape="
+        f"{tuple(input_shape)}.")
 
 
 def check_input(x: Array, input_shape: tuple, model_name: str) -> None:
@@ -70,23 +46,6 @@ def check_input(x: Array, input_shape: tuple, model_name: str) -> None:
         f"{model_name} was built for inputs of shape [B, "
         f"{', '.join(map(str, input_shape))}] but got x of shape "
         f"{tuple(x.shape)}.")
-
-
-def check_model_fields(variant: str, likelihood: str, latent_dim: int,
-                       hidden_sizes: Sequence[int], dropout_rate: float,
-                       supported_variants: tuple = types.ONE_MODEL_VARIANTS,
-                       model_name: str = "this model family") -> None:
-  """Validates the fields every family shares, naming the config field."""
-  check_variant(variant, supported=supported_variants, model_name=model_name)
-  check_likelihood(likelihood)
-  if (not isinstance(latent_dim, int) or isinstance(latent_dim, bool)
-      or latent_dim < 1):
-    raise errors.ConfigError(
-        f"model.latent_dim={latent_dim!r} must be an integer >= 1.")
-  check_positive_ints(hidden_sizes, "model.hidden_sizes")
-  if not 0.0 <= dropout_rate < 1.0:
-    raise errors.ConfigError(
-        f"model.dropout_rate={dropout_rate!r} must be in [0, 1).")
 
 
 def reparameterize(rng: Array, z_mean: Array, z_logvar: Array) -> Array:
@@ -143,7 +102,7 @@ def gumbel_temperature(step: Array, start: float, minimum: float,
 class DecoderY:
   """What the decoder of the semi_supervised model sees of the class head.
 
-  config.model.decoder_y selects `mode`, one of types.DECODER_Y_MODES:
+  config.model.decoder_y selects `mode`, one of model_spec.DECODER_Y_MODES:
     softmax:          softmax(logits), the paper (default).
     straight_through: one_hot(argmax) forward, softmax's gradient backward.
     gumbel_softmax:   softmax((logits + g) / tau), g ~ Gumbel(0, 1) drawn
@@ -158,31 +117,10 @@ class DecoderY:
   one_hot(argmax(logits)), the noise-free zero-temperature limit; softmax
   and detached decode the softmax.
   """
-  mode: str = types.SOFTMAX
+  mode: str = model_spec.SOFTMAX
   gumbel_temperature: float = 1.0
   gumbel_temperature_min: float = 0.5
   gumbel_anneal_steps: int = 5000
-
-  def check(self, variant: str) -> None:
-    """Raises ConfigError naming the config field of an invalid value."""
-    if self.mode not in types.DECODER_Y_MODES:
-      raise errors.ConfigError(
-          f"model.decoder_y={self.mode!r} is not one of "
-          f"{types.DECODER_Y_MODES}.")
-    if self.mode != types.SOFTMAX and variant != types.SEMI_SUPERVISED:
-      raise errors.ConfigError(
-          f"model.decoder_y={self.mode!r} applies to the semi_supervised "
-          f"variant only (model.variant={variant!r}).")
-    if not 0 < self.gumbel_temperature_min <= self.gumbel_temperature:
-      raise errors.ConfigError(
-          f"model.gumbel_temperature_min={self.gumbel_temperature_min!r} "
-          f"must be > 0 and <= model.gumbel_temperature="
-          f"{self.gumbel_temperature!r}.")
-    if (not isinstance(self.gumbel_anneal_steps, int)
-        or self.gumbel_anneal_steps < 0):
-      raise errors.ConfigError(
-          f"model.gumbel_anneal_steps={self.gumbel_anneal_steps!r} must be "
-          "an integer >= 0.")
 
   def temperature(self, step: Array) -> Array:
     return gumbel_temperature(step, self.gumbel_temperature,
@@ -198,11 +136,11 @@ class DecoderY:
     gumbel_softmax in training only.
     """
     probs = jax.nn.softmax(class_logits, axis=-1)
-    if self.mode == types.SOFTMAX:
+    if self.mode == model_spec.SOFTMAX:
       return probs
-    if self.mode == types.DETACHED:
+    if self.mode == model_spec.DETACHED:
       return jax.lax.stop_gradient(probs)
-    if self.mode == types.STRAIGHT_THROUGH:
+    if self.mode == model_spec.STRAIGHT_THROUGH:
       return straight_through(probs)
     if not train:
       return one_hot_argmax(class_logits)
@@ -228,7 +166,7 @@ class LatentHeads(nn.Module):
     latent_dim: size of z.
     class_sizes: one class head per entry (a single entry for ordinary
       classification, one per factor for multi-head models).
-    variant: one of types.VARIANTS.
+    variant: one of model_spec.VARIANTS.
   """
   latent_dim: int
   class_sizes: tuple
@@ -241,11 +179,11 @@ class LatentHeads(nn.Module):
     Dense layers act on the last axis, so h may carry a time axis.
     """
     z_mean = z_logvar = None
-    if types.has_decoder(self.variant):
+    if model_spec.has_decoder(self.variant):
       z_mean = nn.Dense(self.latent_dim, name="z_mean")(h)
       z_logvar = nn.Dense(self.latent_dim, name="z_logvar")(h)
     class_logits = ()
-    if types.has_classifier(self.variant):
+    if model_spec.has_classifier(self.variant):
       class_logits = tuple(
           nn.Dense(size, name=f"class_logits_{k}")(h)
           for k, size in enumerate(self.class_sizes))
@@ -256,7 +194,7 @@ class LikelihoodHead(nn.Module):
   """Last decoder layer: Bernoulli logits, or a Gaussian mean and variance.
 
   Attributes:
-    likelihood: types.BERNOULLI or types.GAUSSIAN.
+    likelihood: model_spec.BERNOULLI or model_spec.GAUSSIAN.
     make_layer: builds the output layer (called with `name=`), e.g.
       functools.partial(nn.Dense, 784). The Gaussian variance gets its own
       layer of the same kind.
@@ -268,7 +206,7 @@ class LikelihoodHead(nn.Module):
   def __call__(self, h: Array) -> tuple:
     """Returns (recon_loc, recon_var | None) for the decoder features h."""
     loc = self.make_layer(name="loc")(h)
-    if self.likelihood == types.BERNOULLI:
+    if self.likelihood == model_spec.BERNOULLI:
       return loc, None
     return loc, gaussian_variance(self.make_layer(name="var")(h))
 
@@ -281,7 +219,7 @@ def decoder_input(z: Array, y: Optional[Array], variant: str,
   Raises ValueError if y is missing where the decoder needs it, given where it
   would be ignored, or has the wrong number of classes.
   """
-  if types.decoder_sees_y(variant):
+  if model_spec.decoder_sees_y(variant):
     if y is None:
       raise ValueError(
           f"{model_name} ({variant}) decodes concat(z, y): pass y, the "
@@ -299,7 +237,7 @@ def decoder_input(z: Array, y: Optional[Array], variant: str,
 
 
 def require_decoder(variant: str, model_name: str) -> None:
-  if not types.has_decoder(variant):
+  if not model_spec.has_decoder(variant):
     raise ValueError(f"{model_name} ({variant}) has no decoder.")
 
 
@@ -317,7 +255,7 @@ def decoder_y(model: nn.Module, class_logits: Optional[Array], *,
 
 
 def single_head_forward(model: nn.Module, x: Array, *, train: bool,
-                        step: Optional[Array] = None) -> types.ModelOutput:
+                        step: Optional[Array] = None) -> model_spec.ModelOutput:
   """__call__ of a family with one class head: encode, sample, decode.
 
   The decoder of semi_supervised models sees model.decoder_y's code of the
@@ -325,18 +263,18 @@ def single_head_forward(model: nn.Module, x: Array, *, train: bool,
   trains the classifier on unlabeled data too.
   """
   z_mean, z_logvar, class_logits = model.encode(x, train=train)
-  if not types.has_decoder(model.variant):
-    return types.ModelOutput(class_logits=class_logits)
+  if not model_spec.has_decoder(model.variant):
+    return model_spec.ModelOutput(class_logits=class_logits)
   z = sample_latent(model, z_mean, z_logvar)
   y = decoder_y(model, class_logits, train=train, step=step)
   recon_loc, recon_var = model.decode(z, y, train=train)
-  return types.ModelOutput(
+  return model_spec.ModelOutput(
       class_logits=class_logits, z_mean=z_mean, z_logvar=z_logvar, z=z,
       recon_loc=recon_loc, recon_var=recon_var)
 
 
 def m2_forward(model: nn.Module, x: Array, *,
-               train: bool) -> types.ModelOutput:
+               train: bool) -> model_spec.ModelOutput:
   """__call__ of the m2 variant: q(y|x), and every class enumerated.
 
   `model` provides classify(x) -> [B, C] logits, encode_z(x, y) for y
@@ -351,6 +289,21 @@ def m2_forward(model: nn.Module, x: Array, *,
   z_mean, z_logvar = model.encode_z(x, y, train=train)
   z = sample_latent(model, z_mean, z_logvar)
   recon_loc, recon_var = model.decode(z, y, train=train)
-  return types.ModelOutput(
+  return model_spec.ModelOutput(
       class_logits=class_logits, z_mean=z_mean, z_logvar=z_logvar, z=z,
       recon_loc=recon_loc, recon_var=recon_var)
+
+
+class ClassHeadVAE(nn.Module):
+  """The fields the dense, cnn and rnn families share (config.model's common
+  fields; see each family for what they mean there). A family subclasses it,
+  redeclaring the defaults that differ (hidden_sizes, likelihood) and adding
+  its own fields."""
+  input_shape: tuple
+  num_classes: int
+  variant: str = model_spec.SEMI_SUPERVISED
+  likelihood: str = model_spec.BERNOULLI
+  latent_dim: int = 2
+  hidden_sizes: tuple = (1024, 1024)
+  dropout_rate: float = 0.0
+  decoder_y: DecoderY = DecoderY()

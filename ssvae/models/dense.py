@@ -21,7 +21,7 @@ from typing import Optional
 import flax.linen as nn
 import jax
 
-from ssvae import types
+from ssvae import model_spec
 from ssvae.models import common
 
 Array = jax.Array
@@ -31,51 +31,36 @@ def _flatten(x: Array) -> Array:
   return x.reshape(x.shape[0], -1)
 
 
-class DenseVAE(nn.Module):
+class DenseVAE(common.ClassHeadVAE):
   """Dense semi-supervised / supervised / unsupervised VAE, or M2.
 
   Attributes:
     input_shape: shape of one example (any rank; it is flattened).
     num_classes: size of the class head.
-    variant: one of types.VARIANTS.
-    likelihood: types.BERNOULLI or types.GAUSSIAN.
+    variant: one of model_spec.VARIANTS.
+    likelihood: model_spec.BERNOULLI or model_spec.GAUSSIAN.
     latent_dim: size of z.
     hidden_sizes: encoder widths (both encoders of m2); the decoder uses them
       reversed.
     dropout_rate: dropout after each hidden layer, active only in training.
     decoder_y: what the semi_supervised decoder sees of y (common.DecoderY).
   """
-  input_shape: tuple
-  num_classes: int
-  variant: str = types.SEMI_SUPERVISED
-  likelihood: str = types.BERNOULLI
-  latent_dim: int = 2
-  hidden_sizes: tuple = (1024, 1024)
-  dropout_rate: float = 0.0
-  decoder_y: common.DecoderY = common.DecoderY()
-
-  def __post_init__(self):
-    common.check_model_fields(self.variant, self.likelihood, self.latent_dim,
-                              self.hidden_sizes, self.dropout_rate,
-                              supported_variants=types.VARIANTS,
-                              model_name=type(self).__name__)
-    self.decoder_y.check(self.variant)
-    super().__post_init__()
+  # The fields are common.ClassHeadVAE's.
 
   def setup(self):
-    is_m2 = self.variant == types.M2
+    is_m2 = self.variant == model_spec.M2
     self.encoder_layers = [nn.Dense(size) for size in self.hidden_sizes]
     self.dropout = nn.Dropout(self.dropout_rate)
     # m2: this encoder is q(z | x, y), with mu and logvar heads only.
     self.heads = common.LatentHeads(
         self.latent_dim, (self.num_classes,),
-        types.UNSUPERVISED if is_m2 else self.variant)
+        model_spec.UNSUPERVISED if is_m2 else self.variant)
     if is_m2:
       self.classifier_layers = [nn.Dense(size) for size in self.hidden_sizes]
       self.classifier_heads = common.LatentHeads(
-          self.latent_dim, (self.num_classes,), types.SUPERVISED)
+          self.latent_dim, (self.num_classes,), model_spec.SUPERVISED)
       self.encoder_y = nn.Dense(self.hidden_sizes[0], use_bias=False)
-    if types.has_decoder(self.variant):
+    if model_spec.has_decoder(self.variant):
       self.decoder_layers = [
           nn.Dense(size) for size in reversed(self.hidden_sizes)]
       self.recon = common.LikelihoodHead(
@@ -88,8 +73,8 @@ class DenseVAE(nn.Module):
     return h
 
   def __call__(self, x: Array, *, train: bool,
-               step: Optional[Array] = None) -> types.ModelOutput:
-    if self.variant == types.M2:
+               step: Optional[Array] = None) -> model_spec.ModelOutput:
+    if self.variant == model_spec.M2:
       return common.m2_forward(self, x, train=train)
     return common.single_head_forward(self, x, train=train, step=step)
 
@@ -99,7 +84,7 @@ class DenseVAE(nn.Module):
     m2: z's posterior is q(z | x, y) at y = one_hot(argmax q(y|x)).
     """
     common.check_input(x, self.input_shape, type(self).__name__)
-    if self.variant == types.M2:
+    if self.variant == model_spec.M2:
       class_logits = self.classify(x, train=train)
       z_mean, z_logvar = self.encode_z(
           x, common.one_hot_argmax(class_logits), train=train)

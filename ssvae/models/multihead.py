@@ -22,7 +22,7 @@ import flax.linen as nn
 import jax
 
 from ssvae import errors
-from ssvae import types
+from ssvae import model_spec
 from ssvae.models import common
 from ssvae.models import fast_conv
 
@@ -36,8 +36,8 @@ class MultiHeadCnnVAE(nn.Module):
     input_shape: (H, W, C); H and W divisible by 2 ** len(conv_channels)
       (16 by default: 64x64x1 dSprites, 96x96x2 Small-NORB stereo pairs).
     factor_sizes: number of classes of each factor, one head each.
-    variant: one of types.VARIANTS.
-    likelihood: types.BERNOULLI (default) or types.GAUSSIAN.
+    variant: one of model_spec.VARIANTS.
+    likelihood: model_spec.BERNOULLI (default) or model_spec.GAUSSIAN.
     latent_dim: size of z.
     hidden_sizes: dense widths after the conv stack (decoder: reversed).
     dropout_rate: dropout after the dense layers, active only in training.
@@ -52,8 +52,8 @@ class MultiHeadCnnVAE(nn.Module):
   """
   input_shape: tuple
   factor_sizes: tuple
-  variant: str = types.SEMI_SUPERVISED
-  likelihood: str = types.BERNOULLI
+  variant: str = model_spec.SEMI_SUPERVISED
+  likelihood: str = model_spec.BERNOULLI
   latent_dim: int = 10
   hidden_sizes: tuple = (256,)
   dropout_rate: float = 0.0
@@ -63,16 +63,14 @@ class MultiHeadCnnVAE(nn.Module):
   conv_impl: str = fast_conv.AUTO
 
   def __post_init__(self):
-    common.check_model_fields(self.variant, self.likelihood, self.latent_dim,
-                              self.hidden_sizes, self.dropout_rate,
-                              model_name=type(self).__name__)
-    common.check_positive_ints(self.conv_channels, "model.conv_channels")
-    common.check_positive_ints(self.decoder_channels, "model.decoder_channels",
-                               length=len(self.conv_channels) - 1)
-    common.check_positive_ints((self.kernel_size,), "model.kernel_size")
-    fast_conv.check_model_impl(self.conv_impl, type(self).__name__)
-    if types.has_classifier(self.variant):
-      common.check_positive_ints(self.factor_sizes, "factor_sizes")
+    # The config's fields are checked by ssvae.config_validation; the data's
+    # (shape, factor sizes) here, where they meet the family.
+    if model_spec.has_classifier(self.variant) and (
+        not self.factor_sizes or not all(
+            isinstance(n, int) and n > 0 for n in self.factor_sizes)):
+      raise errors.ConfigError(
+          f"factor_sizes={tuple(self.factor_sizes)!r} must be a non-empty "
+          "sequence of positive integers.")
     factor = 2 ** len(self.conv_channels)
     if len(self.input_shape) != 3 or any(
         n % factor for n in self.input_shape[:2]):
@@ -94,7 +92,7 @@ class MultiHeadCnnVAE(nn.Module):
     self.dropout = nn.Dropout(self.dropout_rate)
     self.heads = common.LatentHeads(self.latent_dim, tuple(self.factor_sizes),
                                     self.variant)
-    if types.has_decoder(self.variant):
+    if model_spec.has_decoder(self.variant):
       self.decoder_dense = [
           nn.Dense(size) for size in reversed(self.hidden_sizes)]
       self.decoder_to_map = nn.Dense(math.prod(self._conv_map_shape()))
@@ -125,17 +123,17 @@ class MultiHeadCnnVAE(nn.Module):
     return self.heads(h)
 
   def __call__(self, x: Array, *, train: bool,
-               step: Optional[Array] = None) -> types.ModelOutput:
+               step: Optional[Array] = None) -> model_spec.ModelOutput:
     """step is accepted for a uniform API; this decoder does not see y."""
     del step
     z_mean, z_logvar, factor_logits = self._encode(x, train)
     class_logits = factor_logits[0] if factor_logits else None
-    if not types.has_decoder(self.variant):
-      return types.ModelOutput(class_logits=class_logits,
+    if not model_spec.has_decoder(self.variant):
+      return model_spec.ModelOutput(class_logits=class_logits,
                                factor_logits=factor_logits)
     z = common.sample_latent(self, z_mean, z_logvar)
     recon_loc, recon_var = self.decode(z, train=train)
-    return types.ModelOutput(
+    return model_spec.ModelOutput(
         class_logits=class_logits, z_mean=z_mean, z_logvar=z_logvar, z=z,
         recon_loc=recon_loc, recon_var=recon_var, factor_logits=factor_logits)
 

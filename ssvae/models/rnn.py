@@ -25,8 +25,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from ssvae import errors
-from ssvae import types
+from ssvae import model_spec
 from ssvae.models import common
 
 Array = jax.Array
@@ -37,39 +36,25 @@ def window_logits(step_logits: Array) -> Array:
   return jnp.mean(jax.nn.log_softmax(step_logits, axis=-1), axis=1)
 
 
-class RnnVAE(nn.Module):
+class RnnVAE(common.ClassHeadVAE):
   """LSTM semi-supervised / supervised / unsupervised VAE with a time axis.
 
   Attributes:
     input_shape: (T, F): steps per window and channels per step.
     num_classes: size of the class head.
-    variant: one of types.VARIANTS.
-    likelihood: types.GAUSSIAN (the paper's choice) or types.BERNOULLI.
+    variant: one of model_spec.VARIANTS.
+    likelihood: model_spec.GAUSSIAN (the paper's choice) or model_spec.BERNOULLI.
     latent_dim: size of z_t at each step.
     hidden_sizes: (dense_in, lstm, dense_out); the decoder mirrors them.
     dropout_rate: dropout after each dense layer, active only in training.
     decoder_y: what the semi_supervised decoder sees of y_t (common.DecoderY).
   """
-  input_shape: tuple
-  num_classes: int
-  variant: str = types.SEMI_SUPERVISED
-  likelihood: str = types.GAUSSIAN
-  latent_dim: int = 2
+  # common.ClassHeadVAE's fields, with these defaults:
+  likelihood: str = model_spec.GAUSSIAN
   hidden_sizes: tuple = (40, 40, 30)
-  dropout_rate: float = 0.0
-  decoder_y: common.DecoderY = common.DecoderY()
 
   def __post_init__(self):
-    common.check_model_fields(self.variant, self.likelihood, self.latent_dim,
-                              self.hidden_sizes, self.dropout_rate,
-                              model_name=type(self).__name__)
-    self.decoder_y.check(self.variant)
-    common.check_positive_ints(self.hidden_sizes, "model.hidden_sizes",
-                               length=3)
-    if len(self.input_shape) != 2:
-      raise errors.ConfigError(
-          f"family rnn needs windows of shape (T, F); got input_shape="
-          f"{tuple(self.input_shape)}.")
+    common.check_input_axes(self.input_shape, "rnn", "windows", "T, F")
     super().__post_init__()
 
   def setup(self):
@@ -80,7 +65,7 @@ class RnnVAE(nn.Module):
     self.dropout = nn.Dropout(self.dropout_rate)
     self.heads = common.LatentHeads(self.latent_dim, (self.num_classes,),
                                     self.variant)
-    if types.has_decoder(self.variant):
+    if model_spec.has_decoder(self.variant):
       self.decoder_in = nn.Dense(dense_out)
       self.decoder_lstm = nn.RNN(nn.OptimizedLSTMCell(lstm))
       self.decoder_out = nn.Dense(dense_in)
@@ -98,15 +83,15 @@ class RnnVAE(nn.Module):
     return z_mean, z_logvar, step_logits[0] if step_logits else None
 
   def __call__(self, x: Array, *, train: bool,
-               step: Optional[Array] = None) -> types.ModelOutput:
+               step: Optional[Array] = None) -> model_spec.ModelOutput:
     z_mean, z_logvar, step_logits = self._encode_steps(x, train)
     class_logits = None if step_logits is None else window_logits(step_logits)
-    if not types.has_decoder(self.variant):
-      return types.ModelOutput(class_logits=class_logits)
+    if not model_spec.has_decoder(self.variant):
+      return model_spec.ModelOutput(class_logits=class_logits)
     z = common.sample_latent(self, z_mean, z_logvar)
     y = common.decoder_y(self, step_logits, train=train, step=step)
     recon_loc, recon_var = self.decode(z, y, train=train)
-    return types.ModelOutput(
+    return model_spec.ModelOutput(
         class_logits=class_logits, z_mean=z_mean, z_logvar=z_logvar, z=z,
         recon_loc=recon_loc, recon_var=recon_var)
 

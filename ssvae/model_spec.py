@@ -1,4 +1,9 @@
-"""Types shared by models, losses and the training loop."""
+"""What describes a model, shared by models, losses and the training loop.
+
+The names of the model variants (and which parts each has), of the decoder's
+view of y (decoder_y) and of the likelihoods, and ModelOutput, what every
+model returns. (Was ssvae/types.py, which shadowed the standard library.)
+"""
 
 from typing import Optional
 

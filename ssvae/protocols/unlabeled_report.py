@@ -13,10 +13,10 @@ import os
 
 import numpy as np
 
-from ssvae import curves
 from ssvae import errors
 from ssvae import io_utils
-from ssvae import sweep
+from ssvae.eval import curves
+from ssvae.protocols import sweep
 
 DIAGNOSTICS = ("unlabeled_entropy", "unlabeled_confidence",
                "y_reconstruction_gain", "z_reconstruction_gain")

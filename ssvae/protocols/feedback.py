@@ -26,6 +26,8 @@ from typing import Optional, Union
 import jax
 import numpy as np
 
+from ssvae.eval import anomaly
+
 Array = jax.Array
 SELECTION_STRATEGIES = ("random", "most_confident")
 _PROBABILITY_TOLERANCE = 1e-5
@@ -172,11 +174,7 @@ def select_feedback(scores: np.ndarray, is_anomaly: np.ndarray,
   numpy Generator or seed); "most_confident" picks the highest-scored FPs and
   the lowest-scored FNs, the mistakes a user is most likely to notice.
   """
-  scores = np.asarray(scores, dtype=np.float64)
-  is_anomaly = np.asarray(is_anomaly)
-  if scores.ndim != 1 or is_anomaly.shape != scores.shape:
-    raise ValueError(f"scores and is_anomaly must be 1-d of equal length, got "
-                     f"shapes {scores.shape} and {is_anomaly.shape}.")
+  scores, is_anomaly = anomaly.scores_and_truth(scores, is_anomaly)
   if is_anomaly.dtype != np.bool_:
     raise ValueError(f"is_anomaly must be boolean, got {is_anomaly.dtype}.")
   if num_feedback < 0:

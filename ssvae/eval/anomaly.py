@@ -28,17 +28,11 @@ from sklearn import metrics
 
 from ssvae import batching
 from ssvae import losses
-from ssvae import types
+from ssvae import model_spec
 
 Array = jax.Array
 EncodeFn = Callable[[Array], tuple[Array, Array, Optional[Array]]]
 DecodeFn = Callable[[Array, Optional[Array]], tuple[Array, Optional[Array]]]
-
-
-def _check_likelihood(likelihood: str) -> None:
-  if likelihood not in types.LIKELIHOODS:
-    raise ValueError(f"Unknown likelihood {likelihood!r}; expected one of "
-                     f"{types.LIKELIHOODS}.")
 
 
 def _check_num_samples(num_samples: int) -> None:
@@ -55,7 +49,6 @@ def reconstruction_log_prob(encode_fn: EncodeFn, decode_fn: DecodeFn,
   Pure JAX and jit-friendly (num_samples and likelihood must be static).
   The L decoder passes are vmapped, so memory grows as L * N * |x|.
   """
-  _check_likelihood(likelihood)
   _check_num_samples(num_samples)
   z_mean, z_logvar, class_logits = encode_fn(x)
   y = None if class_logits is None else jax.nn.softmax(class_logits, axis=-1)
@@ -64,7 +57,7 @@ def reconstruction_log_prob(encode_fn: EncodeFn, decode_fn: DecodeFn,
 
   def log_likelihood(z: Array) -> Array:
     recon_loc, recon_var = decode_fn(z, y)
-    if likelihood == types.GAUSSIAN and recon_var is None:
+    if likelihood == model_spec.GAUSSIAN and recon_var is None:
       raise ValueError("likelihood 'gaussian' needs decode_fn to return a "
                        "variance, but it returned recon_var=None.")
     return losses.reconstruction_log_likelihood(x, recon_loc, recon_var,
@@ -83,7 +76,6 @@ def anomaly_scores(encode_fn: EncodeFn, decode_fn: DecodeFn, x: np.ndarray,
   Returns float numpy [N]. Each batch draws its own noise from
   fold_in(rng, batch_index). progress: show a progress bar.
   """
-  _check_likelihood(likelihood)
   _check_num_samples(num_samples)
 
   @jax.jit
@@ -95,13 +87,19 @@ def anomaly_scores(encode_fn: EncodeFn, decode_fn: DecodeFn, x: np.ndarray,
                                  progress=progress, output_ndim=1)
 
 
-def roc_auc(scores: np.ndarray, is_anomaly: np.ndarray) -> float:
-  """Area under the ROC curve of scores (higher = anomaly) vs boolean truth."""
+def scores_and_truth(scores, is_anomaly) -> tuple[np.ndarray, np.ndarray]:
+  """(float64 scores, is_anomaly) as arrays, checked to be 1-d of one length."""
   scores = np.asarray(scores, dtype=np.float64)
   is_anomaly = np.asarray(is_anomaly)
   if scores.ndim != 1 or is_anomaly.shape != scores.shape:
     raise ValueError(f"scores and is_anomaly must be 1-d of equal length, got "
                      f"shapes {scores.shape} and {is_anomaly.shape}.")
+  return scores, is_anomaly
+
+
+def roc_auc(scores: np.ndarray, is_anomaly: np.ndarray) -> float:
+  """Area under the ROC curve of scores (higher = anomaly) vs boolean truth."""
+  scores, is_anomaly = scores_and_truth(scores, is_anomaly)
   if is_anomaly.dtype != np.bool_:
     if not np.all(np.isin(is_anomaly, (0, 1))):
       raise ValueError("is_anomaly must be boolean (or 0/1).")

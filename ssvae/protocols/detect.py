@@ -8,12 +8,12 @@ workdir so that later calls reuse it:
     data only (held out of training; without the anomaly class when the run
     held one out): a percentile of the validation scores, or the score above
     which a target fraction of them lies (the false-positive rate);
-  * after feedback, the fine-tuned model (ssvae.detect_feedback), whose
+  * after feedback, the fine-tuned model (ssvae.protocols.detect_feedback), whose
     false-positive and false-negative class probabilities adjust the score
     as in the feedback experiment, s' = s (1 - p_fp) + s_max p_fn, with
     s_max the largest validation score.
 
-Score: -log of the Monte-Carlo reconstruction probability (ssvae.anomaly);
+Score: -log of the Monte-Carlo reconstruction probability (ssvae.eval.anomaly);
 higher is more anomalous, and a point is flagged when its score exceeds the
 threshold.
 """
@@ -26,16 +26,16 @@ from typing import Any, Optional
 import jax
 import numpy as np
 
-from ssvae import anomaly
 from ssvae import batching
-from ssvae import detect_feedback
 from ssvae import errors
-from ssvae import feedback
 from ssvae import io_utils
+from ssvae import model_spec
 from ssvae import rng
 from ssvae import steps
 from ssvae import train
-from ssvae import types
+from ssvae.eval import anomaly
+from ssvae.protocols import detect_feedback
+from ssvae.protocols import feedback
 
 DETECTOR_FILE = "detector.json"
 STATES = ("selected", "last")
@@ -199,7 +199,7 @@ def describe(threshold: Threshold) -> str:
 
 def check_can_score(variant: str, source: str) -> None:
   """The score needs a decoder: the supervised sibling has none."""
-  if not types.has_decoder(variant):
+  if not model_spec.has_decoder(variant):
     raise errors.UserInputError(
         f"{source} is a {variant!r} run: it has no decoder, so it cannot "
         "score reconstruction probability. Use a 'semi_supervised' or "
@@ -306,7 +306,7 @@ def _raw_outputs(detector: Detector, x: np.ndarray, progress: bool):
       num_samples=detector.settings.num_samples,
       likelihood=detector.base.dataset.likelihood,
       batch_size=detector.batch_size, progress=progress)
-  if not types.has_classifier(detector.base.config.model.variant):
+  if not model_spec.has_classifier(detector.base.config.model.variant):
     return raw, None
   logits = batching.map_in_batches(
       jax.jit(lambda batch: encode_fn(batch)[2]), x, detector.batch_size)

@@ -18,7 +18,7 @@ A sweep config (configs/table*.py, built with `configs.common.table_sweep`) hold
   plots: names from plots.PLOTS, written as DIR/<name>.png.
 
 `run_sweep(config, workdir, command=...)` trains every cell in
-workdir/runs/<cell name>/ with train.train_and_evaluate and writes
+workdir/runs/<cell name>/ with evaluation.train_and_evaluate and writes
 results.csv (one row per cell x seed), results.json and results.md (one row
 per cell, mean ± sample std).
 
@@ -55,9 +55,10 @@ from ssvae import config_validation
 from ssvae import data as data_lib
 from ssvae import errors
 from ssvae import io_utils
-from ssvae import plots
 from ssvae import train
 from ssvae import workdir as workdir_lib
+from ssvae.eval import evaluation
+from ssvae.eval import plots
 
 RUNS_DIR = "runs"
 # Per-run columns of results.csv besides the axes and the metrics.
@@ -359,7 +360,7 @@ def run_cells(cells: Sequence[Cell], workdir: str, *, devices=None,
                  unit="cell", disable=None) as bar:
     for cell in pending:
       start = time.time()
-      results[cell.name] = train.train_and_evaluate(
+      results[cell.name] = evaluation.train_and_evaluate(
           cell.config, run_dir(workdir, cell), devices=devices,
           experiment=train.experiment_from_dataset(
               cell.config, data.get(cell.config.data), devices),
@@ -414,7 +415,8 @@ def result_rows(cells: Sequence[Cell], results: dict[str, dict],
   return rows
 
 
-def _stats(values: Sequence[float]) -> MetricStats:
+def metric_stats(values: Sequence[float]) -> MetricStats:
+  """Mean, sample std (ddof=1; nan for one value) and count of `values`."""
   values = np.asarray(values, np.float64)
   std = float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
   return MetricStats(mean=float(np.mean(values)), std=std, n=len(values))
@@ -426,7 +428,7 @@ def summarize(cells: Sequence[Cell], rows: Sequence[dict],
   summary = []
   for cell in cells:
     cell_rows = [r for r in rows if r["cell"] == cell.name]
-    stats = {m: _stats([r[m] for r in cell_rows])
+    stats = {m: metric_stats([r[m] for r in cell_rows])
              for m in (*metrics, "selected_step")
              if cell_rows and cell_rows[0][m] is not None}
     summary.append(CellSummary(name=cell.name, axes=cell.axes, stats=stats,

@@ -18,7 +18,7 @@ import numpy as np
 
 from ssvae import errors
 from ssvae import io_utils
-from ssvae import plots
+from ssvae.eval import plots
 
 SPLIT_STYLES = {"validation": "-", "test": "--", "train": ":"}
 EVAL_SPLITS = ("validation", "test")

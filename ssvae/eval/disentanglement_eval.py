@@ -22,10 +22,10 @@ import ml_collections
 import numpy as np
 
 from ssvae import batching
-from ssvae import disentanglement
 from ssvae import errors
+from ssvae import model_spec
 from ssvae import steps
-from ssvae import types
+from ssvae.eval import disentanglement
 
 BETA_VAE_FIELDS = ("batch_size", "num_train", "num_eval", "seed")
 # Metric points drawn per lookup; codes are looked up, not encoded, so a
@@ -78,7 +78,7 @@ def _check_experiment(exp) -> None:
         f"The betaVAE score needs a data set with generative factors "
         f"(factor_sizes); {exp.dataset.name!r} has none. Remove "
         f"config.beta_vae or use dsprites.")
-  if not types.has_decoder(exp.config.model.variant):
+  if not model_spec.has_decoder(exp.config.model.variant):
     raise ValueError(
         f"The betaVAE score is computed on the encoder mean z, which the "
         f"{exp.config.model.variant!r} variant does not have; remove "

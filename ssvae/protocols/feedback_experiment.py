@@ -48,19 +48,19 @@ import jax
 import ml_collections
 import numpy as np
 
-from ssvae import anomaly
 from ssvae import batching
 from ssvae import config_diff
 from ssvae import data as data_lib
 from ssvae import errors
-from ssvae import feedback
 from ssvae import io_utils
+from ssvae import model_spec
 from ssvae import rng
 from ssvae import steps
-from ssvae import sweep
 from ssvae import train
-from ssvae import types
 from ssvae import workdir as workdir_lib
+from ssvae.eval import anomaly
+from ssvae.protocols import feedback
+from ssvae.protocols import sweep
 
 ROUND_RESULTS = "round_results.json"
 ROUND_SCORES = "scores.npz"
@@ -88,7 +88,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     raise errors.ConfigError(
         "config.feedback is missing (see "
         "configs/feedback_mnist.py).")
-  if config.model.variant != types.SEMI_SUPERVISED:
+  if config.model.variant != model_spec.SEMI_SUPERVISED:
     raise errors.ConfigError(
         f"config.model.variant must be 'semi_supervised' (feedback needs the "
         f"class head and the decoder), got {config.model.variant!r}.")
@@ -120,17 +120,11 @@ def check_config(config: ml_collections.ConfigDict) -> None:
 
 def _claim_workdir(config, workdir: str) -> None:
   """Writes workdir/config.json, refusing a workdir of another experiment."""
-  path = os.path.join(workdir, "config.json")
-  current = io_utils.read_json_string(config.to_json_best_effort())
-  if os.path.exists(path):
-    changed = config_diff.changed_fields(io_utils.read_json(path), current,
-                                         ignore=_CONTINUABLE_FIELDS)
-    if changed:
-      raise errors.WorkdirError(
-          f"{workdir} holds a feedback experiment with a different config "
-          f"(fields {', '.join(changed)}); use a new --workdir or restore "
-          "those values.")
-  io_utils.atomic_write_text(path, config.to_json_best_effort(indent=2) + "\n")
+  config_diff.check_same_experiment(workdir, config,
+                                    ignore=_CONTINUABLE_FIELDS,
+                                    what="a feedback experiment")
+  io_utils.atomic_write_text(os.path.join(workdir, "config.json"),
+                             config.to_json_best_effort(indent=2) + "\n")
 
 
 # -------------------------------------------------------------------- data
@@ -162,18 +156,6 @@ def split_test_set(y: np.ndarray, anomaly_class: int,
     pool.append(rows[:len(rows) // 2])
   pool = np.sort(np.concatenate(pool))
   return PoolEvalSplit(pool=pool, eval=np.setdiff1d(np.arange(len(y)), pool))
-
-
-def _normal_labeled_indices(config, normal_y: np.ndarray, num_classes: int,
-                            seed: int) -> np.ndarray:
-  """The labeled normal points of one seed, as train.build_experiment picks."""
-  data = config.data
-  if data.label_fraction >= 0:
-    return data_lib.select_labeled_indices(
-        normal_y, fraction=data.label_fraction, num_classes=num_classes,
-        seed=seed)
-  return data_lib.select_labeled_indices(
-      normal_y, num_labels=data.num_labels, num_classes=num_classes, seed=seed)
 
 
 def build_round_experiment(config, dataset: data_lib.Dataset,
@@ -218,7 +200,8 @@ def build_round_experiment(config, dataset: data_lib.Dataset,
   normal_y = dataset.train.y[dataset.train.y != anomaly_class]
   num_normal = len(normal_y)
   seeds = [config.seed + s for s in range(config.train.num_seeds)]
-  normal_labeled = [_normal_labeled_indices(config, normal_y, num_classes, s)
+  normal_labeled = [train.labeled_indices_from_config(config, normal_y,
+                                                     num_classes, s)
                     for s in seeds]
   starts = num_normal + np.cumsum([0] + [len(fb) for fb in labels[:-1]])
   labeled = [np.concatenate([idx, start + np.arange(len(fb))])
@@ -437,13 +420,6 @@ def _run_rounds(config, workdir: str, dataset: data_lib.Dataset,
   return summary
 
 
-def _stats(values) -> sweep.MetricStats:
-  values = np.asarray(values, np.float64)
-  std = float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
-  return sweep.MetricStats(mean=float(np.mean(values)), std=std,
-                           n=len(values))
-
-
 def results_markdown(summary: dict) -> str:
   """The results table: one row per number of feedback labels."""
   lines = [
@@ -459,9 +435,10 @@ def results_markdown(summary: dict) -> str:
       "uses s * (1 - p_fp) + s_max * p_fn.", "",
       "| feedback labels | FP labels | FN labels | AUC | adjusted AUC |",
       "|---|---|---|---|---|"]
+  cell = lambda values: sweep.format_stats(sweep.metric_stats(values))
   for r in summary["rounds"]:
     lines.append(
         f"| {r['num_feedback']} | {np.mean(r['num_fp']):g} | "
-        f"{np.mean(r['num_fn']):g} | {sweep.format_stats(_stats(r['auc']))} | "
-        f"{sweep.format_stats(_stats(r['auc_adjusted']))} |")
+        f"{np.mean(r['num_fn']):g} | {cell(r['auc'])} | "
+        f"{cell(r['auc_adjusted'])} |")
   return "\n".join(lines) + "\n"

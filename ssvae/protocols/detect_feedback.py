@@ -1,7 +1,7 @@
 """Fine-tunes one seed of a trained run on a user's false-alarm feedback.
 
 The trained class head has num_classes outputs; feedback adds the two classes
-of ssvae.feedback (false positive = num_classes, false negative =
+of ssvae.protocols.feedback (false positive = num_classes, false negative =
 num_classes + 1). `grow_state` widens the trained parameters to the bigger
 head: every weight keeps its trained values, and the new entries (two class
 logits, and the two decoder inputs that carry their probabilities) start at
@@ -29,11 +29,11 @@ import numpy as np
 
 from ssvae import data as data_lib
 from ssvae import errors
-from ssvae import feedback
+from ssvae import model_spec
 from ssvae import rng
 from ssvae import steps
 from ssvae import train
-from ssvae import types
+from ssvae.protocols import feedback
 
 FEEDBACK_POINTS = "feedback_points.npz"
 
@@ -131,7 +131,7 @@ def finetune_config(base_config: ml_collections.ConfigDict, seed: int,
 
 
 def check_can_take_feedback(variant: str) -> None:
-  if variant != types.SEMI_SUPERVISED:
+  if variant != model_spec.SEMI_SUPERVISED:
     raise errors.UserInputError(
         f"Feedback needs a class head and a decoder; this run's model is "
         f"{variant!r}. Train a 'semi_supervised' model to use feedback.")

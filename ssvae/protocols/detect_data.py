@@ -13,8 +13,8 @@ import os
 import numpy as np
 
 from ssvae import errors
-from ssvae import feedback
 from ssvae.data import idx
+from ssvae.protocols import feedback
 
 FALSE_POSITIVE = "false_positive"
 FALSE_NEGATIVE = "false_negative"

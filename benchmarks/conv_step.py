@@ -32,7 +32,6 @@ speedup=<ratio>` (and `torch_examples_per_s=<best torch mode>`).
 """
 
 import dataclasses
-import json
 import os
 import statistics
 import subprocess
@@ -46,6 +45,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from benchmarks import worker_protocol
 from configs import dsprites_multihead
 from configs import mnist_cnn
 from ssvae import data as data_lib
@@ -89,7 +89,6 @@ _TORCH_PYTHON = flags.DEFINE_string(
 _WORKER = flags.DEFINE_enum("worker", None, PATHS,
                             "Internal: run as the worker of one path.")
 
-_PREFIX = "@@"  # marks protocol lines on a worker's stdout
 
 
 def base_config(family: str) -> ml_collections.ConfigDict:
@@ -234,25 +233,14 @@ def cnn_flops_per_example(config) -> float:
   return 2 * (3 * macs - first)
 
 
-def _send(obj) -> None:
-  print(_PREFIX + json.dumps(obj), flush=True)
-
-
 def worker(family: str, path: str) -> None:
   """Serves `time MODE STEPS` requests on stdin until `quit`."""
   extra = [int(n) for n in _CHUNKS.value] if path == NEW else []
   runners = _runners(family, path, extra)
   if path in (OLD, NEW):
     runners[MATMUL] = matmul_runner()
-  _send({"ready": True, "xla_flags": os.environ.get("XLA_FLAGS", ""),
-         "compile_s": {m: round(c, 1) for m, (_, c) in runners.items()},
-         "modes": list(runners)})
-  for line in sys.stdin:
-    words = line.split()
-    if not words or words[0] == "quit":
-      return
-    _, mode, steps = words
-    _send({"mode": mode, "seconds_per_step": runners[mode][0](int(steps))})
+  worker_protocol.serve(
+      runners, f"XLA_FLAGS='{os.environ.get('XLA_FLAGS', '')}'")
 
 
 def worker_env(path: str) -> dict:
@@ -286,18 +274,12 @@ class _Worker:
         argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         env=env,
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    self.info = self._receive()
-
-  def _receive(self) -> dict:
-    for line in self.proc.stdout:
-      if line.startswith(_PREFIX):
-        return json.loads(line[len(_PREFIX):])
-    raise RuntimeError(f"benchmark worker exited ({self.proc.wait()}).")
+    self.info = worker_protocol.receive(self.proc.stdout)
 
   def time(self, mode: str, steps: int) -> float:
     self.proc.stdin.write(f"time {mode} {steps}\n")
     self.proc.stdin.flush()
-    return self._receive()["seconds_per_step"]
+    return worker_protocol.receive(self.proc.stdout)["seconds_per_step"]
 
   def close(self) -> None:
     if self.proc.poll() is None:
@@ -325,11 +307,11 @@ def main(family: str) -> None:
           f"device(s), {os.cpu_count()} CPUs")
     for path, w in workers.items():
       if path == TORCH:
-        print(f"  {path}: {w.info['xla_flags']}; first call s: "
+        print(f"  {path}: {w.info['about']}; first call s: "
               f"{w.info['compile_s']}")
         continue
       s = path_settings(family, path)
-      print(f"  {path}: XLA_FLAGS='{w.info['xla_flags']}' "
+      print(f"  {path}: {w.info['about']} "
             f"conv_impl={s['conv_impl']} chunk={s['steps_per_call']} steps "
             f"(scan_unroll={s['scan_unroll']}, {s['loop']}); "
             f"first call s: {w.info['compile_s']}")

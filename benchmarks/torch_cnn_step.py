@@ -16,20 +16,20 @@ with strides 1-1-2 and BatchNorm, a 3x3 transposed conv to 1 channel),
 Bernoulli likelihood, ELBO + alpha * cross-entropy on the labeled half,
 RMSprop (decay 0.9, momentum 0.9, lr 1e-3), binary 28x28 inputs, one fixed
 batch. Two modes: NCHW ("eager") and channels_last memory format
-("eager_cl"); and "matmul", the float32 GEMM rate (2048^2 matmuls). Speaks conv_step's worker protocol on stdin/stdout: imports
-nothing from ssvae or jax.
+("eager_cl"); and "matmul", the float32 GEMM rate (2048^2 matmuls).
+Speaks benchmarks/worker_protocol.py on stdin/stdout; imports nothing from
+ssvae or jax.
 """
 
 import argparse
-import json
-import sys
 import time
 
 import torch
 from torch import nn
 import torch.nn.functional as F
 
-PREFIX = "@@"
+from benchmarks import worker_protocol
+
 LATENT, CLASSES, ALPHA = 2, 10, 100.0
 
 
@@ -126,10 +126,6 @@ def matmul_runner(n: int = 2048):
   return run, time.perf_counter() - start
 
 
-def send(obj) -> None:
-  print(PREFIX + json.dumps(obj), flush=True)
-
-
 def main() -> None:
   parser = argparse.ArgumentParser()
   parser.add_argument("--batch_size", type=int, default=64)
@@ -137,16 +133,8 @@ def main() -> None:
   runners = {"eager": runner(args.batch_size, False),
              "eager_cl": runner(args.batch_size, True),
              "matmul": matmul_runner()}
-  send({"ready": True, "xla_flags": f"torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads",
-        "compile_s": {m: round(c, 1) for m, (_, c) in runners.items()},
-        "modes": list(runners)})
-  for line in sys.stdin:
-    words = line.split()
-    if not words or words[0] == "quit":
-      return
-    _, mode, steps = words
-    send({"mode": mode, "seconds_per_step": runners[mode][0](int(steps))})
+  worker_protocol.serve(runners, f"torch {torch.__version__}, "
+                        f"{torch.get_num_threads()} threads")
 
 
 if __name__ == "__main__":

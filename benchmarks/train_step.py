@@ -42,14 +42,19 @@ _FAMILY = flags.DEFINE_enum(
     "dense: this module's benchmark; cnn, multihead_cnn: conv_step's.")
 
 
-def best_time(fn, repeats: int) -> float:
-  fn()  # compile and warm up
+def min_seconds(fn, repeats: int) -> float:
+  """The fastest of `repeats` calls of fn()."""
   times = []
   for _ in range(repeats):
     t0 = time.perf_counter()
     fn()
     times.append(time.perf_counter() - t0)
   return min(times)
+
+
+def best_time(fn, repeats: int) -> float:
+  fn()  # compile and warm up
+  return min_seconds(fn, repeats)
 
 
 def matmul_peak_flops(n: int) -> float:

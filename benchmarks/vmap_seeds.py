@@ -25,7 +25,6 @@ lax.scan (a while loop) run far slower than the same step outside one
 (jax-ml/jax#12868); keep --cnn_steps small on CPU.
 """
 
-import time
 
 from absl import flags
 import jax
@@ -87,15 +86,6 @@ class ChunkRunner:
     jax.block_until_ready(metrics)
 
 
-def best_seconds(run, repeats: int) -> float:
-  times = []
-  for _ in range(repeats):
-    t0 = time.perf_counter()
-    run()
-    times.append(time.perf_counter() - t0)
-  return min(times)
-
-
 def _compiled_chunk(exp, steps_per_call: int, state, pools, keys, x, y):
   return train.make_train_chunk(exp, steps_per_call).lower(
       state, pools, keys, x, y).compile()
@@ -124,7 +114,7 @@ def vmapped_and_sequential(family: str, num_seeds: int, num_steps: int,
       _compiled_chunk(exp, steps_per_call, state, pools, keys, x, y),
       state, pools, keys, x, y)
   vmapped.run(1)  # warm-up
-  vmapped_s = best_seconds(lambda: vmapped.run(calls), repeats)
+  vmapped_s = train_step_benchmark.min_seconds(lambda: vmapped.run(calls), repeats)
 
   single_exp = train.experiment_from_dataset(
       family_config(family, num_steps, 1, batch_size), dataset, devices)
@@ -137,7 +127,7 @@ def vmapped_and_sequential(family: str, num_seeds: int, num_steps: int,
     for runner in runners:  # one seed finishes before the next starts
       runner.run(calls)
 
-  return vmapped_s, best_seconds(sequential, repeats), calls * steps_per_call
+  return vmapped_s, train_step_benchmark.min_seconds(sequential, repeats), calls * steps_per_call
 
 
 def main(_):

@@ -423,7 +423,7 @@ def test_only_trains_the_matching_cells_and_shares_the_ledger(
   workdir = tmp_path / "shared_workdir"
   names = [c.name for c in sweep.expand_cells(tiny_sweep())]
   trained = []
-  monkeypatch.setattr(train, "train_and_evaluate",
+  monkeypatch.setattr(evaluation, "train_and_evaluate",
                       replaying(finished_sweep, trained))
   last = names[-1]
   sweep.run_sweep(tiny_sweep(), str(workdir), command="c",

@@ -169,6 +169,13 @@ def _cell_text(cell: dict, metric: str) -> str:
   return f"{s['mean']:.4f} ± {s['std']:.4f} (n={s['n']})"
 
 
+def _metric_rows(rows: dict, counts: list, metric: str) -> list[str]:
+  """One markdown row per comparison row: `metric` at each label count."""
+  return [f"| {label} | " + " | ".join(
+      _cell_text(by_count[n], metric) if n in by_count else "—"
+      for n in counts) + " |" for label, by_count in rows.items()]
+
+
 def comparison_markdown(ledger: dict, ledger_path: str,
                         quoted: str = "") -> str:
   """A sweep's results.json as rows x label counts, test accuracy of the
@@ -195,10 +202,7 @@ def comparison_markdown(ledger: dict, ledger_path: str,
                f"`{c}` ({n} cells)" for c, n in ledger["git_commits"].items()),
            "", "## Test accuracy of the validation-selected state", "",
            "Mean ± sample std over seeds (n seeds).", "", header, rule]
-  for label, by_count in rows.items():
-    lines.append(f"| {label} | " + " | ".join(
-        _cell_text(by_count[n], "accuracy") if n in by_count else "—"
-        for n in counts) + " |")
+  lines += _metric_rows(rows, counts, "accuracy")
   if quoted:
     for label, values in quoted_rows.items():
       lines.append(f"| {label} (quoted, not run here) | " + " | ".join(
@@ -207,8 +211,5 @@ def comparison_markdown(ledger: dict, ledger_path: str,
               "and selection are not ours."]
   lines += ["", "## Validation accuracy (the selection metric)", "", header,
             rule]
-  for label, by_count in rows.items():
-    lines.append(f"| {label} | " + " | ".join(
-        _cell_text(by_count[n], "val_accuracy") if n in by_count else "—"
-        for n in counts) + " |")
+  lines += _metric_rows(rows, counts, "val_accuracy")
   return "\n".join(lines) + "\n"

@@ -49,10 +49,10 @@ from benchmarks import worker_protocol
 from configs import dsprites_multihead
 from configs import mnist_cnn
 from ssvae import data as data_lib
+from ssvae import model_spec
 from ssvae import rng
 from ssvae import train
 from ssvae import xla_flags
-from ssvae.models import fast_conv
 
 FAMILIES = ("cnn", "multihead_cnn")
 OLD, NEW = "old", "new"
@@ -127,9 +127,10 @@ def lax_scan(body, carry, length, unroll):
 def path_settings(family: str, path: str) -> dict:
   config = base_config(family)
   if path == OLD:
-    return dict(conv_impl=fast_conv.XLA, steps_per_call=OLD_STEPS_PER_CALL,
+    return dict(conv_impl=model_spec.XLA, steps_per_call=OLD_STEPS_PER_CALL,
                 scan_unroll=OLD_SCAN_UNROLL, loop="lax.scan")
-  return dict(conv_impl=fast_conv.XLA if path == NO_FORMS else fast_conv.CPU,
+  return dict(conv_impl=(model_spec.XLA if path == NO_FORMS
+                         else model_spec.CPU),
               steps_per_call=config.train.steps_per_call,
               scan_unroll=config.train.scan_unroll, loop="train.unrolled_scan")
 

@@ -15,7 +15,6 @@ from ssvae import model_spec
 from ssvae import models
 from ssvae import selection
 from ssvae.data import registry as data_registry
-from ssvae.models import fast_conv
 
 # The valid names come from the registries that use them.
 DATA_NAMES = data_registry.NAMES
@@ -72,9 +71,9 @@ def _validate_family_fields(model) -> None:
   channels = get("conv_channels")
   _positive_ints("conv_channels", channels)
   _positive_ints("kernel_size", get("kernel_size"))
-  if get("conv_impl") not in fast_conv.MODEL_IMPLS:
+  if get("conv_impl") not in model_spec.CONV_IMPL_MODES:
     raise ConfigError(f"config.model.conv_impl={get('conv_impl')!r} is not "
-                      f"one of {fast_conv.MODEL_IMPLS}.")
+                      f"one of {model_spec.CONV_IMPL_MODES}.")
   if module is models.CnnVAE:
     _positive_ints("conv_strides", get("conv_strides"), length=len(channels))
   else:

@@ -1,7 +1,8 @@
 """What describes a model, shared by models, losses and the training loop.
 
 The names of the model variants (and which parts each has), of the decoder's
-view of y (decoder_y) and of the likelihoods, and ModelOutput, what every
+view of y (decoder_y), of the likelihoods and of the ways the convolutional
+models compute their convolutions (conv_impl), and ModelOutput, what every
 model returns. (Was ssvae/types.py, which shadowed the standard library.)
 """
 
@@ -35,6 +36,16 @@ DECODER_Y_MODES = (SOFTMAX, STRAIGHT_THROUGH, GUMBEL_SOFTMAX, DETACHED)
 BERNOULLI = "bernoulli"
 GAUSSIAN = "gaussian"
 LIKELIHOODS = (BERNOULLI, GAUSSIAN)
+
+# How a convolutional model computes its convolutions (its conv_impl field;
+# ssvae.models.fast_conv): every layer as flax computes it (XLA, also the
+# name of flax's form of one layer), the per-layer forms measured fastest on
+# XLA:CPU (CPU; each model says which), or CPU when jax's default backend is
+# the CPU, else XLA (AUTO: accelerators keep flax's layers).
+AUTO = "auto"
+XLA = "xla"
+CPU = "cpu"
+CONV_IMPL_MODES = (AUTO, XLA, CPU)
 
 
 def has_classifier(variant: str) -> bool:

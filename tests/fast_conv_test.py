@@ -80,9 +80,9 @@ def test_xla_impls_compute_exactly_what_flax_does():
   x = _x(7, 8)
   for reference, layer in [
       (nn.ConvTranspose(4, (3, 3), strides=(2, 2), padding="SAME"),
-       fast_conv.ConvTranspose(4, (3, 3), (2, 2), impl=fast_conv.XLA)),
+       fast_conv.ConvTranspose(4, (3, 3), (2, 2), impl=model_spec.XLA)),
       (nn.Conv(4, (3, 3), strides=(2, 2), padding="SAME"),
-       fast_conv.Conv(4, (3, 3), (2, 2), impl=fast_conv.XLA))]:
+       fast_conv.Conv(4, (3, 3), (2, 2), impl=model_spec.XLA))]:
     variables = _perturbed(reference.init(jax.random.key(0), x))
     np.testing.assert_array_equal(layer.apply(variables, x),
                                   reference.apply(variables, x))
@@ -117,12 +117,12 @@ def test_bad_impls_are_refused():
 
 
 def test_auto_uses_the_cpu_forms_on_cpu_only(monkeypatch):
-  assert fast_conv.use_cpu_forms(fast_conv.CPU)
-  assert not fast_conv.use_cpu_forms(fast_conv.XLA)
+  assert fast_conv.use_cpu_forms(model_spec.CPU)
+  assert not fast_conv.use_cpu_forms(model_spec.XLA)
   monkeypatch.setattr(jax, "default_backend", lambda: "cpu")
-  assert fast_conv.use_cpu_forms(fast_conv.AUTO)
+  assert fast_conv.use_cpu_forms(model_spec.AUTO)
   monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
-  assert not fast_conv.use_cpu_forms(fast_conv.AUTO)
+  assert not fast_conv.use_cpu_forms(model_spec.AUTO)
 
 
 def _rngs(seed):
@@ -157,7 +157,7 @@ def _loss_and_grads(model, variables, x):
 def test_models_compute_the_same_with_either_impl(make_model, input_shape):
   """The CPU forms are the same model: same variables, loss and gradients."""
   x = jax.random.uniform(jax.random.key(3), (4,) + input_shape)
-  reference, fast = make_model(fast_conv.XLA), make_model(fast_conv.CPU)
+  reference, fast = make_model(model_spec.XLA), make_model(model_spec.CPU)
   variables = reference.init(_rngs(0), x, train=False)
   jax.tree.map(np.testing.assert_array_equal, variables,
                fast.init(_rngs(0), x, train=False))

@@ -26,9 +26,9 @@ Config fields (config.model), read by `build_model`:
   Optional, multihead_cnn: conv_channels (32, 32, 64, 64), decoder_channels
     (64, 32, 32), kernel_size 4, conv_impl 'auto'.
   conv_impl (cnn, multihead_cnn): how the convolutions are computed, one of
-    fast_conv.MODEL_IMPLS; the same model and parameters either way ('auto':
-    the forms measured fastest on XLA:CPU when jax runs on the CPU, flax's
-    layers elsewhere). Not in the configs: an implementation detail.
+    model_spec.CONV_IMPL_MODES; the same model and parameters either way
+    ('auto': the forms measured fastest on XLA:CPU when jax runs on the CPU,
+    flax's layers elsewhere). Not in the configs: an implementation detail.
 """
 
 from typing import Any

@@ -59,7 +59,7 @@ class CnnVAE(common.ClassHeadVAE):
     kernel_size: square kernel of every conv.
     batch_norm_momentum: decay of the running batch statistics.
     decoder_y: what the semi_supervised decoder sees of y (common.DecoderY).
-    conv_impl: how the convolutions are computed (fast_conv.MODEL_IMPLS;
+    conv_impl: how the convolutions are computed (model_spec.CONV_IMPL_MODES;
       the same function and parameters either way). The CPU forms: strided
       encoder convs take their input gradient from the space-to-depth form,
       strided transposed convs are sub-pixel convs, and the output layer
@@ -71,7 +71,7 @@ class CnnVAE(common.ClassHeadVAE):
   conv_strides: tuple = (1, 1, 2)
   kernel_size: int = 3
   batch_norm_momentum: float = 0.99
-  conv_impl: str = fast_conv.AUTO
+  conv_impl: str = model_spec.AUTO
 
   def __post_init__(self):
     common.check_input_axes(self.input_shape, "cnn", "images", "H, W, C")
@@ -84,7 +84,7 @@ class CnnVAE(common.ClassHeadVAE):
     self.encoder_convs = [
         fast_conv.Conv(channels, kernel, (stride, stride),
                        impl=(fast_conv.SPACE_TO_DEPTH_GRAD if cpu
-                             else fast_conv.XLA))
+                             else model_spec.XLA))
         for channels, stride in zip(self.conv_channels, self.conv_strides)]
     self.encoder_conv_norms = [norm() for _ in self.conv_channels]
     self.encoder_dense = [nn.Dense(size) for size in self.hidden_sizes]
@@ -98,7 +98,7 @@ class CnnVAE(common.ClassHeadVAE):
       self.decoder_convs = [
           fast_conv.ConvTranspose(channels, kernel, (stride, stride),
                                   impl=(fast_conv.SUBPIXEL if cpu
-                                        else fast_conv.XLA))
+                                        else model_spec.XLA))
           for channels, stride in zip(reversed(self.conv_channels),
                                       self.conv_strides)]
       self.decoder_conv_norms = [norm() for _ in self.conv_channels]
@@ -106,7 +106,7 @@ class CnnVAE(common.ClassHeadVAE):
           self.likelihood,
           functools.partial(fast_conv.ConvTranspose, self.input_shape[-1],
                             kernel, impl=(fast_conv.SHIFTED_SUM if cpu
-                                          else fast_conv.XLA)))
+                                          else model_spec.XLA)))
 
   def _conv_map_shape(self) -> tuple:
     """(h, w, channels) of the encoder's last conv map."""

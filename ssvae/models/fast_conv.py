@@ -44,22 +44,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ssvae import model_spec
+
 Array = jax.Array
 
-XLA = "xla"
+# One layer's impls; model_spec.XLA is flax's own. What a whole model's
+# conv_impl takes is model_spec.CONV_IMPL_MODES (use_cpu_forms).
 SUBPIXEL = "subpixel"
 SHIFTED_SUM = "shifted_sum"
 SPACE_TO_DEPTH_GRAD = "space_to_depth_grad"
-TRANSPOSE_IMPLS = (XLA, SUBPIXEL, SHIFTED_SUM)
-CONV_IMPLS = (XLA, SPACE_TO_DEPTH_GRAD)
-
-# What a model's conv_impl field takes: every layer as flax computes it
-# (XLA), the per-layer forms measured fastest on XLA:CPU (CPU; each model
-# says which), or CPU when jax's default backend is the CPU, else XLA (AUTO:
-# accelerators keep flax's layers).
-AUTO = "auto"
-CPU = "cpu"
-MODEL_IMPLS = (AUTO, XLA, CPU)
+TRANSPOSE_IMPLS = (model_spec.XLA, SUBPIXEL, SHIFTED_SUM)
+CONV_IMPLS = (model_spec.XLA, SPACE_TO_DEPTH_GRAD)
 
 _DIMENSION_NUMBERS = ("NHWC", "HWIO", "NHWC")
 
@@ -159,25 +154,19 @@ def subpixel_conv_transpose(x: Array, kernel: Array, strides: tuple,
   return depth_to_space(y, strides) if (sh, sw) != (1, 1) else y
 
 
-def check_model_impl(conv_impl: str, model_name: str) -> None:
-  if conv_impl not in MODEL_IMPLS:
-    raise ValueError(f"{model_name}: conv_impl={conv_impl!r} is not one of "
-                     f"{MODEL_IMPLS}.")
-
-
 def use_cpu_forms(conv_impl: str) -> bool:
   """Whether a model with this conv_impl uses the CPU forms (at trace time:
   AUTO asks jax's default backend)."""
-  if conv_impl == AUTO:
+  if conv_impl == model_spec.AUTO:
     return jax.default_backend() == "cpu"
-  return conv_impl == CPU
+  return conv_impl == model_spec.CPU
 
 
 def conv_transpose_same(x: Array, kernel: Array, strides: tuple,
-                        impl: str = XLA) -> Array:
+                        impl: str = model_spec.XLA) -> Array:
   """lax.conv_transpose(x, kernel, strides, 'SAME') computed by `impl`."""
   strides = tuple(strides)
-  if impl == XLA:
+  if impl == model_spec.XLA:
     return jax.lax.conv_transpose(x, kernel, strides, "SAME")
   if impl in (SUBPIXEL, SHIFTED_SUM):
     return subpixel_conv_transpose(x, kernel, strides,
@@ -246,10 +235,10 @@ space_to_depth_grad_conv.defvjp(_s2d_forward, _s2d_backward)
 
 
 def conv_same(x: Array, kernel: Array, strides: tuple,
-              impl: str = XLA) -> Array:
+              impl: str = model_spec.XLA) -> Array:
   """SAME convolution (flax.linen.Conv's) computed by `impl`."""
   strides = tuple(strides)
-  if impl == XLA or strides == (1, 1):
+  if impl == model_spec.XLA or strides == (1, 1):
     return xla_conv(x, kernel, strides)
   if impl == SPACE_TO_DEPTH_GRAD:
     return space_to_depth_grad_conv(x, kernel, strides)
@@ -261,7 +250,7 @@ class _SameConv(nn.Module):
   features: int
   kernel_size: tuple
   strides: tuple = (1, 1)
-  impl: str = XLA
+  impl: str = model_spec.XLA
   kernel_init: Callable = nn.initializers.lecun_normal()
   bias_init: Callable = nn.initializers.zeros_init()
 

@@ -45,7 +45,7 @@ class MultiHeadCnnVAE(nn.Module):
     decoder_channels: channels of the decoder's transposed convs before the
       last one to C; needs len(conv_channels) - 1 entries.
     kernel_size: square kernel of every conv.
-    conv_impl: how the convolutions are computed (fast_conv.MODEL_IMPLS;
+    conv_impl: how the convolutions are computed (model_spec.CONV_IMPL_MODES;
       the same function and parameters either way). The CPU forms: encoder
       convs take their input gradient from the space-to-depth form, and the
       decoder's transposed convs are sub-pixel convs.
@@ -60,7 +60,7 @@ class MultiHeadCnnVAE(nn.Module):
   conv_channels: tuple = (32, 32, 64, 64)
   decoder_channels: tuple = (64, 32, 32)
   kernel_size: int = 4
-  conv_impl: str = fast_conv.AUTO
+  conv_impl: str = model_spec.AUTO
 
   def __post_init__(self):
     # The config's fields are checked by ssvae.config_validation; the data's
@@ -86,7 +86,7 @@ class MultiHeadCnnVAE(nn.Module):
     self.encoder_convs = [
         fast_conv.Conv(channels, kernel, (2, 2),
                        impl=(fast_conv.SPACE_TO_DEPTH_GRAD if cpu
-                             else fast_conv.XLA))
+                             else model_spec.XLA))
         for channels in self.conv_channels]
     self.encoder_dense = [nn.Dense(size) for size in self.hidden_sizes]
     self.dropout = nn.Dropout(self.dropout_rate)
@@ -96,7 +96,7 @@ class MultiHeadCnnVAE(nn.Module):
       self.decoder_dense = [
           nn.Dense(size) for size in reversed(self.hidden_sizes)]
       self.decoder_to_map = nn.Dense(math.prod(self._conv_map_shape()))
-      upsample = fast_conv.SUBPIXEL if cpu else fast_conv.XLA
+      upsample = fast_conv.SUBPIXEL if cpu else model_spec.XLA
       self.decoder_convs = [
           fast_conv.ConvTranspose(channels, kernel, (2, 2), impl=upsample)
           for channels in self.decoder_channels]

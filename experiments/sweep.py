@@ -52,14 +52,9 @@ _ONLY = flags.DEFINE_string(
     "only", None, "A regular expression: train only the cells whose name "
     "it matches (e.g. 'unlabeled_entropy_weight' or 'variant=m2,num_labels="
     "100$'); the ledger lists every cell finished on disk.")
-_MULTIHOST = flags.DEFINE_bool("multihost", False, "Call "
-                               "jax.distributed.initialize() first.")
-_COORDINATOR = flags.DEFINE_string("coordinator_address", None, "host:port of "
-                                   "process 0 (multi-host; None = detect).")
-_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Processes in "
-                                      "the job (multi-host; None = detect).")
-_PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index "
-                                   "(multi-host; None = detect).")
+_MULTIHOST = cli.multihost_flags()
+for _holder in _MULTIHOST:
+  flags.declare_key_flag(_holder)  # listed by --help with the flags above
 
 
 # Flags that choose what one job does, not what the table holds.
@@ -78,10 +73,7 @@ def command_line(argv=None) -> str:
 def main(_):
   config = cli.config_from_flag(_CONFIG, ("sweep",))
   shard = sweep.parse_shard(_SHARD.value)
-  if _MULTIHOST.value:
-    jax.distributed.initialize(coordinator_address=_COORDINATOR.value,
-                               num_processes=_NUM_PROCESSES.value,
-                               process_id=_PROCESS_ID.value)
+  _MULTIHOST.initialize()
   logging_utils.setup()
   summary = sweep.run_sweep(config, _WORKDIR.value, command=command_line(),
                             train_pending=not _STATUS_ONLY.value,

@@ -9,16 +9,19 @@ traceback of a user error too.
 
 `config_from_flag` reads a --config flag and checks that it holds the kind
 of config the entry point runs, naming the right entry point otherwise.
+`config_and_workdir_flags` and `multihost_flags` define the flags several
+entry points take.
 """
 
 import functools
 import os
 import re
 import sys
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator, NamedTuple, Optional
 
 from absl import app
 from absl import flags
+import jax
 import ml_collections
 from ml_collections import config_flags
 
@@ -141,6 +144,42 @@ def config_and_workdir_flags(config_help: str, workdir_help: str) -> tuple:
   workdir = flags.DEFINE_string("workdir", None, workdir_help)
   flags.mark_flags_as_required(["config", "workdir"])
   return config, workdir
+
+
+class Multihost(NamedTuple):
+  """The flags of a job that spans several hosts (multihost_flags)."""
+  multihost: flags.FlagHolder
+  coordinator_address: flags.FlagHolder
+  num_processes: flags.FlagHolder
+  process_id: flags.FlagHolder
+
+  def initialize(self) -> None:
+    """With --multihost, jax.distributed.initialize() from the flags (None:
+    jax detects the value, e.g. on Cloud TPU pods and SLURM). Call it
+    before anything else uses jax."""
+    if self.multihost.value:
+      jax.distributed.initialize(
+          coordinator_address=self.coordinator_address.value,
+          num_processes=self.num_processes.value,
+          process_id=self.process_id.value)
+
+
+def multihost_flags() -> Multihost:
+  """Defines --multihost, --coordinator_address, --num_processes and
+  --process_id, for an entry point whose work can span several hosts.
+
+  absl counts them as this module's flags; an entry point that wants them
+  in its --help declares each with flags.declare_key_flag.
+  """
+  return Multihost(
+      flags.DEFINE_bool("multihost", False, "Call "
+                        "jax.distributed.initialize() first."),
+      flags.DEFINE_string("coordinator_address", None, "host:port of "
+                          "process 0 (multi-host; None = detect)."),
+      flags.DEFINE_integer("num_processes", None, "Processes in the job "
+                           "(multi-host; None = detect)."),
+      flags.DEFINE_integer("process_id", None, "This process's index "
+                           "(multi-host; None = detect)."))
 
 
 def run(main: Callable) -> None:

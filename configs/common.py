@@ -44,14 +44,15 @@ def titled(title: str, quick: bool) -> str:
   return title + QUICK_SUFFIX if quick else title
 
 
-def tiny(base: ml_collections.ConfigDict, *,
-         keep_data: bool = False) -> ml_collections.ConfigDict:
+def tiny(base: ml_collections.ConfigDict, *, keep_data: bool = False,
+         **train) -> ml_collections.ConfigDict:
   """`base` made tiny: trains in seconds (quick variants and tests).
 
   Image data become scikit-learn's embedded 8x8 digits (MNIST's stand-in),
   or for SYNTHETIC_QUICK_DATA a tiny synthetic set of the same data set read
   through its own IDX reader; keep_data keeps the data as they are (e.g. UCI
-  HAR, whose data_dir the caller then passes).
+  HAR, whose data_dir the caller then passes). train: fields of
+  config.train set instead of the recipe's (e.g. a longer run).
   """
   if not keep_data:
     if base.data.name in SYNTHETIC_QUICK_DATA:
@@ -65,12 +66,12 @@ def tiny(base: ml_collections.ConfigDict, *,
   base.model.hidden_sizes = (8, 8, 8) if family == "rnn" else (16,)
   if family in ("cnn", "multihead_cnn"):
     base.model.conv_channels = (4, 4, 4)
-  base.train.batch_size = 16
-  base.train.num_steps = 10
-  base.train.steps_per_call = 5
-  base.train.eval_every = 10
-  base.train.checkpoint_every = 5
-  base.train.eval_batch_size = 500
+  if family == "multihead_cnn":  # one decoder layer fewer than the encoder
+    base.model.decoder_channels = (4, 4)
+  # The recipe's training, updated by the caller's fields.
+  base.train.update(dict(batch_size=16, num_steps=10, steps_per_call=5,
+                         eval_every=10, checkpoint_every=5,
+                         eval_batch_size=500), **train)
   return base
 
 

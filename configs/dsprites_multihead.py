@@ -82,19 +82,14 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.beta_vae.num_eval = 5000     # fresh points it is scored on
   config.beta_vae.seed = 0            # same points for every model seed
 
-  if quick:
+  if quick:  # keeps the data: a tiny dSprites-format grid in data_dir
+    config = common.tiny(config, keep_data=True, num_steps=4,
+                         steps_per_call=2, eval_every=4, checkpoint_every=4,
+                         eval_batch_size=64, num_seeds=2)
     config.data.num_labels = 16
     config.model.latent_dim = 4
-    config.model.hidden_sizes = (16,)
     config.model.conv_channels = (4, 4)
     config.model.decoder_channels = (4,)
-    config.train.batch_size = 16
-    config.train.num_steps = 4
-    config.train.steps_per_call = 2
-    config.train.eval_every = 4
-    config.train.checkpoint_every = 4
-    config.train.eval_batch_size = 64
-    config.train.num_seeds = 2
     config.beta_vae.batch_size = 8
     config.beta_vae.num_train = 60
     config.beta_vae.num_eval = 40

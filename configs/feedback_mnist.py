@@ -50,14 +50,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.feedback.num_train_scored = 10000
 
   if quick:
-    config = common.tiny(config)
+    config = common.tiny(config, num_steps=30, steps_per_call=10,
+                         eval_every=30, checkpoint_every=10, num_seeds=2)
     config.data.num_labels = 45
     config.model.hidden_sizes = (32,)
-    config.train.num_steps = 30
-    config.train.steps_per_call = 10
-    config.train.eval_every = 30
-    config.train.checkpoint_every = 10
-    config.train.num_seeds = 2
     config.anomaly_samples = 3
     config.feedback.num_feedback = (4, 8)
     config.feedback.num_train_scored = 500

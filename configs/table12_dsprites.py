@@ -31,23 +31,21 @@ from configs import dsprites_multihead
 TITLE = ("Table 12 (dSprites, multi-head CNN): betaVAE disentanglement score "
          "vs labeled images")
 LABEL_COUNTS = (100, 1000, 10000)
+QUICK_LABEL_COUNTS = (10, 20)
 
 
 def get_config(arg: str = ""):
   quick = common.parse_arg(arg, __file__)
   base = dsprites_multihead.get_config()
-  if quick:
-    base = common.tiny(base)
-    base.model.decoder_channels = (4, 4)  # one fewer than conv_channels
-    del base["beta_vae"]  # digits is not a factor grid
-  label_counts = (10, 20) if quick else LABEL_COUNTS
-  return common.new_sweep_config(
-      title=common.titled(TITLE, quick),
-      base=base,
+  if quick:  # tiny trains on digits, which are not a factor grid
+    del base["beta_vae"]
+  return common.table_sweep(
+      title=TITLE, base=base, quick=quick,
       axes=(("model.variant", ("unsupervised",)),
             ("data.num_labels", (0,))),
       extra_grids=((("model.variant", ("semi_supervised",)),
-                    ("data.num_labels", label_counts)),),
-      num_seeds=2 if quick else 5,
+                    ("data.num_labels",
+                     QUICK_LABEL_COUNTS if quick else LABEL_COUNTS)),),
+      num_seeds=5, quick_num_seeds=2,
       metrics=("beta_vae_score", "elbo"),
       plots_to_write=("beta_vae_vs_labels",))

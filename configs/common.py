@@ -3,6 +3,7 @@
 - `parse_arg`: the `:quick` config argument (`--config=configs/X.py:quick`).
 - `titled`: a title, marked '[quick]' for the quick variant.
 - `tiny`: the one tiny-config recipe, what quick variants and tests train.
+- `unrolled_chunks`: how the convolutional models train fastest on CPU.
 - `table_sweep`: the sweep config a table's file returns (fields described
   in ssvae/protocols/sweep.py), with its quick variant.
 - `alpha_selection_sweep`: a table that picks loss.alpha on validation.
@@ -73,6 +74,19 @@ def tiny(base: ml_collections.ConfigDict, *, keep_data: bool = False,
                          eval_every=10, checkpoint_every=5,
                          eval_batch_size=500), **train)
   return base
+
+
+def unrolled_chunks(train: ml_collections.ConfigDict) -> None:
+  """Sets config.train to what the convolutional models train fastest with
+  on CPU: chunks of 4 steps, fully unrolled.
+
+  Convolutions in a lax.scan loop are slow on XLA:CPU (jax-ml/jax#12868),
+  and unrolled chunks of 4 ran fastest of 1, 2, 4, 5 and 10
+  (benchmarks/train_step.py --family=cnn --chunks=..., BUILD_NOTES "CNN
+  speed"; the multi-head CNN measured with --family=multihead_cnn).
+  """
+  train.steps_per_call = 4
+  train.scan_unroll = True
 
 
 def new_sweep_config(*, title: str, base: ml_collections.ConfigDict,

@@ -67,10 +67,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.optimizer.momentum = 0.0
   config.train.batch_size = 64
   config.train.num_steps = NUM_STEPS
-  # Unrolled chunks of 4 steps (as configs/mnist_cnn.py; measured with
-  # benchmarks/train_step.py --family=multihead_cnn --chunks=...).
-  config.train.steps_per_call = 4
-  config.train.scan_unroll = True
+  common.unrolled_chunks(config.train)
   config.train.eval_every = NUM_STEPS  # a test pass costs ~10 s per seed
   config.train.checkpoint_every = 100
   config.train.eval_batch_size = 512

@@ -8,6 +8,7 @@ Run:
       --workdir=workdirs/mnist_cnn
 """
 
+from configs import common
 from configs import mnist_dense
 
 
@@ -19,12 +20,7 @@ def get_config():
   config.model.dropout_rate = 0.25
   config.train.batch_size = 128
   config.train.num_steps = 3000
-  # Chunks of 4 steps, fully unrolled: convolutions in a lax.scan loop are
-  # slow on XLA:CPU (jax-ml/jax#12868), and unrolled chunks of 4 ran fastest
-  # of 1, 2, 4, 5 and 10 (benchmarks/train_step.py --family=cnn --chunks=...,
-  # BUILD_NOTES "CNN speed").
-  config.train.steps_per_call = 4
-  config.train.scan_unroll = True
+  common.unrolled_chunks(config.train)
   config.train.eval_every = 1000
   config.train.eval_batch_size = 500
   return config

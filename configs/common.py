@@ -4,11 +4,14 @@
 - `titled`: a title, marked '[quick]' for the quick variant.
 - `tiny`: the one tiny-config recipe, what quick variants and tests train.
 - `unrolled_chunks`: how the convolutional models train fastest on CPU.
+- `fashion_mnist`: an MNIST experiment config on Fashion-MNIST.
 - `table_sweep`: the sweep config a table's file returns (fields described
   in ssvae/protocols/sweep.py), with its quick variant.
+- `fashion_version`: Tables 7-9, the MNIST Tables 3-5 on Fashion-MNIST.
 - `alpha_selection_sweep`: a table that picks loss.alpha on validation.
 """
 
+import re
 from typing import Optional
 
 import ml_collections
@@ -18,7 +21,8 @@ QUICK_SUFFIX = " [quick]"
 # The IDX data sets whose quick variants read a tiny synthetic set of their
 # own, in the official format (data.source='synthetic'): they exercise the
 # table's data path, not a stand-in's.
-SYNTHETIC_QUICK_DATA = ("fashion_mnist",)
+FASHION_MNIST = "fashion_mnist"
+SYNTHETIC_QUICK_DATA = (FASHION_MNIST,)
 
 
 class ConfigArgError(ValueError):
@@ -89,6 +93,15 @@ def unrolled_chunks(train: ml_collections.ConfigDict) -> None:
   train.scan_unroll = True
 
 
+def fashion_mnist(config: ml_collections.ConfigDict
+                  ) -> ml_collections.ConfigDict:
+  """An MNIST experiment config on Fashion-MNIST: the same model and
+  protocol, the data set swapped (its quick variants read a tiny synthetic
+  Fashion-MNIST, `tiny`)."""
+  config.data.name = FASHION_MNIST
+  return config
+
+
 def new_sweep_config(*, title: str, base: ml_collections.ConfigDict,
                      axes: tuple, metrics: tuple, num_seeds: int = 5,
                      extra_grids: tuple = (), cell_overrides: tuple = (),
@@ -119,6 +132,28 @@ def table_sweep(*, title: str, base: ml_collections.ConfigDict, quick: bool,
     if quick_num_seeds is not None:
       fields["num_seeds"] = quick_num_seeds
   return new_sweep_config(title=titled(title, quick), base=base, **fields)
+
+
+def fashion_version(twin, number: int, arg: Optional[str], source: str
+                    ) -> ml_collections.ConfigDict:
+  """Paper Table `number` (7-9): the MNIST table `twin` on Fashion-MNIST.
+
+  twin: an MNIST table's module (configs/table3-5_mnist_dense.py) with
+  TITLE ('Table N (MNIST, ...'), BASE (its base config's module) and
+  sweep(base, title, quick). The same grid, seeds and training length, on
+  `fashion_mnist(BASE.get_config())` (configs/fashion_mnist_dense.py says
+  where the data are found); titled 'Table <number> (Fashion-MNIST, ...'.
+  The quick variant reads a tiny synthetic Fashion-MNIST in the official
+  IDX format through the Fashion-MNIST loader (`tiny`). arg, source: as
+  parse_arg's.
+  """
+  quick = parse_arg(arg, source)
+  title, found = re.subn(r"^Table \d+ \(MNIST,",
+                         f"Table {number} (Fashion-MNIST,", twin.TITLE)
+  if not found:
+    raise ValueError(f"{twin.__name__}.TITLE is not an MNIST table's: "
+                     f"{twin.TITLE!r}")
+  return twin.sweep(fashion_mnist(twin.BASE.get_config()), title, quick)
 
 
 def alpha_selection_sweep(base, *, title: str, alphas: tuple, quick: bool,

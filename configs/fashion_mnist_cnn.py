@@ -7,10 +7,9 @@ Run:
       --workdir=workdirs/fashion_mnist_cnn
 """
 
+from configs import common
 from configs import mnist_cnn
 
 
 def get_config():
-  config = mnist_cnn.get_config()
-  config.data.name = "fashion_mnist"
-  return config
+  return common.fashion_mnist(mnist_cnn.get_config())

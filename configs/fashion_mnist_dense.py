@@ -11,10 +11,9 @@ Data: ../shared/data/fashion_mnist, Debian's dataset-fashion-mnist
 --config.base.data.data_dir) with the official IDX files.
 """
 
+from configs import common
 from configs import mnist_dense
 
 
 def get_config():
-  config = mnist_dense.get_config()
-  config.data.name = "fashion_mnist"
-  return config
+  return common.fashion_mnist(mnist_dense.get_config())

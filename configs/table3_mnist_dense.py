@@ -21,10 +21,12 @@ TITLE = ("Table 3 (MNIST, dense): test accuracy, semi-supervised vs "
          "supervised")
 LABEL_COUNTS = (100, 600, 1000, 3000)
 QUICK_LABEL_COUNTS = (100, 1000)  # the 8x8 digits have 1350 training points
+BASE = mnist_dense  # the experiment config the cells vary
 
 
-def label_count_sweep(base, title: str, quick: bool):
-  """Semi-supervised vs supervised at LABEL_COUNTS; shared by Table 3 configs."""
+def sweep(base, title: str, quick: bool):
+  """Semi-supervised vs supervised at LABEL_COUNTS on `base`: Table 3, its
+  CNN rows (configs/table3_mnist_cnn.py) and Table 7 (Fashion-MNIST)."""
   return common.table_sweep(
       title=title, base=base, quick=quick,
       axes=(("model.variant", ("semi_supervised", "supervised")),
@@ -36,5 +38,4 @@ def label_count_sweep(base, title: str, quick: bool):
 
 def get_config(arg: str = ""):
   quick = common.parse_arg(arg, __file__)
-  base = mnist_dense.get_config()
-  return label_count_sweep(base, TITLE, quick)
+  return sweep(BASE.get_config(), TITLE, quick)

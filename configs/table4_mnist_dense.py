@@ -18,10 +18,12 @@ from configs import mnist_dense
 
 TITLE = ("Table 4 (MNIST, dense, all labels): test accuracy, decoder as "
          "regularizer")
+BASE = mnist_dense  # the experiment config the cells vary
 
 
-def all_labels_sweep(base, title: str, quick: bool):
-  """Both variants on every label of `base`'s data (shared with Table 8)."""
+def sweep(base, title: str, quick: bool):
+  """Both variants on every label of `base`'s data: Table 4, its CNN rows
+  (configs/table4_mnist_cnn.py) and Table 8 (Fashion-MNIST)."""
   base.data.num_labels = -1
   return common.table_sweep(
       title=title, base=base, quick=quick,
@@ -32,4 +34,4 @@ def all_labels_sweep(base, title: str, quick: bool):
 
 def get_config(arg: str = ""):
   quick = common.parse_arg(arg, __file__)
-  return all_labels_sweep(mnist_dense.get_config(), TITLE, quick)
+  return sweep(BASE.get_config(), TITLE, quick)

@@ -27,11 +27,12 @@ from configs import mnist_dense
 TITLE = ("Table 5 (MNIST, dense): anomaly ROC AUC per held-out class, "
          "unsupervised vs semi-supervised (10% of normal data labeled)")
 LABEL_FRACTION = 0.1
+BASE = mnist_dense  # the experiment config the cells vary
 
 
-def anomaly_sweep(base, title: str, quick: bool):
-  """Every held-out class x both variants on `base`'s data (shared with
-  Table 9)."""
+def sweep(base, title: str, quick: bool):
+  """Every held-out class x both variants on `base`'s data: Table 5 and
+  Table 9 (Fashion-MNIST)."""
   base = mnist_dense.anomaly_protocol(base)
   base.data.label_fraction = LABEL_FRACTION
   return common.table_sweep(
@@ -45,4 +46,4 @@ def anomaly_sweep(base, title: str, quick: bool):
 
 def get_config(arg: str = ""):
   quick = common.parse_arg(arg, __file__)
-  return anomaly_sweep(mnist_dense.get_config(), TITLE, quick)
+  return sweep(BASE.get_config(), TITLE, quick)

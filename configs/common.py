@@ -3,6 +3,7 @@
 - `parse_arg`: the `:quick` config argument (`--config=configs/X.py:quick`).
 - `titled`: a title, marked '[quick]' for the quick variant.
 - `tiny`: the one tiny-config recipe, what quick variants and tests train.
+- `converged_protocol`: validation-selected training with early stopping.
 - `unrolled_chunks`: how the convolutional models train fastest on CPU.
 - `fashion_mnist`: an MNIST experiment config on Fashion-MNIST.
 - `table_sweep`: the sweep config a table's file returns (fields described
@@ -78,6 +79,17 @@ def tiny(base: ml_collections.ConfigDict, *, keep_data: bool = False,
                          eval_every=10, checkpoint_every=5,
                          eval_batch_size=500), **train)
   return base
+
+
+def converged_protocol(train: ml_collections.ConfigDict, *,
+                       num_steps: int) -> None:
+  """Sets config.train to the converged protocol (BUILD_NOTES, "The
+  converged protocol"): an evaluation on validation every 250 steps, each
+  seed's best state reported, a stop after 10 evaluations without
+  improvement; num_steps is only a cap."""
+  train.num_steps = num_steps
+  train.patience = 10
+  train.eval_every = 250
 
 
 def unrolled_chunks(train: ml_collections.ConfigDict) -> None:

@@ -10,6 +10,7 @@ Supervised sibling: add --config.model.variant=supervised.
 Data: the official IDX files from ../shared/data/mnist (or --config.data.data_dir).
 """
 
+from configs import common
 from configs import default
 
 
@@ -24,14 +25,11 @@ def get_config():
   # labels by configs/select_alpha_mnist_dense.py (see BUILD_NOTES).
   config.loss.alpha = 100.0
   config.train.batch_size = 256
-  # The converged protocol: validation (10000 held-out training points)
-  # every 250 steps, each seed's best state reported, stop after 10
-  # evaluations (2500 steps) without improvement; 20000 steps (~100 epochs
-  # of the 50k remaining points) is only a cap.
-  config.train.num_steps = 20000
-  config.train.patience = 10
+  # The converged protocol on 10000 held-out training points: a stop after
+  # 2500 steps without improvement; 20000 steps (~100 epochs of the 50k
+  # remaining points) is only a cap.
+  common.converged_protocol(config.train, num_steps=20000)
   config.train.steps_per_call = 250
-  config.train.eval_every = 250
   config.train.checkpoint_every = 1000
   return config
 

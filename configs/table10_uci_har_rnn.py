@@ -42,10 +42,8 @@ def har_base(quick: bool):
   # validation; see BUILD_NOTES for what was measured.
   base.loss.alpha = 100.0
   base.train.batch_size = 64
-  base.train.num_steps = 10000
-  base.train.patience = 10
+  common.converged_protocol(base.train, num_steps=10000)
   base.train.steps_per_call = 50
-  base.train.eval_every = 250
   base.train.checkpoint_every = 500
   base.train.eval_batch_size = 500
   if quick:

@@ -16,11 +16,8 @@ from configs import default
 
 def get_config():
   config = default.get_config()
-  config.data.name = "mnist"
-  config.data.num_labels = 100
-  config.model.family = "dense"
-  config.model.hidden_sizes = (1024, 1024)
-  config.model.latent_dim = 2
+  config.data.update(name="mnist", num_labels=100)
+  config.model.update(family="dense", hidden_sizes=(1024, 1024), latent_dim=2)
   # alpha: the paper does not give it; chosen on validation accuracy at 100
   # labels by configs/select_alpha_mnist_dense.py (see BUILD_NOTES).
   config.loss.alpha = 100.0

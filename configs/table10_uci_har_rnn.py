@@ -31,11 +31,8 @@ LABEL_COUNTS = (60, 600)
 def har_base(quick: bool):
   """The UCI HAR recurrent experiment config (Table 15 architecture)."""
   base = default.get_config()
-  base.data.name = "uci_har"
-  base.data.num_labels = LABEL_COUNTS[0]
-  base.model.family = "rnn"
-  base.model.hidden_sizes = (40, 40, 30)
-  base.model.latent_dim = 2
+  base.data.update(name="uci_har", num_labels=LABEL_COUNTS[0])
+  base.model.update(family="rnn", hidden_sizes=(40, 40, 30), latent_dim=2)
   # alpha: with alpha=1 the class term is negligible next to a Gaussian
   # log-likelihood summed over 128 x 6 values, and the semi-supervised model
   # stays at chance. configs/select_alpha_uci_har.py chooses it on

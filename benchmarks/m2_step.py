@@ -7,15 +7,19 @@ Both on the paper's dense sizes (configs/mnist_dense.py: 784-1024-1024,
 batch 256 = 128 labeled + 128 unlabeled, one seed, one device), MNIST-shaped
 synthetic data (benchmarks.train_step), each a train.make_train_chunk of
 --chunk_steps steps (batches sampled on device), compiled and warmed up first.
-M2 runs every point's z-encoder tail and decoder once per class (10 times),
-the labeled half included (ssvae.models.common.m2_forward). The two models
-are timed alternately, --repeats times each, so both see the same load;
-per repeat it prints wall and process CPU seconds per step, then the median
-M2 / paper ratios.
+M2 runs the z-encoder tail and decoder of every unlabeled point once per
+class (10 times) and of every labeled point once, at its label
+(ssvae.models.common.m2_labeled_first, the trainer's path); "m2-all" is M2 as
+it was first written, every point enumerated, the labeled half included
+(common.m2_forward). The models are timed alternately, --repeats times each,
+so all see the same load; per repeat it prints wall and process CPU seconds
+per step, then the median ratios to the paper's model.
 """
 
+import contextlib
 import statistics
 import time
+from unittest import mock
 
 from absl import flags
 import jax
@@ -34,16 +38,21 @@ _LATENT = flags.DEFINE_integer("latent_dim", 10, "latent_dim of both models.")
 # --batch_size (global batch size, default 256) is benchmarks.train_step's.
 
 
-def chunk_runner(variant: str):
+def chunk_runner(variant: str, enumerate_labeled: bool = False):
   """A compiled, warmed-up `run()` that trains one chunk of --chunk_steps
-  steps."""
+  steps. enumerate_labeled: m2's step as if the batch layout were unknown
+  (labeled_first=0: every point enumerated)."""
   config = mnist_dense.get_config()
   config.model.variant = variant
   config.model.latent_dim = _LATENT.value
   config.train.batch_size = flags.FLAGS.batch_size
   exp = train.experiment_from_dataset(
       config, train_step_benchmark.synthetic_mnist(), jax.devices()[:1])
-  chunk = train.make_train_chunk(exp, _STEPS.value)
+  layout = (mock.patch.object(train.data_lib, "labeled_first",
+                             lambda *_: 0)
+            if enumerate_labeled else contextlib.nullcontext())
+  with layout:  # bound into the step when the chunk is built
+    chunk = train.make_train_chunk(exp, _STEPS.value)
   holder = {"state": train.init_train_state(exp)}
   keys = rng.seed_keys(exp.seeds, "train")
   x, y = jnp.asarray(exp.dataset.train.x), jnp.asarray(exp.dataset.train.y)
@@ -67,7 +76,9 @@ def seconds_per_step(run) -> tuple[float, float]:
 def main(_):
   if _STEPS.value < 1 or _REPEATS.value < 1:
     raise errors.UserInputError("--chunk_steps and --repeats must be >= 1.")
-  runners = {"paper": chunk_runner("semi_supervised"), "m2": chunk_runner("m2")}
+  runners = {"paper": chunk_runner("semi_supervised"),
+             "m2": chunk_runner("m2"),
+             "m2-all": chunk_runner("m2", enumerate_labeled=True)}
   times = {name: [] for name in runners}
   for repeat in range(_REPEATS.value):
     for name, run in runners.items():
@@ -76,10 +87,13 @@ def main(_):
       print(f"repeat {repeat} {name:5s}: {wall * 1e3:8.1f} ms/step wall, "
             f"{cpu * 1e3:8.1f} ms/step CPU")
   for index, what in ((0, "wall"), (1, "CPU")):
-    paper = statistics.median(t[index] for t in times["paper"])
-    m2 = statistics.median(t[index] for t in times["m2"])
-    print(f"median {what}: paper {paper * 1e3:.1f} ms/step, m2 "
-          f"{m2 * 1e3:.1f} ms/step, m2/paper = {m2 / paper:.2f}")
+    median = {name: statistics.median(t[index] for t in times[name])
+              for name in runners}
+    print(f"median {what} ms/step: " + ", ".join(
+        f"{name} {value * 1e3:.1f}" for name, value in median.items())
+          + f"; m2/paper = {median['m2'] / median['paper']:.2f}, "
+          f"m2-all/paper = {median['m2-all'] / median['paper']:.2f}, "
+          f"m2/m2-all = {median['m2'] / median['m2-all']:.2f}")
 
 
 if __name__ == "__main__":

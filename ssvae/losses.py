@@ -312,9 +312,62 @@ def m2_loss(*, x: Array, labels: Array, label_mask: Array,
   'classification', 'unlabeled_entropy', 'elbo' (= -(reconstruction + kl +
   kl_y)) and 'num_labeled'.
   """
-  reconstruction, kl = jax.tree.map(jnp.mean, m2_expected_terms(
+  reconstruction, kl = m2_expected_terms(
       x, m2_class_weights(class_logits, labels, label_mask), z_mean,
-      z_logvar, recon_loc, recon_var, likelihood))
+      z_logvar, recon_loc, recon_var, likelihood)
+  return _m2_total(reconstruction, kl, class_logits=class_logits,
+                   labels=labels, label_mask=label_mask, alpha=alpha,
+                   beta=beta,
+                   unlabeled_entropy_weight=unlabeled_entropy_weight)
+
+
+def m2_loss_labeled_first(*, x: Array, labels: Array, label_mask: Array,
+                          labeled: model_spec.ModelOutput,
+                          unlabeled: model_spec.ModelOutput,
+                          likelihood: str = model_spec.BERNOULLI,
+                          alpha: float = 1.0, beta: float = 1.0,
+                          unlabeled_entropy_weight: float = 0.0
+                          ) -> tuple[Array, dict]:
+  """m2_loss for a batch whose first L points are labeled and the rest not
+  (the sampler's layout, data.labeled_first), from the m2 variant's
+  `m2_labeled_first` outputs: the L labeled points evaluated at their label
+  only (z_mean etc. [L, 1, ...]), the others at every class ([B-L, C, ...]);
+  an empty part is None.
+
+  The same loss as m2_loss, whose labeled terms weight every enumerated
+  class but the label by 0, without the C-1 wasted z-encoder and decoder
+  passes per labeled point. label_mask must read 1 on the first L points and
+  0 after; otherwise the total is NaN (the trainer stops on a non-finite
+  loss) rather than silently wrong.
+  """
+  num_labeled = 0 if labeled is None else labeled.class_logits.shape[0]
+  parts = []
+  if num_labeled:
+    parts.append(m2_expected_terms(
+        x[:num_labeled], jnp.ones((num_labeled, 1), x.dtype), labeled.z_mean,
+        labeled.z_logvar, labeled.recon_loc, labeled.recon_var, likelihood))
+  if num_labeled < x.shape[0]:
+    parts.append(m2_expected_terms(
+        x[num_labeled:], jax.nn.softmax(unlabeled.class_logits, axis=-1),
+        unlabeled.z_mean, unlabeled.z_logvar, unlabeled.recon_loc,
+        unlabeled.recon_var, likelihood))
+  reconstruction, kl = (jnp.concatenate(t) for t in zip(*parts))
+  class_logits = jnp.concatenate(
+      [o.class_logits for o in (labeled, unlabeled) if o is not None])
+  total, terms = _m2_total(
+      reconstruction, kl, class_logits=class_logits, labels=labels,
+      label_mask=label_mask, alpha=alpha, beta=beta,
+      unlabeled_entropy_weight=unlabeled_entropy_weight)
+  layout = jnp.arange(label_mask.shape[0]) < num_labeled
+  total = jnp.where(jnp.all((label_mask > 0) == layout), total, jnp.nan)
+  return total, terms
+
+
+def _m2_total(reconstruction: Array, kl: Array, *, class_logits: Array,
+              labels: Array, label_mask: Array, alpha: float, beta: float,
+              unlabeled_entropy_weight: float) -> tuple[Array, dict]:
+  """m2_loss's total and terms from the per-point expected terms [B]."""
+  reconstruction, kl = jnp.mean(reconstruction), jnp.mean(kl)
   entropy = categorical_entropy(class_logits)
   kl_y = jnp.mean(jnp.log(class_logits.shape[-1])
                   - jnp.where(label_mask > 0, 0.0, entropy))

@@ -58,15 +58,20 @@ def _loss_inputs(output: model_spec.ModelOutput, batch: dict) -> dict:
               recon_var=output.recon_var)
 
 
+def _loss_options(loss_config: ml_collections.ConfigDict,
+                  likelihood: str) -> dict:
+  return dict(likelihood=likelihood, alpha=loss_config.alpha,
+              beta=loss_config.beta,
+              unlabeled_entropy_weight=loss_config.get(
+                  "unlabeled_entropy_weight", 0.0))
+
+
 def batch_loss(variant: str, output: model_spec.ModelOutput, batch: dict, *,
                loss_config: ml_collections.ConfigDict,
                likelihood: str) -> tuple[Array, dict]:
   """(total, terms) of the variant's loss: losses.m2_loss for m2, else
   losses.ssvae_loss (which also covers the siblings)."""
-  options = dict(likelihood=likelihood, alpha=loss_config.alpha,
-                 beta=loss_config.beta,
-                 unlabeled_entropy_weight=loss_config.get(
-                     "unlabeled_entropy_weight", 0.0))
+  options = _loss_options(loss_config, likelihood)
   if variant == model_spec.M2:
     return losses.m2_loss(**_loss_inputs(output, batch), **options)
   return losses.ssvae_loss(**_loss_inputs(output, batch),
@@ -96,8 +101,15 @@ def train_step(state: TrainState, batch: dict, rng: Array, *,
                model: nn.Module, tx: optax.GradientTransformation,
                loss_config: ml_collections.ConfigDict,
                likelihood: str,
-               diagnostics: bool = False) -> tuple[TrainState, dict]:
+               diagnostics: bool = False,
+               labeled_first: int = 0) -> tuple[TrainState, dict]:
   """One gradient step on `batch` = {'x', 'label', 'label_mask'}.
+
+  labeled_first (static): the number of leading labeled points of every
+  batch (data.labeled_first; the sampler's layout), or 0 if unknown. m2 uses
+  it to enumerate the classes on the unlabeled points only
+  (losses.m2_loss_labeled_first: the same loss, fewer passes); a batch whose
+  label_mask disagrees gets a NaN loss. Other variants ignore it.
 
   metrics: 'loss', 'grad_norm', the loss terms, 'labeled_accuracy' (models
   with a classifier) and 'unlabeled_confidence' (with a classifier and a
@@ -107,30 +119,44 @@ def train_step(state: TrainState, batch: dict, rng: Array, *,
   """
   latent_key, dropout_key = jax.random.split(rng)
 
+  rngs = {"latent": latent_key, "dropout": dropout_key}
+
   def loss_fn(params):
+    variables = {"params": params, **state.model_state}
+    if labeled_first and model.variant == model_spec.M2:
+      (labeled, unlabeled), new_model_state = model.apply(
+          variables, batch["x"], batch["label"][:labeled_first], train=True,
+          method="m2_labeled_first", rngs=rngs,
+          mutable=list(state.model_state))
+      total, terms = losses.m2_loss_labeled_first(
+          x=batch["x"], labels=batch["label"], label_mask=batch["label_mask"],
+          labeled=labeled, unlabeled=unlabeled,
+          **_loss_options(loss_config, likelihood))
+      class_logits = jnp.concatenate([o.class_logits for o in
+                                      (labeled, unlabeled) if o is not None])
+      return total, (terms, new_model_state, class_logits)
     output, new_model_state = model.apply(
-        {"params": params, **state.model_state}, batch["x"], train=True,
-        step=state.step, rngs={"latent": latent_key, "dropout": dropout_key},
+        variables, batch["x"], train=True, step=state.step, rngs=rngs,
         mutable=list(state.model_state))
     total, terms = batch_loss(model.variant, output, batch,
                               loss_config=loss_config, likelihood=likelihood)
-    return total, (terms, new_model_state, output)
+    return total, (terms, new_model_state, output.class_logits)
 
-  (total, (terms, new_model_state, output)), grads = jax.value_and_grad(
+  (total, (terms, new_model_state, class_logits)), grads = jax.value_and_grad(
       loss_fn, has_aux=True)(state.params)
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
   new_state = state.replace(
       step=state.step + 1, params=optax.apply_updates(state.params, updates),
       model_state=dict(new_model_state), opt_state=opt_state)
   metrics = {"loss": total, "grad_norm": optax.tree.norm(grads), **terms}
-  if output.class_logits is not None:
-    hits = jnp.argmax(output.class_logits, -1) == _class_labels(batch["label"])
+  if class_logits is not None:
+    hits = jnp.argmax(class_logits, -1) == _class_labels(batch["label"])
     metrics["labeled_accuracy"] = (
         jnp.sum(hits * batch["label_mask"])
         / jnp.maximum(batch["label_mask"].sum(), 1.0))
     if model_spec.has_decoder(model.variant):
       metrics["unlabeled_confidence"] = diagnostics_lib.unlabeled_confidence(
-          output.class_logits, batch["label_mask"])
+          class_logits, batch["label_mask"])
   if diagnostics and diagnostics_lib.supports_reconstruction_split(model):
     metrics.update(jax.lax.stop_gradient(
         diagnostics_lib.reconstruction_split(

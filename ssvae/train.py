@@ -156,7 +156,9 @@ def _train_step_fn(exp: Experiment):
   return functools.partial(
       steps.train_step, model=exp.model, tx=exp.tx,
       loss_config=exp.config.loss, likelihood=exp.dataset.likelihood,
-      diagnostics=bool(exp.config.train.get("diagnostics", False)))
+      diagnostics=bool(exp.config.train.get("diagnostics", False)),
+      labeled_first=data_lib.labeled_first(exp.sampling_mode,
+                                           exp.config.train.batch_size))
 
 
 def make_parallel_train_step(exp: Experiment):

@@ -277,3 +277,30 @@ def test_m2_call_matches_encode_z_and_decode_per_class():
   best = jnp.argmax(logits, -1)
   np.testing.assert_allclose(z_mean, out.z_mean[jnp.arange(5), best],
                              rtol=1e-5, atol=1e-6)
+
+
+def test_m2_labeled_first_evaluates_labeled_points_at_their_label_only():
+  model = _model(model_spec.M2, latent_dim=2)
+  variables = _init(model)
+  labels = jnp.array([2, 0])
+  full = model.apply(variables, X, train=False, rngs=_rngs(1))
+  labeled, unlabeled = model.apply(variables, X, labels, train=False,
+                                   rngs=_rngs(1), method="m2_labeled_first")
+  assert labeled.z_mean.shape == labeled.z.shape == (2, 1, 2)
+  assert labeled.recon_loc.shape == (2, 1) + INPUT_SHAPE
+  assert unlabeled.z_mean.shape == (3, NUM_CLASSES, 2)
+  np.testing.assert_allclose(labeled.z_mean[:, 0],
+                             full.z_mean[jnp.arange(2), labels],
+                             rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(unlabeled.z_mean, full.z_mean[2:], rtol=1e-5,
+                             atol=1e-6)
+  np.testing.assert_allclose(
+      jnp.concatenate([labeled.class_logits, unlabeled.class_logits]),
+      full.class_logits, rtol=1e-6)
+  y = jnp.eye(NUM_CLASSES)[labels][:, None]
+  loc, _ = model.apply(variables, labeled.z, y, method=model.decode)
+  np.testing.assert_allclose(loc, labeled.recon_loc, rtol=1e-5, atol=1e-6)
+  only_labeled, none = model.apply(variables, X, jnp.array([0, 1, 2, 0, 1]),
+                                   train=False, rngs=_rngs(1),
+                                   method="m2_labeled_first")
+  assert none is None and only_labeled.z_mean.shape == (5, 1, 2)

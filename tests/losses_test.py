@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from ssvae import losses
+from ssvae import model_spec
 
 
 def test_bernoulli_log_likelihood_matches_hand_computation():
@@ -250,3 +251,55 @@ def test_m2_entropy_penalty_adds_its_weighted_term():
                                                    ex["label_mask"]),
       rtol=1e-6)
   assert "unlabeled_entropy" in terms
+
+
+def _split_at_labels(ex, num_labeled):
+  """The labeled-first outputs of an enumerated example: the first
+  num_labeled points at their label only, the others at every class."""
+  rows = jnp.arange(num_labeled)
+  at_label = lambda a: a[rows, ex["labels"][:num_labeled]][:, None]
+  labeled = model_spec.ModelOutput(
+      class_logits=ex["class_logits"][:num_labeled],
+      z_mean=at_label(ex["z_mean"]), z_logvar=at_label(ex["z_logvar"]),
+      recon_loc=at_label(ex["recon_loc"])) if num_labeled else None
+  unlabeled = model_spec.ModelOutput(
+      class_logits=ex["class_logits"][num_labeled:],
+      z_mean=ex["z_mean"][num_labeled:], z_logvar=ex["z_logvar"][num_labeled:],
+      recon_loc=ex["recon_loc"][num_labeled:]) if num_labeled < 3 else None
+  return labeled, unlabeled
+
+
+@pytest.mark.parametrize("mask", [[1.0, 0.0, 0.0], [1.0, 1.0, 0.0],
+                                  [1.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
+def test_m2_loss_labeled_first_is_m2_loss_without_the_unused_classes(mask):
+  ex = dict(_m2_example(jax.random.PRNGKey(7)), label_mask=jnp.array(mask))
+  num_labeled = int(sum(mask))
+  labeled, unlabeled = _split_at_labels(ex, num_labeled)
+
+  def split_loss(logits):
+    lab, unl = _split_at_labels(dict(ex, class_logits=logits), num_labeled)
+    return losses.m2_loss_labeled_first(
+        x=ex["x"], labels=ex["labels"], label_mask=ex["label_mask"],
+        labeled=lab, unlabeled=unl, alpha=2.0, unlabeled_entropy_weight=0.5)
+
+  full = lambda logits: losses.m2_loss(**dict(ex, class_logits=logits),
+                                       alpha=2.0, unlabeled_entropy_weight=0.5)
+  (total, terms), (want, want_terms) = split_loss(ex["class_logits"]), full(
+      ex["class_logits"])
+  np.testing.assert_allclose(total, want, rtol=1e-6)
+  for name, value in want_terms.items():
+    np.testing.assert_allclose(terms[name], value, rtol=1e-6, atol=1e-7)
+  np.testing.assert_allclose(
+      jax.grad(lambda l: split_loss(l)[0])(ex["class_logits"]),
+      jax.grad(lambda l: full(l)[0])(ex["class_logits"]), rtol=1e-5,
+      atol=1e-6)
+
+
+def test_m2_loss_labeled_first_is_nan_when_the_mask_disagrees():
+  ex = dict(_m2_example(jax.random.PRNGKey(8)),
+            label_mask=jnp.array([0.0, 1.0, 0.0]))
+  labeled, unlabeled = _split_at_labels(ex, 1)
+  total, _ = losses.m2_loss_labeled_first(
+      x=ex["x"], labels=ex["labels"], label_mask=ex["label_mask"],
+      labeled=labeled, unlabeled=unlabeled)
+  assert np.isnan(total)

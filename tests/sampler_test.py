@@ -145,3 +145,14 @@ def test_jit_and_vmap_over_stacked_pools():
   one = sampler.sample_batch(keys[1], X, Y,
                              jax.tree.map(lambda a: a[1], pools), 10, "mixed")
   np.testing.assert_array_equal(batch["label"][1], one["label"])
+
+
+@pytest.mark.parametrize("mode", sampler.MODES)
+def test_labeled_first_counts_the_leading_labeled_points(mode):
+  pools = sampler.make_pools(NUM_TRAIN, LABELED, "semi_supervised")
+  batch = sampler.sample_batch(jax.random.key(3), X, Y, pools, 12, mode)
+  count = sampler.labeled_first(mode, 12)
+  np.testing.assert_array_equal(batch["label_mask"],
+                                [1.0] * count + [0.0] * (12 - count))
+  with pytest.raises(ValueError, match="Unknown sampling mode 'half'"):
+    sampler.labeled_first("half", 12)

@@ -167,3 +167,29 @@ def test_m2_evaluation_reports_the_label_free_bound():
   np.testing.assert_allclose(sums["elbo"] / sums["count"], -total, rtol=1e-5)
   np.testing.assert_allclose(sums["accuracy"], np.sum(
       np.argmax(output.class_logits, -1) == y))
+
+
+def test_m2_labeled_first_step_enumerates_only_the_unlabeled_half():
+  model = _model(variant=model_spec.M2)
+  tx, state = _setup(model)
+  batch = _batch()
+  step = lambda b: steps.train_step(
+      state, b, jax.random.key(1), model=model, tx=tx,
+      loss_config=_loss_config(), likelihood=model_spec.BERNOULLI,
+      labeled_first=8)
+  _, metrics = step(batch)
+  latent_key, dropout_key = jax.random.split(jax.random.key(1))
+  labeled, unlabeled = model.apply(
+      {"params": state.params}, batch["x"], batch["label"][:8], train=True,
+      method="m2_labeled_first",
+      rngs={"latent": latent_key, "dropout": dropout_key})
+  assert unlabeled.z.shape[:2] == (8, NUM_CLASSES) and labeled.z.shape[1] == 1
+  total, _ = losses.m2_loss_labeled_first(
+      x=batch["x"], labels=batch["label"], label_mask=batch["label_mask"],
+      labeled=labeled, unlabeled=unlabeled)
+  np.testing.assert_allclose(metrics["loss"], total, rtol=1e-6)
+  _, full = _step(model)  # labeled_first=0: every point enumerated
+  for name in ("classification", "kl_y", "unlabeled_entropy"):
+    np.testing.assert_allclose(metrics[name], full[name], rtol=1e-5)
+  _, shuffled = step(dict(batch, label_mask=batch["label_mask"][::-1]))
+  assert np.isnan(shuffled["loss"])

@@ -10,6 +10,7 @@ from ssvae.data.registry import load_dataset
 from ssvae.data.sampler import make_pools
 from ssvae.data.sampler import Pools
 from ssvae.data.sampler import sample_batch
+from ssvae.data.sampler import labeled_first
 from ssvae.data.sampler import sampling_mode
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "make_pools",
     "Pools",
     "sample_batch",
+    "labeled_first",
     "sampling_mode",
     "select_labeled_indices",
     "split_validation",

@@ -84,6 +84,15 @@ def sampling_mode(variant: str, num_labeled: int, num_train: int) -> str:
   return MIXED
 
 
+def labeled_first(mode: str, batch_size: int) -> int:
+  """How many leading points of every sample_batch(..., mode) batch are
+  labeled (its label_mask reads 1 there and 0 after): B/2, B or 0."""
+  if mode not in MODES:
+    raise ValueError(f"Unknown sampling mode {mode!r}; expected one of "
+                     f"{MODES}.")
+  return {MIXED: batch_size // 2, LABELED: batch_size, UNLABELED: 0}[mode]
+
+
 def _draw(rng: jax.Array, pool: jax.Array, count: int,
           pool_name: str) -> jax.Array:
   """`count` entries of `pool`, uniformly with replacement."""

@@ -282,16 +282,40 @@ def m2_forward(model: nn.Module, x: Array, *,
   z_mean, z_logvar, z [B, C, D] and recon_loc, recon_var [B, C, ...]: one z
   sample and one decoder pass per point and class (ssvae.losses.m2_loss).
   """
+  no_labels = jnp.zeros((0,), jnp.int32)
+  return m2_labeled_first(model, x, no_labels, train=train)[1]
+
+
+def m2_labeled_first(model: nn.Module, x: Array, labels: Array, *,
+                     train: bool) -> tuple:
+  """The m2 forward for a batch whose first L = len(labels) points are
+  labeled: (labeled, unlabeled) ModelOutputs, the labeled points evaluated
+  at their label only (z_mean, z_logvar, z [L, 1, D], recon_loc [L, 1, ...]),
+  the others at every class as in m2_forward; an empty part is None. What
+  ssvae.losses.m2_loss_labeled_first takes: the same loss as m2_forward's
+  without the C-1 unused z-encoder and decoder passes per labeled point.
+  """
   class_logits = model.classify(x, train=train)
-  batch, classes = class_logits.shape
-  y = jnp.broadcast_to(jnp.eye(classes, dtype=class_logits.dtype),
-                       (batch, classes, classes))
-  z_mean, z_logvar = model.encode_z(x, y, train=train)
-  z = sample_latent(model, z_mean, z_logvar)
-  recon_loc, recon_var = model.decode(z, y, train=train)
-  return model_spec.ModelOutput(
-      class_logits=class_logits, z_mean=z_mean, z_logvar=z_logvar, z=z,
-      recon_loc=recon_loc, recon_var=recon_var)
+  num_labeled, classes = labels.shape[0], class_logits.shape[-1]
+
+  def evaluate(logits, x_part, y):
+    z_mean, z_logvar = model.encode_z(x_part, y, train=train)
+    z = sample_latent(model, z_mean, z_logvar)
+    recon_loc, recon_var = model.decode(z, y, train=train)
+    return model_spec.ModelOutput(
+        class_logits=logits, z_mean=z_mean, z_logvar=z_logvar, z=z,
+        recon_loc=recon_loc, recon_var=recon_var)
+
+  labeled = unlabeled = None
+  if num_labeled:
+    y = jax.nn.one_hot(labels, classes, dtype=class_logits.dtype)[:, None]
+    labeled = evaluate(class_logits[:num_labeled], x[:num_labeled], y)
+  if num_labeled < x.shape[0]:
+    rest = x.shape[0] - num_labeled
+    y = jnp.broadcast_to(jnp.eye(classes, dtype=class_logits.dtype),
+                         (rest, classes, classes))
+    unlabeled = evaluate(class_logits[num_labeled:], x[num_labeled:], y)
+  return labeled, unlabeled
 
 
 class ClassHeadVAE(nn.Module):

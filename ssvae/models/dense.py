@@ -78,6 +78,12 @@ class DenseVAE(common.ClassHeadVAE):
       return common.m2_forward(self, x, train=train)
     return common.single_head_forward(self, x, train=train, step=step)
 
+  def m2_labeled_first(self, x: Array, labels: Array, *,
+                       train: bool) -> tuple:
+    """m2 only: common.m2_labeled_first (the first len(labels) points of x
+    labeled), for training steps on the sampler's labeled-first batches."""
+    return common.m2_labeled_first(self, x, labels, train=train)
+
   def encode(self, x: Array, *, train: bool = False) -> tuple:
     """Returns (z_mean, z_logvar, class_logits); None where absent.
 

@@ -217,3 +217,13 @@ def test_alpha_selection_configs_report_validation_accuracy(module_name, arg):
   assert config.metrics[0] == "val_accuracy"
   assert len({c.config.loss.alpha for c in cells}) == len(cells) > 1
   assert all(c.config.model.variant == "semi_supervised" for c in cells)
+
+
+@pytest.mark.parametrize("arg", ["", "quick"])
+def test_m2_alpha_selection_sweeps_alpha_of_m2_at_100_labels(arg):
+  _, config = load("select_alpha_m2_mnist", arg)
+  cells = sweep.check_sweep(config)
+  assert config.metrics[0] == "val_accuracy"
+  assert len({c.config.loss.alpha for c in cells}) == len(cells) == 3
+  assert all(c.config.model.variant == "m2" for c in cells)
+  assert all(c.config.data.num_labels == 100 for c in cells)

@@ -16,6 +16,7 @@ JOBS=${JOBS:-"table3_mnist_dense table4_mnist_dense table5_mnist_dense
   semi_supervised_mnist@unlabeled_entropy_weight
   semi_supervised_fashion_mnist@unlabeled_entropy_weight
   semi_supervised_mnist@variant=m2,num_labels=100$
+  select_alpha_m2_mnist
   unlabeled_diagnosis_mnist
   semi_supervised_fashion_mnist@variant=m2,num_labels=100$
   semi_supervised_mnist semi_supervised_fashion_mnist"}

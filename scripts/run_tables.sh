@@ -4,7 +4,8 @@
 # session continues where the last one stopped. Commit results/ after.
 #   nohup bash scripts/run_tables.sh > /tmp/tables.log 2>&1 &
 # JOBS entries are CONFIG or CONFIG@REGEX (sweep --only=REGEX: those cells
-# first). The issue-9 rows come last, cheapest first; an M2 cell costs ~4x
+# first). The issue-9 rows come last, cheapest first, M2's alpha selection
+# before its rows; an M2 cell costs ~4x
 # a paper-model cell (hours on 2 CPU cores): on a lent GPU run them as
 # --shard=i/n jobs.
 set -uo pipefail
@@ -15,8 +16,8 @@ JOBS=${JOBS:-"table3_mnist_dense table4_mnist_dense table5_mnist_dense
   table9_fashion_mnist_dense
   semi_supervised_mnist@unlabeled_entropy_weight
   semi_supervised_fashion_mnist@unlabeled_entropy_weight
-  semi_supervised_mnist@variant=m2,num_labels=100$
   select_alpha_m2_mnist
+  semi_supervised_mnist@variant=m2,num_labels=100$
   unlabeled_diagnosis_mnist
   semi_supervised_fashion_mnist@variant=m2,num_labels=100$
   semi_supervised_mnist semi_supervised_fashion_mnist"}

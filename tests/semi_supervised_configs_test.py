@@ -9,6 +9,7 @@ import jax
 import numpy as np
 import pytest
 
+from configs import semi_supervised_mnist
 from ssvae import config_diff
 from ssvae.protocols import sweep
 
@@ -66,6 +67,11 @@ def test_diagnosis_grid_has_the_paper_model_each_remedy_and_m2():
       ("semi_supervised", 10, "detached", 0.0),
       ("semi_supervised", 2, "softmax", 20.0),
       ("semi_supervised", 10, "softmax", 20.0)}
+  m2_alphas = {c.config.loss.alpha for c in cells
+               if c.axes["variant"] == "m2"}
+  assert m2_alphas == {semi_supervised_mnist.M2_ALPHA}
+  assert {c.config.loss.alpha for c in cells
+          if c.axes["variant"] != "m2"} == {100.0}
   # The expensive M2 cells train last.
   assert [c.axes["variant"] for c in cells[-2:]] == ["m2", "m2"]
   assert "m2" not in [c.axes["variant"] for c in cells[:-2]]
@@ -79,6 +85,11 @@ def test_comparison_rows_at_every_label_count():
   assert rows == {("supervised", 2, 0.0), ("semi_supervised", 2, 0.0),
                   ("semi_supervised", 2, 20.0),
                   ("m2", module.M2_LATENT_DIM, 0.0)}
+  # M2 at its validation-selected alpha, the paper's rows at mnist_dense's.
+  assert {c.config.loss.alpha for c in cells
+          if c.axes["variant"] == "m2"} == {module.M2_ALPHA}
+  assert {c.config.loss.alpha for c in cells
+          if c.axes["variant"] != "m2"} == {100.0}
   for row in rows:
     counts = sorted(c.axes["num_labels"] for c in cells
                     if (c.axes["variant"], c.config.model.latent_dim,

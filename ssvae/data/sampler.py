@@ -84,12 +84,16 @@ def sampling_mode(variant: str, num_labeled: int, num_train: int) -> str:
   return MIXED
 
 
-def labeled_first(mode: str, batch_size: int) -> int:
-  """How many leading points of every sample_batch(..., mode) batch are
-  labeled (its label_mask reads 1 there and 0 after): B/2, B or 0."""
+def _check_mode(mode: str) -> None:
   if mode not in MODES:
     raise ValueError(f"Unknown sampling mode {mode!r}; expected one of "
                      f"{MODES}.")
+
+
+def labeled_first(mode: str, batch_size: int) -> int:
+  """How many leading points of every sample_batch(..., mode) batch are
+  labeled (its label_mask reads 1 there and 0 after): B/2, B or 0."""
+  _check_mode(mode)
   return {MIXED: batch_size // 2, LABELED: batch_size, UNLABELED: 0}[mode]
 
 
@@ -119,9 +123,7 @@ def sample_batch(rng: jax.Array, x: jax.Array, y: jax.Array, pools: Pools,
     {'x': float32 [B, ...], 'label': int32 [B] or [B, F],
      'label_mask': float32 [B], 1 where the label may be used}.
   """
-  if mode not in MODES:
-    raise ValueError(f"Unknown sampling mode {mode!r}; expected one of "
-                     f"{MODES}.")
+  _check_mode(mode)
   if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
     raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
   if mode == MIXED:
@@ -133,13 +135,11 @@ def sample_batch(rng: jax.Array, x: jax.Array, y: jax.Array, pools: Pools,
     indices = jnp.concatenate([
         _draw(labeled_rng, pools.labeled, half, LABELED),
         _draw(unlabeled_rng, pools.unlabeled, half, UNLABELED)])
-    mask = jnp.concatenate([jnp.ones(half), jnp.zeros(half)])
   elif mode == LABELED:
     indices = _draw(rng, pools.labeled, batch_size, LABELED)
-    mask = jnp.ones(batch_size)
   else:
     indices = _draw(rng, pools.unlabeled, batch_size, UNLABELED)
-    mask = jnp.zeros(batch_size)
+  mask = jnp.arange(batch_size) < labeled_first(mode, batch_size)
   return {
       "x": jnp.asarray(x)[indices].astype(jnp.float32),
       "label": jnp.asarray(y)[indices].astype(jnp.int32),

@@ -64,6 +64,25 @@ def test_numbers_table_has_finished_and_running_cells(tmp_path):
   assert len(fig.axes) == 6
 
 
+def test_cells_without_an_evaluation_yet_are_left_out(tmp_path):
+  """A cell that has just started (train records only, or none) has no
+  curve to draw: the report skips it instead of failing."""
+  _write_cell(tmp_path / "runs" / "a", _config(latent=2), finished=True)
+  started = tmp_path / "runs" / "b"
+  started.mkdir(parents=True)
+  (started / "config.json").write_text(json.dumps(_config(variant="m2")))
+  (started / "metrics.jsonl").write_text(json.dumps(
+      {"step": 250, "split": "train", "seed": 0, "unlabeled_entropy": 1.0})
+      + "\n")
+  empty = tmp_path / "runs" / "c"
+  empty.mkdir(parents=True)
+  (empty / "config.json").write_text(json.dumps(_config(latent=50)))
+  (empty / "metrics.jsonl").write_text("")
+  cells = report.load_cells(str(tmp_path))
+  assert set(cells) == {"paper, latent 2"}
+  assert "paper, latent 2" in report.numbers_markdown(cells)
+
+
 def _ledger_cell(variant, num_labels, weight=0.0, accuracy=None):
   stats = {} if accuracy is None else {
       "accuracy": {"mean": accuracy, "std": 0.01, "n": 3},

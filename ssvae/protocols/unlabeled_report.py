@@ -36,8 +36,14 @@ def cell_label(config: dict) -> str:
   return label
 
 
+def _has_evaluation(metrics_path: str) -> bool:
+  return any(record.get("split") in curves.EVAL_SPLITS
+             for _, record in io_utils.read_records(metrics_path))
+
+
 def load_cells(workdir: str) -> dict:
-  """{label: run_dir} of every cell that has logged metrics."""
+  """{label: run_dir} of every cell that has logged an evaluation (a cell
+  that has just started, with train records only, is left out)."""
   runs = os.path.join(workdir, sweep.RUNS_DIR)
   if not os.path.isdir(runs):
     raise errors.RunNotFoundError(
@@ -45,7 +51,8 @@ def load_cells(workdir: str) -> dict:
   cells = {}
   for name in sorted(os.listdir(runs)):
     run_dir = os.path.join(runs, name)
-    if os.path.exists(os.path.join(run_dir, "metrics.jsonl")):
+    metrics_path = os.path.join(run_dir, "metrics.jsonl")
+    if os.path.exists(metrics_path) and _has_evaluation(metrics_path):
       config = io_utils.read_json(os.path.join(run_dir, "config.json"))
       cells[cell_label(config)] = run_dir
   return cells

@@ -50,6 +50,14 @@ def _rows(cells):
            c.axes["unlabeled_entropy_weight"]) for c in cells}
 
 
+def _assert_m2_at_its_own_alpha(cells):
+  """M2 at its validation-selected alpha, the paper's rows at mnist_dense's."""
+  assert {c.config.loss.alpha for c in cells
+          if c.axes["variant"] == "m2"} == {semi_supervised_mnist.M2_ALPHA}
+  assert {c.config.loss.alpha for c in cells
+          if c.axes["variant"] != "m2"} == {100.0}
+
+
 def test_diagnosis_grid_has_the_paper_model_each_remedy_and_m2():
   _, config = load("unlabeled_diagnosis_mnist", "")
   cells = sweep.expand_cells(config)
@@ -67,11 +75,7 @@ def test_diagnosis_grid_has_the_paper_model_each_remedy_and_m2():
       ("semi_supervised", 10, "detached", 0.0),
       ("semi_supervised", 2, "softmax", 20.0),
       ("semi_supervised", 10, "softmax", 20.0)}
-  m2_alphas = {c.config.loss.alpha for c in cells
-               if c.axes["variant"] == "m2"}
-  assert m2_alphas == {semi_supervised_mnist.M2_ALPHA}
-  assert {c.config.loss.alpha for c in cells
-          if c.axes["variant"] != "m2"} == {100.0}
+  _assert_m2_at_its_own_alpha(cells)
   # The expensive M2 cells train last.
   assert [c.axes["variant"] for c in cells[-2:]] == ["m2", "m2"]
   assert "m2" not in [c.axes["variant"] for c in cells[:-2]]
@@ -85,11 +89,7 @@ def test_comparison_rows_at_every_label_count():
   assert rows == {("supervised", 2, 0.0), ("semi_supervised", 2, 0.0),
                   ("semi_supervised", 2, 20.0),
                   ("m2", module.M2_LATENT_DIM, 0.0)}
-  # M2 at its validation-selected alpha, the paper's rows at mnist_dense's.
-  assert {c.config.loss.alpha for c in cells
-          if c.axes["variant"] == "m2"} == {module.M2_ALPHA}
-  assert {c.config.loss.alpha for c in cells
-          if c.axes["variant"] != "m2"} == {100.0}
+  _assert_m2_at_its_own_alpha(cells)
   for row in rows:
     counts = sorted(c.axes["num_labels"] for c in cells
                     if (c.axes["variant"], c.config.model.latent_dim,

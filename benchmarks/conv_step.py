@@ -14,9 +14,11 @@ flags once per process):
   old: XLA's default flags, conv_impl='xla' (flax's layers), and the
        trainer's chunk as before issue 13: lax.scan over
        OLD_STEPS_PER_CALL steps with scan_unroll=True;
-  new: the library's XLA:CPU flags (ssvae/xla_flags.py), conv_impl='cpu'
-       (ssvae/models/fast_conv.py) and the config's steps_per_call /
-       scan_unroll through train.make_train_chunk.
+  new: the trainer's path: the library's XLA:CPU flags (ssvae/xla_flags.py),
+       conv_impl='auto' (ssvae/models/fast_conv.py's forms on the CPU,
+       flax's layers on an accelerator, where the flags are not set either)
+       and the config's steps_per_call / scan_unroll through
+       train.make_train_chunk.
 
 Each path is timed as a plain jit of one train step on a fixed batch ("jit")
 and as the scanned chunk the trainer runs, batches sampled on device
@@ -130,7 +132,7 @@ def path_settings(family: str, path: str) -> dict:
     return dict(conv_impl=model_spec.XLA, steps_per_call=OLD_STEPS_PER_CALL,
                 scan_unroll=OLD_SCAN_UNROLL, loop="lax.scan")
   return dict(conv_impl=(model_spec.XLA if path == NO_FORMS
-                         else model_spec.CPU),
+                         else model_spec.AUTO),
               steps_per_call=config.train.steps_per_call,
               scan_unroll=config.train.scan_unroll, loop="train.unrolled_scan")
 
@@ -300,22 +302,23 @@ def main(family: str) -> None:
       raise app.UsageError("--torch_python: the PyTorch reference exists for "
                        "--family=cnn only.")
     paths = list(PATHS if _ABLATION.value else (OLD, NEW))
-    for path in paths + ([TORCH] if _TORCH_PYTHON.value else []):
-      workers[path] = _Worker(family, path)
     print(f"family {family}, batch {batch} (half labeled), one seed; "
           f"{_ROUNDS.value} alternating rounds of {_CONV_STEPS.value} steps "
           f"per path and mode; {jax.device_count()} {jax.default_backend()} "
-          f"device(s), {os.cpu_count()} CPUs")
-    for path, w in workers.items():
+          f"device(s), {os.cpu_count()} CPUs", flush=True)
+    # Each worker's line as soon as it has compiled (about a minute per
+    # worker on an H100), so a run cut short still shows how far it got.
+    for path in paths + ([TORCH] if _TORCH_PYTHON.value else []):
+      workers[path] = w = _Worker(family, path)
       if path == TORCH:
         print(f"  {path}: {w.info['about']}; first call s: "
-              f"{w.info['compile_s']}")
+              f"{w.info['compile_s']}", flush=True)
         continue
       s = path_settings(family, path)
       print(f"  {path}: {w.info['about']} "
             f"conv_impl={s['conv_impl']} chunk={s['steps_per_call']} steps "
             f"(scan_unroll={s['scan_unroll']}, {s['loop']}); "
-            f"first call s: {w.info['compile_s']}")
+            f"first call s: {w.info['compile_s']}", flush=True)
     order = [(p, m) for p, w in workers.items() for m in w.info["modes"]]
     times = {key: [] for key in order}
     for _ in range(_ROUNDS.value):

@@ -59,9 +59,20 @@ def get_config() -> ml_collections.ConfigDict:
   config.loss.unlabeled_entropy_weight = 0.0
 
   config.optimizer = ml_collections.ConfigDict()
+  # rmsprop (the paper's) | adam. decay: of the squared-gradient average
+  # (RMSprop's rho, Adam's b2); momentum: heavy-ball momentum (RMSprop's) or
+  # the first-moment average (Adam's b1). configs/recipe_search.py says
+  # which values the paper's lost sentence can mean.
+  config.optimizer.name = "rmsprop"
   config.optimizer.learning_rate = 1e-3
-  config.optimizer.decay = 0.9      # RMSprop decay of the squared-gradient average
+  config.optimizer.decay = 0.9
   config.optimizer.momentum = 0.9
+  # constant (the paper: "without decay") | warmup_cosine (0 -> rate over
+  # warmup_steps, cosine to 0 at decay_steps) | exponential (halved every
+  # decay_steps, after warmup_steps).
+  config.optimizer.schedule = "constant"
+  config.optimizer.warmup_steps = 0
+  config.optimizer.decay_steps = 0
 
   config.train = ml_collections.ConfigDict()
   config.train.batch_size = 128     # global batch; labeled:unlabeled 1:1 when mixed

@@ -26,6 +26,11 @@ ADDED_FIELDS = {
     "model.gumbel_anneal_steps": 5000,
     "loss.unlabeled_entropy_weight": 0.0,
     "train.diagnostics": False,
+    # The optimizer's recipe search; defaults are the fixed recipe.
+    "optimizer.name": "rmsprop",
+    "optimizer.schedule": "constant",
+    "optimizer.warmup_steps": 0,
+    "optimizer.decay_steps": 0,
 }
 
 

@@ -14,6 +14,7 @@ from ssvae import errors
 from ssvae import model_spec
 from ssvae import models
 from ssvae import selection
+from ssvae import steps
 from ssvae.data import registry as data_registry
 
 # The valid names come from the registries that use them.
@@ -129,6 +130,34 @@ def _validate_unlabeled_options(config) -> None:
            f"must be True or False, got {diagnostics!r}.")
 
 
+def _validate_optimizer(config) -> None:
+  """The optimizer's name, its two averages and the learning-rate schedule."""
+  name = _field(config, "optimizer.name")
+  _require(name in steps.OPTIMIZERS, "optimizer.name",
+           f"{name!r} is not one of {steps.OPTIMIZERS}.")
+  for field in ("optimizer.decay", "optimizer.momentum"):
+    value = config.optimizer[field.split(".")[1]]
+    _require(0.0 <= value < 1.0, field, f"must be in [0, 1), got {value}.")
+  schedule = _field(config, "optimizer.schedule")
+  _require(schedule in steps.SCHEDULES, "optimizer.schedule",
+           f"{schedule!r} is not one of {steps.SCHEDULES}.")
+  warmup = _field(config, "optimizer.warmup_steps")
+  decay_steps = _field(config, "optimizer.decay_steps")
+  _require(isinstance(warmup, int) and warmup >= 0, "optimizer.warmup_steps",
+           f"must be an integer >= 0, got {warmup!r}.")
+  _require(isinstance(decay_steps, int) and decay_steps >= 0,
+           "optimizer.decay_steps",
+           f"must be an integer >= 0, got {decay_steps!r}.")
+  if schedule != "constant":
+    _require(decay_steps > 0, "optimizer.decay_steps",
+             f"optimizer.schedule={schedule!r} needs decay_steps > 0 (the "
+             f"cosine's end, or the exponential's half-life).")
+  if schedule == "warmup_cosine":
+    _require(warmup < decay_steps, "optimizer.warmup_steps",
+             f"must be below optimizer.decay_steps ({decay_steps}), got "
+             f"{warmup}.")
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
   """Raises ConfigError for the first invalid value found."""
   _one_of(config, "data.name", DATA_NAMES)
@@ -170,6 +199,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
            f"must be >= 0, got {config.loss.beta}.")
   _require(config.optimizer.learning_rate > 0, "optimizer.learning_rate",
            f"must be > 0, got {config.optimizer.learning_rate}.")
+  _validate_optimizer(config)
   for field in ("train.batch_size", "train.num_steps", "train.steps_per_call",
                 "train.eval_every", "train.checkpoint_every",
                 "train.eval_batch_size", "train.num_seeds"):

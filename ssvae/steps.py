@@ -32,10 +32,52 @@ class TrainState(flax.struct.PyTreeNode):
   opt_state: Any
 
 
+OPTIMIZERS = ("rmsprop", "adam")
+SCHEDULES = ("constant", "warmup_cosine", "exponential")
+
+
+def learning_rate_schedule(config: ml_collections.ConfigDict
+                           ) -> float | optax.Schedule:
+  """config.optimizer's learning rate: a number, or a function of the step.
+
+  constant: the paper's ("without decay"), kept a plain number so that the
+  optimizer state (and so every checkpoint) is what it was before schedules
+  existed. warmup_cosine: linear from 0 to
+  learning_rate over warmup_steps, then a cosine to 0 at decay_steps.
+  exponential: halved every decay_steps steps (after warmup_steps at the
+  full rate).
+  """
+  rate = config.learning_rate
+  schedule = config.get("schedule", "constant")
+  if schedule == "constant":
+    return rate
+  if schedule == "warmup_cosine":
+    return optax.warmup_cosine_decay_schedule(
+        init_value=0.0, peak_value=rate, warmup_steps=config.warmup_steps,
+        decay_steps=config.decay_steps, end_value=0.0)
+  if schedule == "exponential":
+    return optax.exponential_decay(
+        rate, transition_steps=config.decay_steps, decay_rate=0.5,
+        transition_begin=config.warmup_steps)
+  raise ValueError(f"unknown optimizer.schedule {schedule!r}")
+
+
 def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
-  """RMSprop with momentum, the paper's optimizer."""
-  return optax.rmsprop(learning_rate=config.learning_rate, decay=config.decay,
-                       momentum=config.momentum)
+  """config.optimizer's optimizer (configs/default.py describes the fields).
+
+  rmsprop: optax.rmsprop with `decay` (the squared-gradient average's) and
+  heavy-ball `momentum`: the paper's optimizer, whose values the paper lost
+  (configs/recipe_search.py lists the readings). adam: the same two fields
+  in the same roles, Adam's b2 (decay) and b1 (momentum).
+  """
+  rate = learning_rate_schedule(config)
+  name = config.get("name", "rmsprop")
+  if name == "rmsprop":
+    return optax.rmsprop(learning_rate=rate, decay=config.decay,
+                         momentum=config.momentum)
+  if name == "adam":
+    return optax.adam(learning_rate=rate, b1=config.momentum, b2=config.decay)
+  raise ValueError(f"unknown optimizer.name {name!r}")
 
 
 def init_state(model: nn.Module, tx: optax.GradientTransformation, rng: Array,

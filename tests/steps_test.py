@@ -5,6 +5,7 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from sklearn import datasets
 
@@ -193,3 +194,56 @@ def test_m2_labeled_first_step_enumerates_only_the_unlabeled_half():
     np.testing.assert_allclose(metrics[name], full[name], rtol=1e-5)
   _, shuffled = step(dict(batch, label_mask=batch["label_mask"][::-1]))
   assert np.isnan(shuffled["loss"])
+
+
+def _optimizer_config(**overrides):
+  config = default.get_config().optimizer
+  config.update(overrides)
+  return config
+
+
+def test_rmsprop_readings_are_optax_rmsprop_with_those_averages():
+  grads = {"w": jnp.array([0.5, -2.0])}
+  for decay, momentum in ((0.9, 0.9), (0.9, 0.0), (0.0, 0.9)):
+    tx = steps.make_optimizer(_optimizer_config(decay=decay,
+                                                momentum=momentum))
+    expected = optax.rmsprop(1e-3, decay=decay, momentum=momentum)
+    got, _ = tx.update(grads, tx.init(grads))
+    want, _ = expected.update(grads, expected.init(grads))
+    np.testing.assert_allclose(got["w"], want["w"])
+  # decay 0 (the TF1 reading) scales every coordinate to the same size.
+  tx = steps.make_optimizer(_optimizer_config(decay=0.0, momentum=0.0))
+  update, _ = tx.update(grads, tx.init(grads))
+  np.testing.assert_allclose(jnp.abs(update["w"]), [1e-3, 1e-3], rtol=1e-4)
+
+
+def test_adam_takes_momentum_as_b1_and_decay_as_b2():
+  grads = {"w": jnp.array([0.5, -2.0])}
+  tx = steps.make_optimizer(_optimizer_config(name="adam", decay=0.99,
+                                              momentum=0.5))
+  expected = optax.adam(1e-3, b1=0.5, b2=0.99)
+  state, want_state = tx.init(grads), expected.init(grads)
+  for _ in range(3):
+    got, state = tx.update(grads, state)
+    want, want_state = expected.update(grads, want_state)
+  np.testing.assert_allclose(got["w"], want["w"])
+
+
+def test_constant_schedule_keeps_the_optimizer_state_of_a_plain_rate():
+  # Checkpoints from before schedules existed must restore: same state tree.
+  params = {"w": jnp.zeros(2)}
+  tx = steps.make_optimizer(_optimizer_config())
+  plain = optax.rmsprop(1e-3, decay=0.9, momentum=0.9)
+  assert (jax.tree_util.tree_structure(tx.init(params))
+          == jax.tree_util.tree_structure(plain.init(params)))
+
+
+@pytest.mark.parametrize("schedule,expected", [
+    ("warmup_cosine", {0: 0.0, 10: 1e-3, 55: 5e-4, 100: 0.0}),
+    ("exponential", {0: 1e-3, 10: 1e-3, 110: 5e-4, 210: 2.5e-4}),
+])
+def test_learning_rate_schedules(schedule, expected):
+  rate = steps.learning_rate_schedule(_optimizer_config(
+      schedule=schedule, warmup_steps=10, decay_steps=100))
+  for step, value in expected.items():
+    np.testing.assert_allclose(rate(step), value, atol=1e-9)

@@ -227,3 +227,27 @@ def test_m2_alpha_selection_sweeps_alpha_of_m2_at_100_labels(arg):
   assert len({c.config.loss.alpha for c in cells}) == len(cells) == 3
   assert all(c.config.model.variant == "m2" for c in cells)
   assert all(c.config.data.num_labels == 100 for c in cells)
+
+
+def test_recipe_search_gives_every_variant_the_same_grid():
+  from configs import recipe_search
+  _, config = load("recipe_search", "")
+  cells = sweep.check_sweep(config)
+  grid = {}
+  for cell in cells:
+    opt = cell.config.optimizer
+    reading = recipe_search.reading_of(opt.name, opt.decay, opt.momentum)
+    grid.setdefault(cell.axes["variant"], set()).add(
+        (reading, opt.learning_rate, cell.config.data.num_labels))
+  full = {(r, lr, n) for r in recipe_search.READINGS
+          for lr in recipe_search.LEARNING_RATES
+          for n in recipe_search.LABEL_COUNTS}
+  assert grid == {v: full for v in ("semi_supervised", "supervised", "m2")}
+  # 100 labels first, M2 after the other two at each label count.
+  order = [(c.config.data.num_labels, c.axes["variant"] == "m2")
+           for c in cells]
+  assert order == sorted(order, key=lambda o: (o[0] != 100, o[1]))
+  m2 = [c.config for c in cells if c.axes["variant"] == "m2"]
+  assert all(c.loss.alpha == 1.0 and c.model.latent_dim == 50 for c in m2)
+  assert all(c.train.num_seeds == 2 and c.train.patience == 10
+             for c in (cell.config for cell in cells))

@@ -29,6 +29,10 @@ def get_config() -> ml_collections.ConfigDict:
   # 0 = none (the last step is reported, and results say so).
   config.data.validation_size = -1
   config.data.split_seed = 0
+  # Labeled share of a mixed batch: the paper's 0.5 (1:1). Lower values show
+  # each labeled point less often (opt-in, beyond the paper); batch_size *
+  # this must be a whole number.
+  config.data.labeled_fraction_of_batch = 0.5
 
   config.model = ml_collections.ConfigDict()
   config.model.family = "dense"     # dense | cnn | rnn | multihead_cnn

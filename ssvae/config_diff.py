@@ -31,6 +31,7 @@ ADDED_FIELDS = {
     "optimizer.schedule": "constant",
     "optimizer.warmup_steps": 0,
     "optimizer.decay_steps": 0,
+    "data.labeled_fraction_of_batch": 0.5,
 }
 
 

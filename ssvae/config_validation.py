@@ -158,6 +158,17 @@ def _validate_optimizer(config) -> None:
              f"{warmup}.")
 
 
+def _validate_labeled_fraction(config) -> None:
+  fraction = config.data.get("labeled_fraction_of_batch", 0.5)
+  field = "data.labeled_fraction_of_batch"
+  _require(isinstance(fraction, (int, float)) and 0.0 < fraction < 1.0,
+           field, f"must be in (0, 1), got {fraction!r}.")
+  count = config.train.batch_size * fraction
+  _require(abs(count - round(count)) < 1e-6, field,
+           f"times train.batch_size ({config.train.batch_size}) must be a "
+           f"whole number of labeled points, got {count:g}.")
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
   """Raises ConfigError for the first invalid value found."""
   _one_of(config, "data.name", DATA_NAMES)
@@ -207,3 +218,4 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _require(config.train.batch_size % 2 == 0, "train.batch_size",
            f"must be even (labeled and unlabeled halves), got "
            f"{config.train.batch_size}.")
+  _validate_labeled_fraction(config)

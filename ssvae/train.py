@@ -135,6 +135,13 @@ def experiment_from_dataset(config: ml_collections.ConfigDict,
                     seeds=seeds, sampling_mode=mode, pools=pools)
 
 
+def labeled_fraction(config) -> float:
+  """config.data.labeled_fraction_of_batch (the paper's 0.5 in configs
+  written before the field existed)."""
+  return config.data.get("labeled_fraction_of_batch",
+                         data_lib.PAPER_LABELED_FRACTION)
+
+
 def validation_size(config, dataset: data_lib.Dataset) -> int:
   """config.data.validation_size, with -1 resolved to the data set default."""
   size = config.data.validation_size
@@ -158,7 +165,8 @@ def _train_step_fn(exp: Experiment):
       loss_config=exp.config.loss, likelihood=exp.dataset.likelihood,
       diagnostics=bool(exp.config.train.get("diagnostics", False)),
       labeled_first=data_lib.labeled_first(exp.sampling_mode,
-                                           exp.config.train.batch_size))
+                                           exp.config.train.batch_size,
+                                           labeled_fraction(exp.config)))
 
 
 def make_parallel_train_step(exp: Experiment):
@@ -205,7 +213,8 @@ def make_train_chunk(exp: Experiment, num_steps: int):
       batch_key, step_key = jax.random.split(
           jax.random.fold_in(train_key, state.step))
       batch = data_lib.sample_batch(batch_key, x, y, pools,
-                                    cfg.train.batch_size, exp.sampling_mode)
+                                    cfg.train.batch_size, exp.sampling_mode,
+                                    labeled_fraction(cfg))
       batch = jax.lax.with_sharding_constraint(batch, batch_spec)
       return step_fn(state, batch, step_key)
     # XLA:CPU runs convolutions inside a while loop ~10x slower

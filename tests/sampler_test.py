@@ -111,6 +111,38 @@ def test_same_rng_same_batch_different_rng_different_batch():
   assert not np.array_equal(sample(5), sample(6))
 
 
+@pytest.mark.parametrize("fraction,num_labeled", [(0.5, 8), (0.25, 4),
+                                                   (0.125, 2)])
+def test_labeled_fraction_sets_the_labeled_share(fraction, num_labeled):
+  pools = sampler.make_pools(NUM_TRAIN, LABELED, "semi_supervised")
+  batch = sampler.sample_batch(jax.random.key(3), X, Y, pools, 16, "mixed",
+                               labeled_fraction=fraction)
+  indices = _indices(batch)
+  assert set(indices[:num_labeled]) <= set(LABELED)
+  assert not set(indices[num_labeled:]) & set(LABELED)
+  np.testing.assert_array_equal(
+      batch["label_mask"], [1] * num_labeled + [0] * (16 - num_labeled))
+  assert sampler.labeled_first("mixed", 16, fraction) == num_labeled
+
+
+def test_the_default_fraction_is_the_papers_one_to_one_batch():
+  pools = sampler.make_pools(NUM_TRAIN, LABELED, "semi_supervised")
+  key = jax.random.key(4)
+  np.testing.assert_array_equal(
+      _indices(sampler.sample_batch(key, X, Y, pools, 16, "mixed")),
+      _indices(sampler.sample_batch(key, X, Y, pools, 16, "mixed",
+                                    labeled_fraction=0.5)))
+  assert sampler.labeled_first("mixed", 16) == 8
+
+
+@pytest.mark.parametrize("fraction", [0.1, 0.0, 1.0])
+def test_a_fraction_that_is_no_whole_number_of_points_is_refused(fraction):
+  pools = sampler.make_pools(NUM_TRAIN, LABELED, "semi_supervised")
+  with pytest.raises(ValueError, match="whole number in 1..15"):
+    sampler.sample_batch(jax.random.key(0), X, Y, pools, 16, "mixed",
+                         labeled_fraction=fraction)
+
+
 def test_sample_batch_errors():
   pools = sampler.make_pools(NUM_TRAIN, LABELED, "semi_supervised")
   key = jax.random.key(0)

@@ -197,6 +197,11 @@ def test_non_finite_loss_stops_with_step_and_terms(tmp_path):
     ("model.gumbel_anneal_steps", -1, "config.model.gumbel_anneal_steps"),
     ("loss.unlabeled_entropy_weight", -1.0,
      "config.loss.unlabeled_entropy_weight"),
+    ("data.labeled_fraction_of_batch", 1.0,
+     "config.data.labeled_fraction_of_batch: must be in"),
+    ("data.labeled_fraction_of_batch", 0.1,
+     r"config.data.labeled_fraction_of_batch: times train.batch_size .* "
+     r"whole number"),
 ])
 def test_bad_config_values_name_the_field(field, value, message):
   config = tiny_config()
@@ -236,6 +241,34 @@ def test_configs_saved_before_the_issue_9_fields_still_validate():
   del config.loss["unlabeled_entropy_weight"]
   del config.train["diagnostics"]
   config_validation.validate(config)
+
+
+def test_labeled_fraction_of_batch_sets_the_labeled_share_of_the_loss():
+  """At 0.25 a step's cross-entropy averages B/4 labeled points: the
+  labeled_first the step is built with, and the mask the sampler draws."""
+  config = tiny_config(batch_size=16)
+  config.data.labeled_fraction_of_batch = 0.25
+  exp = train.experiment_from_dataset(
+      config, data_lib.load_dataset(config.data), jax.devices()[:1])
+  assert data_lib.labeled_first(exp.sampling_mode, 16,
+                                train.labeled_fraction(config)) == 4
+  batch = data_lib.sample_batch(
+      jax.random.key(0), jnp.asarray(exp.dataset.train.x),
+      jnp.asarray(exp.dataset.train.y),
+      jax.tree.map(lambda a: jnp.asarray(a[0]), exp.pools), 16,
+      exp.sampling_mode, train.labeled_fraction(config))
+  np.testing.assert_array_equal(batch["label_mask"], [1] * 4 + [0] * 12)
+  labeled = set(np.asarray(exp.pools.labeled[0]).tolist())
+  # The first 4 points come from the labeled pool, the other 12 do not.
+  first = np.asarray(exp.dataset.train.x)
+  drawn = [int(np.flatnonzero((first == np.asarray(b)).all(axis=(1, 2, 3)))[0])
+           for b in batch["x"]]
+  assert set(drawn[:4]) <= labeled and not set(drawn[4:]) & labeled
+  state, _ = train.make_train_chunk(exp, 2)(
+      train.init_train_state(exp), jax.tree.map(jnp.asarray, exp.pools),
+      rng.seed_keys(exp.seeds, "train"), jnp.asarray(exp.dataset.train.x),
+      jnp.asarray(exp.dataset.train.y))
+  assert int(state.step[0]) == 2
 
 
 def test_runs_recorded_before_added_fields_resume(tmp_path):

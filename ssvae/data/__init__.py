@@ -11,6 +11,7 @@ from ssvae.data.sampler import make_pools
 from ssvae.data.sampler import Pools
 from ssvae.data.sampler import sample_batch
 from ssvae.data.sampler import labeled_first
+from ssvae.data.sampler import PAPER_LABELED_FRACTION
 from ssvae.data.sampler import sampling_mode
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "Pools",
     "sample_batch",
     "labeled_first",
+    "PAPER_LABELED_FRACTION",
     "sampling_mode",
     "select_labeled_indices",
     "split_validation",

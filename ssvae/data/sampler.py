@@ -1,6 +1,7 @@
 """The paper's batch sampler, on device.
 
-Semi-supervised batches are half labeled, half unlabeled (1:1). Both halves
+Semi-supervised batches are half labeled, half unlabeled (1:1, the paper's;
+`labeled_fraction` < 0.5 shows each labeled point less often). Both parts
 are drawn uniformly with replacement from their pools, so a pool of 100
 labeled points is simply up-sampled. Pools are a pytree: stacking one per
 seed along a leading axis lets `jax.vmap` sample for all seeds at once.
@@ -18,6 +19,7 @@ MIXED = "mixed"
 LABELED = "labeled"
 UNLABELED = "unlabeled"
 MODES = (MIXED, LABELED, UNLABELED)
+PAPER_LABELED_FRACTION = 0.5  # 1:1 labeled:unlabeled
 
 
 @flax.struct.dataclass
@@ -90,11 +92,27 @@ def _check_mode(mode: str) -> None:
                      f"{MODES}.")
 
 
-def labeled_first(mode: str, batch_size: int) -> int:
+def labeled_points_per_batch(batch_size: int, labeled_fraction: float) -> int:
+  """batch_size * labeled_fraction, which must be a whole number in
+  1..batch_size - 1 (a mixed batch holds both kinds)."""
+  count = batch_size * labeled_fraction
+  if not (abs(count - round(count)) < 1e-6 and 1 <= round(count) < batch_size):
+    raise ValueError(
+        f"A mixed batch of {batch_size} with labeled fraction "
+        f"{labeled_fraction} would hold {count:g} labeled points; it must "
+        f"be a whole number in 1..{batch_size - 1}.")
+  return int(round(count))
+
+
+def labeled_first(mode: str, batch_size: int,
+                  labeled_fraction: float = PAPER_LABELED_FRACTION) -> int:
   """How many leading points of every sample_batch(..., mode) batch are
-  labeled (its label_mask reads 1 there and 0 after): B/2, B or 0."""
+  labeled (its label_mask reads 1 there and 0 after): batch_size *
+  labeled_fraction when mixed (B/2 by default), B or 0."""
   _check_mode(mode)
-  return {MIXED: batch_size // 2, LABELED: batch_size, UNLABELED: 0}[mode]
+  if mode == MIXED:
+    return labeled_points_per_batch(batch_size, labeled_fraction)
+  return {LABELED: batch_size, UNLABELED: 0}[mode]
 
 
 def _draw(rng: jax.Array, pool: jax.Array, count: int,
@@ -107,7 +125,8 @@ def _draw(rng: jax.Array, pool: jax.Array, count: int,
 
 
 def sample_batch(rng: jax.Array, x: jax.Array, y: jax.Array, pools: Pools,
-                 batch_size: int, mode: str) -> dict:
+                 batch_size: int, mode: str,
+                 labeled_fraction: float = PAPER_LABELED_FRACTION) -> dict:
   """One training batch.
 
   Args:
@@ -116,8 +135,10 @@ def sample_batch(rng: jax.Array, x: jax.Array, y: jax.Array, pools: Pools,
     y: [N] or [N, F] training labels (on device).
     pools: index pools of one seed.
     batch_size: static batch size B.
-    mode: static; 'mixed' (first B/2 labeled, last B/2 unlabeled),
-      'labeled' or 'unlabeled'.
+    mode: static; 'mixed' (first B * labeled_fraction labeled, the rest
+      unlabeled), 'labeled' or 'unlabeled'.
+    labeled_fraction: static; the labeled share of a mixed batch (the
+      paper's 0.5 by default; ignored by the other modes).
 
   Returns:
     {'x': float32 [B, ...], 'label': int32 [B] or [B, F],
@@ -127,19 +148,21 @@ def sample_batch(rng: jax.Array, x: jax.Array, y: jax.Array, pools: Pools,
   if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
     raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
   if mode == MIXED:
-    if batch_size % 2:
+    if labeled_fraction == PAPER_LABELED_FRACTION and batch_size % 2:
       raise ValueError(
           f"batch_size must be even in mixed mode (1:1), got {batch_size}.")
-    half = batch_size // 2
+    num_labeled = labeled_points_per_batch(batch_size, labeled_fraction)
     labeled_rng, unlabeled_rng = jax.random.split(rng)
     indices = jnp.concatenate([
-        _draw(labeled_rng, pools.labeled, half, LABELED),
-        _draw(unlabeled_rng, pools.unlabeled, half, UNLABELED)])
+        _draw(labeled_rng, pools.labeled, num_labeled, LABELED),
+        _draw(unlabeled_rng, pools.unlabeled, batch_size - num_labeled,
+              UNLABELED)])
   elif mode == LABELED:
     indices = _draw(rng, pools.labeled, batch_size, LABELED)
   else:
     indices = _draw(rng, pools.unlabeled, batch_size, UNLABELED)
-  mask = jnp.arange(batch_size) < labeled_first(mode, batch_size)
+  num_first = labeled_first(mode, batch_size, labeled_fraction)
+  mask = jnp.arange(batch_size) < num_first
   return {
       "x": jnp.asarray(x)[indices].astype(jnp.float32),
       "label": jnp.asarray(y)[indices].astype(jnp.int32),

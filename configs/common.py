@@ -117,7 +117,8 @@ def fashion_mnist(config: ml_collections.ConfigDict
 def new_sweep_config(*, title: str, base: ml_collections.ConfigDict,
                      axes: tuple, metrics: tuple, num_seeds: int = 5,
                      extra_grids: tuple = (), cell_overrides: tuple = (),
-                     plots_to_write: tuple = ()) -> ml_collections.ConfigDict:
+                     plots_to_write: tuple = (),
+                     on_diverged: str = "stop") -> ml_collections.ConfigDict:
   """A sweep config with every field ssvae/protocols/sweep.py describes."""
   config = ml_collections.ConfigDict()
   config.title = title
@@ -128,6 +129,7 @@ def new_sweep_config(*, title: str, base: ml_collections.ConfigDict,
   config.num_seeds = num_seeds
   config.metrics = tuple(metrics)
   config.plots = tuple(plots_to_write)
+  config.on_diverged = on_diverged
   return config
 
 

@@ -24,7 +24,9 @@ tables' converged protocol (validation every 250 steps, patience 10, a
 20000-step cap). Every variant gets the same grid. A variant's recipe is the
 cell with the best `val_accuracy` (validation accuracy of each seed's
 selected state); test accuracy is shown beside it and plays no part in the
-choice. The picks go into configs/common.py: TUNED_RECIPES.
+choice. The picks go into configs/common.py: TUNED_RECIPES. A cell whose
+training diverges is recorded as `diverged` (on_diverged="record") and never
+picked; the search goes on.
 
 Cells run 100 labels first, the paper's model and its supervised sibling
 before M2 (whose step costs about 4x theirs), each reading's learning rates
@@ -91,5 +93,5 @@ def get_config(arg: str = ""):
       cell_overrides=(({"variant": "m2"},
                        {"model.latent_dim": semi_supervised_mnist.M2_LATENT_DIM,
                         "loss.alpha": semi_supervised_mnist.M2_ALPHA}),),
-      num_seeds=NUM_SEEDS,
+      num_seeds=NUM_SEEDS, on_diverged="record",
       metrics=("val_accuracy", "accuracy", "val_log_loss", "log_loss"))

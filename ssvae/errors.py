@@ -43,7 +43,13 @@ class TrainingDiverged(UserInputError, FloatingPointError):
 
   A user error in the sense that the config's hyperparameters (usually the
   learning rate) cause it; the fix is a new config and a new workdir.
+  step and seed name where it happened, when known (a sweep records them).
   """
+
+  def __init__(self, message: str, *, step=None, seed=None):
+    super().__init__(message)
+    self.step = step
+    self.seed = seed
 
 
 class RunNotFoundError(WorkdirError, FileNotFoundError):

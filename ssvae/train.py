@@ -230,8 +230,8 @@ def make_train_chunk(exp: Experiment, num_steps: int):
       out_shardings=(seed_sharded, seed_sharded), donate_argnums=0)
 
 
-def _diverged(what: str, workdir: str,
-              ckpt: checkpointing.Checkpointer) -> errors.TrainingDiverged:
+def _diverged(what: str, workdir: str, ckpt: checkpointing.Checkpointer,
+              *, step: int, seed: int) -> errors.TrainingDiverged:
   """The error that stops a diverged run, naming its last kept checkpoint.
 
   Waits for saves in flight first, so the step named is committed; no
@@ -244,7 +244,7 @@ def _diverged(what: str, workdir: str,
   return errors.TrainingDiverged(
       f"Training diverged. {what}. Run {workdir} stopped; {kept}. Try a "
       "smaller optimizer.learning_rate or optimizer.momentum, then a new "
-      "--workdir.")
+      "--workdir.", step=step, seed=seed)
 
 
 def _check_finite(metrics: dict, first_step: int, seeds: tuple,
@@ -258,7 +258,7 @@ def _check_finite(metrics: dict, first_step: int, seeds: tuple,
     raise _diverged(
         f"Non-finite loss at step {first_step + i + 1} (seed {seeds[s]}): "
         + ", ".join(f"{k}={v:.6g}" for k, v in sorted(terms.items())),
-        workdir, ckpt)
+        workdir, ckpt, step=int(first_step + i + 1), seed=int(seeds[s]))
 
 
 @jax.jit
@@ -282,7 +282,7 @@ def _check_state_finite(state: steps.TrainState, step: int, seeds: tuple,
     seed = seeds[int(np.argmin(finite))]
     raise _diverged(
         f"The parameters or optimizer state of seed {seed} hold NaN or inf "
-        f"after step {step}", workdir, ckpt)
+        f"after step {step}", workdir, ckpt, step=int(step), seed=int(seed))
 
 
 def _mean_over_steps(metrics: dict) -> dict:

@@ -114,11 +114,47 @@ def test_extra_grids_and_cell_overrides():
     (dict(plots_to_write=("auc_per_class",)), "held_out_class"),
     (dict(plots_to_write=("pie_chart",)), "pie_chart"),
     (dict(num_seeds=0), "num_seeds"),
+    (dict(on_diverged="skip"), "on_diverged"),
 ])
 def test_bad_sweep_configs_name_the_problem(fields, message):
   with pytest.raises(ValueError) as info:
     sweep.check_sweep(tiny_sweep(**fields))
   assert message in str(info.value)
+
+
+# ------------------------------------------------------- diverged cells
+
+DIVERGING_AXES = (("model.variant", ("supervised",)),
+                  ("optimizer.learning_rate", (1e-3, 1e30)))
+
+
+def test_a_diverged_cell_stops_the_sweep_by_default(tmp_path):
+  config = tiny_sweep(axes=DIVERGING_AXES)
+  with pytest.raises(errors.TrainingDiverged, match="Non-finite loss"):
+    run(config, tmp_path)
+
+
+def test_recorded_diverged_cell_is_finished_and_the_sweep_goes_on(
+    tmp_path, monkeypatch):
+  config = tiny_sweep(axes=DIVERGING_AXES, on_diverged="record")
+  summary = run(config, tmp_path)
+  ok, bad = summary
+  assert not ok.diverged and ok.stats["accuracy"].n == 2
+  assert bad.diverged and not bad.pending and bad.stats == {}
+  record = json.loads((tmp_path / "runs" / bad.name /
+                       sweep.DIVERGED_FILE).read_text())
+  assert record["seeds"] == [0, 1] and record["step"] >= 1
+  assert "Non-finite loss at step" in record["diverged"]
+  rows = read_csv(tmp_path / "results.csv")
+  assert [r["stop_reason"] for r in rows if r["cell"] == bad.name] == [
+      "diverged", "diverged"]
+  assert all(r["accuracy"] == "" for r in rows if r["cell"] == bad.name)
+  markdown = (tmp_path / "results.md").read_text()
+  assert "1 diverged" in markdown
+  assert re.search(r"\| 1e\+30 \| diverged \|", markdown)
+  # A rerun counts the diverged cell as finished: nothing trains.
+  monkeypatch.setattr(evaluation, "train_and_evaluate", _fail_if_trained)
+  assert run(config, tmp_path)[1].diverged
 
 
 # ------------------------------------------------------------ aggregation

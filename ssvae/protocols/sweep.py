@@ -16,6 +16,10 @@ A sweep config (configs/table*.py, built with `configs.common.table_sweep`) hold
     (base.train.num_seeds), seeds base.seed .. base.seed + num_seeds - 1.
   metrics: the metrics results.md shows (results.csv/json hold every one).
   plots: names from plots.PLOTS, written as DIR/<name>.png.
+  on_diverged: "stop" (default): a cell whose training diverges stops the
+    sweep with the error; "record": the cell is finished as `diverged` (its
+    run directory's diverged.json names the step and seed), shown so in the
+    tables, and the sweep goes on: a search over learning rates expects some.
 
 `run_sweep(config, workdir, command=...)` trains every cell in
 workdir/runs/<cell name>/ with evaluation.train_and_evaluate and writes
@@ -69,6 +73,9 @@ RUN_COLUMNS = ("cell", "seed", "selected_step", "step", "stop_reason",
 VALIDATION_PREFIX = "val_"
 LAST_PREFIX = "last_"
 PENDING = "pending"
+DIVERGED = "diverged"
+DIVERGED_FILE = "diverged.json"  # in a run directory: the cell diverged
+ON_DIVERGED = ("stop", "record")
 STD_NOTE = ("mean ± sample standard deviation (ddof=1) over the n seeds of a "
             "cell; `mean (n=1)` when a cell has one seed")
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -93,12 +100,13 @@ class MetricStats:
 class CellSummary:
   """One row of results.md: a cell's axis values and per-metric stats.
 
-  A pending cell (not finished yet) has no stats.
+  A pending cell (not finished yet) and a diverged one have no stats.
   """
   name: str
   axes: dict
   stats: dict  # metric name -> MetricStats
   pending: bool = False
+  diverged: bool = False  # finished by diverging: no stats
 
 
 # --------------------------------------------------------- grid expansion
@@ -250,7 +258,18 @@ def check_sweep(sweep_config: ml_collections.ConfigDict) -> list[Cell]:
                     [axis_name(p) for p in axis_paths(sweep_config)])
   if not sweep_config.metrics:
     raise errors.ConfigError("sweep config metrics: name at least one metric.")
+  on_diverged_of(sweep_config)
   return cells
+
+
+def on_diverged_of(sweep_config) -> str:
+  """The sweep's on_diverged ("stop" when absent, as in older configs)."""
+  value = sweep_config.get("on_diverged", "stop")
+  if value not in ON_DIVERGED:
+    raise errors.ConfigError(
+        f"sweep config on_diverged: must be one of {ON_DIVERGED}, got "
+        f"{value!r}.")
+  return value
 
 
 # ------------------------------------------------------------ running
@@ -261,11 +280,15 @@ def run_dir(workdir: str, cell: Cell) -> str:
 
 
 def finished_results(cell: Cell, workdir: str) -> Optional[dict]:
-  """The cell's results.json if it finished with exactly the cell's config."""
+  """The cell's results.json (or diverged.json, a cell recorded as
+  diverged) if it finished with exactly the cell's config."""
   directory = run_dir(workdir, cell)
-  results_path = os.path.join(directory, "results.json")
   config_path = os.path.join(directory, "config.json")
-  if not (os.path.exists(results_path) and os.path.exists(config_path)):
+  for name in ("results.json", DIVERGED_FILE):
+    results_path = os.path.join(directory, name)
+    if os.path.exists(results_path) and os.path.exists(config_path):
+      break
+  else:
     return None
   current = json.loads(cell.config.to_json_best_effort())
   if config_diff.changed_fields(io_utils.read_json(config_path), current):
@@ -273,7 +296,16 @@ def finished_results(cell: Cell, workdir: str) -> Optional[dict]:
   return io_utils.read_json(results_path)
 
 
+def diverged_record(cell: Cell, error: errors.TrainingDiverged) -> dict:
+  """What diverged.json holds: the error, where, and the cell's seeds."""
+  first = cell.config.seed
+  return {DIVERGED: str(error), "step": error.step, "seed": error.seed,
+          "seeds": list(range(first, first + cell.config.train.num_seeds))}
+
+
 def _metric_means(results: dict) -> str:
+  if DIVERGED in results:
+    return f"diverged at step {results['step']} (seed {results['seed']})"
   return ", ".join(f"{k}={np.mean([float(v) for v in vs]):.4f}"
                    for k, vs in sorted(results["metrics"].items()))
 
@@ -338,9 +370,13 @@ def check_run_dirs(cells: Sequence[Cell], workdir: str) -> None:
 
 
 def run_cells(cells: Sequence[Cell], workdir: str, *, devices=None,
-              on_cell_end=None, data: Optional[DataCache] = None
-              ) -> dict[str, dict]:
+              on_cell_end=None, data: Optional[DataCache] = None,
+              on_diverged: str = "stop") -> dict[str, dict]:
   """Trains every unfinished cell; returns {cell name: results}.
+
+  on_diverged="record": a cell whose training diverges is finished with
+  diverged_record (written to its run directory's diverged.json) and the
+  next cell trains; "stop": the error ends the sweep.
 
   Each cell's results.json records the commit and machine that trained it
   (read once, before training: the code in memory). on_cell_end(results so
@@ -360,11 +396,19 @@ def run_cells(cells: Sequence[Cell], workdir: str, *, devices=None,
                  unit="cell", disable=None) as bar:
     for cell in pending:
       start = time.time()
-      results[cell.name] = evaluation.train_and_evaluate(
-          cell.config, run_dir(workdir, cell), devices=devices,
-          experiment=train.experiment_from_dataset(
-              cell.config, data.get(cell.config.data), devices),
-          provenance=trained_by)
+      try:
+        results[cell.name] = evaluation.train_and_evaluate(
+            cell.config, run_dir(workdir, cell), devices=devices,
+            experiment=train.experiment_from_dataset(
+                cell.config, data.get(cell.config.data), devices),
+            provenance=trained_by)
+      except errors.TrainingDiverged as e:
+        if on_diverged != "record":
+          raise
+        results[cell.name] = {**diverged_record(cell, e), **trained_by}
+        if jax.process_index() == 0:
+          io_utils.write_json(os.path.join(run_dir(workdir, cell),
+                                           DIVERGED_FILE), results[cell.name])
       bar.update(1)
       if on_cell_end is not None:
         on_cell_end(results)
@@ -380,7 +424,7 @@ def run_cells(cells: Sequence[Cell], workdir: str, *, devices=None,
 
 def _all_metrics(results: dict) -> dict:
   """A cell's metrics by row name: test (selected), val_*, last_*."""
-  out = dict(results["metrics"])
+  out = dict(results.get("metrics", {}))  # none in a diverged cell
   for prefix, key in ((VALIDATION_PREFIX, "validation_metrics"),
                       (LAST_PREFIX, "last_metrics")):
     out.update({prefix + k: v for k, v in results.get(key, {}).items()})
@@ -401,6 +445,13 @@ def result_rows(cells: Sequence[Cell], results: dict[str, dict],
     if cell.name not in results:
       continue  # pending
     r = results[cell.name]
+    if DIVERGED in r:
+      rows += [{"cell": cell.name, **cell.axes, "seed": seed,
+                "selected_step": None, "step": r["step"],
+                "stop_reason": DIVERGED, "num_labeled": None,
+                "sampling_mode": None, **{m: None for m in metrics}}
+               for seed in r["seeds"]]
+      continue
     values = _all_metrics(r)
     for i, seed in enumerate(r["seeds"]):
       row = {"cell": cell.name, **cell.axes, "seed": seed,
@@ -431,8 +482,10 @@ def summarize(cells: Sequence[Cell], rows: Sequence[dict],
     stats = {m: metric_stats([r[m] for r in cell_rows])
              for m in (*metrics, "selected_step")
              if cell_rows and cell_rows[0][m] is not None}
+    diverged = bool(cell_rows) and all(r["stop_reason"] == DIVERGED
+                                       for r in cell_rows)
     summary.append(CellSummary(name=cell.name, axes=cell.axes, stats=stats,
-                               pending=not cell_rows))
+                               pending=not cell_rows, diverged=diverged))
   return summary
 
 
@@ -536,10 +589,13 @@ def results_csv(rows: Sequence[dict], columns: Sequence[str]) -> str:
 
 def _status(summary: Sequence[CellSummary]) -> str:
   pending = [c.name for c in summary if c.pending]
+  num_diverged = sum(c.diverged for c in summary)
+  diverged = (f"; {num_diverged} diverged (no metrics; see each run's "
+              f"{DIVERGED_FILE})" if num_diverged else "")
   if not pending:
-    return f"complete ({len(summary)} cells)"
-  return (f"{len(pending)} of {len(summary)} cells pending; rerun the "
-          "command to continue (finished cells are kept)")
+    return f"complete ({len(summary)} cells{diverged})"
+  return (f"{len(pending)} of {len(summary)} cells pending{diverged}; rerun "
+          "the command to continue (finished cells are kept)")
 
 
 def protocol_line(protocol: dict) -> str:
@@ -593,8 +649,8 @@ def results_markdown(title: str, info: dict, summary: Sequence[CellSummary],
             "|" + "---|" * (len(axes) + len(columns))]
   for cell in summary:
     values = [format_value(cell.axes[a]) for a in axes]
-    if cell.pending:
-      values += [PENDING] * len(columns)
+    if cell.pending or cell.diverged:
+      values += [PENDING if cell.pending else DIVERGED] * len(columns)
     else:
       values += [format_stats(cell.stats.get(m)) for m in metrics]
       if protocol:
@@ -632,6 +688,7 @@ def write_outputs(workdir: str, sweep_config, cells: Sequence[Cell],
       "status": _status(summary),
       "metrics": metrics,
       "cells": [{"name": c.name, "axes": c.axes, "pending": c.pending,
+                 "diverged": c.diverged,
                  "stats": {m: dataclasses.asdict(s)
                            for m, s in c.stats.items()}} for c in summary],
       "runs": rows})
@@ -746,10 +803,12 @@ def run_sweep(sweep_config: ml_collections.ConfigDict, workdir: str, *,
       return write(finished_cells(cells, workdir))
     if not train_pending:
       return write_finished_on_disk()
+    on_diverged = on_diverged_of(sweep_config)
     if len(mine) < len(cells):
       run_cells(mine, workdir, devices=devices,
-                on_cell_end=write_finished_on_disk, data=data)
+                on_cell_end=write_finished_on_disk, data=data,
+                on_diverged=on_diverged)
       return write_finished_on_disk()
     results = run_cells(cells, workdir, devices=devices, on_cell_end=write,
-                        data=data)
+                        data=data, on_diverged=on_diverged)
     return write(results)

@@ -33,8 +33,19 @@ _TREE_METADATA = "_METADATA"
 _TMP_MARK = ".orbax-checkpoint-tmp"
 
 
+# tensorstore's status codes for data that are gone or corrupt (a deleted,
+# truncated or overwritten file; see _is_damage).
+_DAMAGE_CODES = ("NOT_FOUND", "OUT_OF_RANGE", "DATA_LOSS")
+_MANIFEST = "manifest.ocdbt"
+
+
 class CheckpointMismatch(errors.WorkdirError):
   """An intact checkpoint holds other arrays than the config's state."""
+
+
+class CheckpointUnreadable(errors.WorkdirError):
+  """A checkpoint whose files are all there could not be read: not damage,
+  so nothing is set aside; the message names the real error."""
 
 
 def _array_names(like: Any) -> dict[str, Any]:
@@ -50,9 +61,13 @@ def _short(error: Exception) -> str:
 
 
 def _read_arrays(item_dir: str) -> dict[str, bytes]:
-  """Every key of a step's OCDBT database with its value, read in full."""
-  store = ts.KvStore.open({"driver": "ocdbt",
-                           "base": f"file://{item_dir}/"}).result()
+  """Every key of a step's OCDBT database with its value, read in full.
+
+  The directory is given as a path, never a file:// URL, which would read
+  '%20', '#' and '?' in it as URL syntax.
+  """
+  store = ts.KvStore.open({"driver": "ocdbt", "base": {
+      "driver": "file", "path": item_dir + os.sep}}).result()
   return {key.decode(): store.read(key).result().value
           for key in store.list().result()}
 
@@ -109,14 +124,21 @@ class Checkpointer:
     try:
       with open(os.path.join(item_dir, _TREE_METADATA)) as f:
         json.load(f)
-    except (OSError, ValueError) as e:
-      return f"its {_TREE_METADATA} is unreadable: {e}"
+    except (FileNotFoundError, ValueError) as e:
+      return f"its {_TREE_METADATA} is missing or corrupt: {e}"
+    except OSError as e:
+      raise self._unreadable(step, e) from e
+    if not _has_data(os.path.join(item_dir, _MANIFEST)):
+      return f"its array index ({_MANIFEST}) is missing or empty"
     try:
       stored = _read_arrays(item_dir)
     except (OSError, ValueError) as e:  # tensorstore raises ValueError
+      if not _is_damage(e, item_dir):
+        raise self._unreadable(step, e) from e
       return f"its arrays are unreadable: {_short(e)}"
     if not stored:
-      return "its array index (manifest.ocdbt) is missing or empty"
+      raise self._unreadable(step, ValueError(
+          f"{_MANIFEST} lists no arrays"))
     problems = _shape_problems(stored, like)
     if problems:
       more = (f"; {len(problems) - 1} more arrays differ"
@@ -126,6 +148,12 @@ class Checkpointer:
           f"config ({problems[0]}{more}): it was trained with another "
           "config. Resume with that config or use a new --workdir.")
     return None
+
+  def _unreadable(self, step: int, error: Exception) -> CheckpointUnreadable:
+    return CheckpointUnreadable(
+        f"checkpoint step {step} in {self.directory} could not be read, but "
+        f"its files are there, so it is not called damaged and nothing was "
+        f"moved: {_short(error)}")
 
   def newest_intact_step(self, like: Any) -> tuple[Optional[int],
                                                    dict[int, str]]:
@@ -186,6 +214,20 @@ class Checkpointer:
   def close(self) -> None:
     self._manager.wait_until_finished()
     self._manager.close()
+
+
+def _is_damage(error: Exception, item_dir: str) -> bool:
+  """Whether a read error shows the data are gone or corrupt: a damage
+  status code, or a file of the checkpoint that failed to read or decode
+  (tensorstore names it 'local file "<path>"'). Anything else (a bad spec,
+  a permission) is not damage."""
+  text = str(error)
+  return (text.startswith(_DAMAGE_CODES)
+          or f'local file "{item_dir}{os.sep}' in text)
+
+
+def _has_data(path: str) -> bool:
+  return os.path.isfile(path) and os.path.getsize(path) > 0
 
 
 def saved_steps(workdir: str) -> list[int]:

@@ -37,6 +37,46 @@ def truncate_largest_file(step_dir):
     f.truncate(path.stat().st_size // 2)
 
 
+def overwrite_largest_file(step_dir):
+  path = max((p for p in step_dir.rglob("d/*") if p.is_file()),
+             key=lambda p: p.stat().st_size)
+  data = bytearray(path.read_bytes())
+  data[100:200] = bytes(100)
+  path.write_bytes(bytes(data))
+
+
+def delete_largest_file(step_dir):
+  max((p for p in step_dir.rglob("d/*") if p.is_file()),
+      key=lambda p: p.stat().st_size).unlink()
+
+
+@pytest.mark.parametrize("name", [
+    "with space", "ünïcødé", "run%20a", "run #1 100%", "a?b=c", "%"])
+def test_checkpoints_in_any_path_resume(tmp_path, name):
+  workdir = tmp_path / name / "run"
+  ckpt = checkpointing.Checkpointer(str(workdir))
+  ckpt.save(1, tree(1.0))
+  ckpt.save(2, tree(2.0))
+  ckpt.close()
+  ckpt = checkpointing.Checkpointer(str(workdir))
+  assert ckpt.newest_intact_step(tree()) == (2, {})
+  np.testing.assert_array_equal(ckpt.restore(2, tree())["params"]["w"], 2.0)
+  ckpt.close()
+
+
+def test_a_read_error_that_is_not_damage_is_named_and_moves_nothing(
+    saved, monkeypatch):
+  def refuse(item_dir):
+    raise ValueError(f"INVALID_ARGUMENT: cannot open {item_dir}")
+  monkeypatch.setattr(checkpointing, "_read_arrays", refuse)
+  ckpt = checkpointing.Checkpointer(str(saved))
+  with pytest.raises(checkpointing.CheckpointUnreadable,
+                     match=r"step 2 .* not called damaged .*INVALID_ARGUMENT"):
+    ckpt.newest_intact_step(tree())
+  assert ckpt.all_steps() == [1, 2]
+  ckpt.close()
+
+
 def test_intact_checkpoints_restore(saved):
   ckpt = checkpointing.Checkpointer(str(saved))
   assert ckpt.newest_intact_step(tree()) == (2, {})
@@ -47,6 +87,8 @@ def test_intact_checkpoints_restore(saved):
 @pytest.mark.parametrize("damage, reason", [
     (delete_manifest, "manifest.ocdbt"),
     (truncate_largest_file, "OUT_OF_RANGE"),
+    (overwrite_largest_file, "Error decoding"),
+    (delete_largest_file, "NOT_FOUND"),
 ])
 def test_damaged_latest_falls_back_to_the_previous_step(saved, damage,
                                                         reason):

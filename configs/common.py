@@ -10,6 +10,8 @@
   in ssvae/protocols/sweep.py), with its quick variant.
 - `fashion_version`: Tables 7-9, the MNIST Tables 3-5 on Fashion-MNIST.
 - `alpha_selection_sweep`: a table that picks loss.alpha on validation.
+- `TUNED_RECIPES`, `tuned_recipe_overrides`: each variant's optimizer recipe,
+  picked on validation by configs/recipe_search.py.
 """
 
 import re
@@ -184,3 +186,24 @@ def alpha_selection_sweep(base, *, title: str, alphas: tuple, quick: bool,
       axes=(("loss.alpha", alphas),),
       num_seeds=num_seeds,
       metrics=("val_accuracy", "accuracy"))
+
+
+# The optimizer recipe of each (variant, data.num_labels), picked on
+# validation accuracy by configs/recipe_search.py (results/recipe_search/
+# picks.md, written by `python -m experiments.pick_best
+# --workdir=results/recipe_search`). Only groups whose every cell finished
+# are here; tests/recipe_picks_test.py checks each entry against the
+# committed ledger, so an entry can neither be guessed nor go stale.
+TUNED_RECIPES = {
+}
+
+
+def tuned_recipe_overrides(variants: tuple, num_labels: int) -> tuple:
+  """cell_overrides giving each variant its tuned recipe at num_labels;
+  raises KeyError naming a variant whose search is not complete."""
+  missing = [v for v in variants if (v, num_labels) not in TUNED_RECIPES]
+  if missing:
+    raise KeyError(f"no tuned recipe yet for {missing} at num_labels="
+                   f"{num_labels}: finish configs/recipe_search.py first")
+  return tuple(({"variant": v}, dict(TUNED_RECIPES[(v, num_labels)]))
+               for v in variants)

@@ -1,0 +1,109 @@
+"""Tests for ssvae.protocols.picks and configs/common.py: TUNED_RECIPES."""
+
+import os
+
+import pytest
+
+from configs import common
+from configs import recipe_search
+from ssvae import errors
+from ssvae import io_utils
+from ssvae.protocols import picks
+
+LEDGER = os.path.join(os.path.dirname(os.path.dirname(__file__)), "results",
+                      "recipe_search", "results.json")
+
+
+def cell(variant, lr, val=None, test=None, pending=False, diverged=False):
+  stats = {} if val is None else {
+      "val_accuracy": {"mean": val, "std": 0.0, "n": 2},
+      "accuracy": {"mean": test, "std": 0.0, "n": 2}}
+  return {"name": f"lr={lr},variant={variant}",
+          "axes": {"learning_rate": lr, "variant": variant},
+          "pending": pending, "diverged": diverged, "stats": stats}
+
+
+def ledger(*cells):
+  return {"title": "T", "axes": ["learning_rate", "variant"],
+          "cells": list(cells)}
+
+
+def test_picks_on_validation_never_test_and_skips_diverged():
+  found = picks.pick_best(ledger(
+      cell("a", 1e-4, val=0.70, test=0.99), cell("a", 1e-3, val=0.80,
+                                                 test=0.10),
+      cell("a", 3e-3, diverged=True),
+      cell("b", 1e-4, val=0.5, test=0.5), cell("b", 1e-3, pending=True)),
+      by=["variant"])
+  a, b = found
+  assert a.best["axes"]["learning_rate"] == 1e-3  # not the test-best 1e-4
+  assert a.complete and a.num_diverged == 1
+  assert not b.complete and b.best["axes"]["learning_rate"] == 1e-4
+
+
+def test_lower_is_better_for_log_loss_and_ties_keep_the_first():
+  cells = [cell("a", lr, val=0.5) for lr in (1e-4, 1e-3)]
+  for c, loss in zip(cells, (0.9, 0.3)):
+    c["stats"]["val_log_loss"] = {"mean": loss, "std": 0.0, "n": 2}
+  assert picks.pick_best(ledger(*cells), ["variant"], "val_log_loss")[
+      0].best["axes"]["learning_rate"] == 1e-3
+  assert picks.pick_best(ledger(*cells), ["variant"])[0].best["axes"][
+      "learning_rate"] == 1e-4
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(by=["varient"]), "varient"),
+    (dict(by=["variant"], metric="accuracy"), "validation metrics only"),
+])
+def test_bad_requests_are_named(kwargs, message):
+  with pytest.raises(errors.UserInputError, match=message):
+    picks.pick_best(ledger(cell("a", 1e-4, val=0.5)), **kwargs)
+
+
+def test_a_run_directory_is_not_a_ledger():
+  with pytest.raises(errors.UserInputError, match="not a sweep's results"):
+    picks.pick_best({"metrics": {}}, ["variant"])
+
+
+def recipe_of(axes):
+  return {"optimizer.name": axes["name"], "optimizer.decay": axes["decay"],
+          "optimizer.momentum": axes["momentum"],
+          "optimizer.learning_rate": axes["learning_rate"]}
+
+
+def test_tuned_recipes_are_the_committed_ledgers_complete_picks():
+  found = picks.pick_best(io_utils.read_json(LEDGER),
+                          ["variant", "num_labels"])
+  expected = {(p.group["variant"], p.group["num_labels"]):
+              recipe_of(p.best["axes"]) for p in found if p.complete}
+  assert common.TUNED_RECIPES == expected
+  for recipe in expected.values():  # every pick is one of the readings
+    recipe_search.reading_of(recipe["optimizer.name"],
+                             recipe["optimizer.decay"],
+                             recipe["optimizer.momentum"])
+
+
+def test_overrides_need_a_complete_search():
+  with pytest.raises(KeyError, match="no tuned recipe yet"):
+    common.tuned_recipe_overrides(("no_such_variant",), 100)
+
+
+def test_cli_writes_the_picks_and_names_a_missing_ledger(tmp_path):
+  import subprocess
+  import sys
+  io_utils.write_json(tmp_path / "results.json", ledger(
+      cell("a", 1e-4, val=0.7, test=0.7), cell("a", 1e-3, val=0.8,
+                                               test=0.6)))
+  root = os.path.dirname(os.path.dirname(__file__))
+  def pick(workdir):
+    return subprocess.run(
+        [sys.executable, "-m", "experiments.pick_best",
+         f"--workdir={workdir}", "--by=variant", "--show=accuracy"],
+        cwd=root, capture_output=True, text=True, timeout=300)
+  proc = pick(tmp_path)
+  assert proc.returncode == 0, proc.stderr
+  assert "| a | complete | 0.001 | 0.8000 ± 0.0000 | 0.6000 ± 0.0000 |" in (
+      tmp_path / "picks.md").read_text()
+  assert io_utils.read_json(tmp_path / "picks.json")["picks"][0]["complete"]
+  proc = pick(tmp_path / "nothing")
+  assert proc.returncode == 2 and "results.json not found" in proc.stderr

@@ -1,8 +1,18 @@
 """Default experiment: dense semi-supervised VAE on scikit-learn's 8x8 digits.
 
-Needs nothing downloaded and runs in about a minute on 2 CPU cores. It is the
-shape every other config follows; the paper's architecture (Table 13) is used
-with smaller layers because the images are 8x8.
+Needs nothing downloaded and runs in about a minute on 2 CPU cores. The
+paper's architecture (Table 13) is used with smaller layers because the
+images are 8x8; 100 labels, class-balanced.
+
+`base_config()` holds every field, with the values every other config starts
+from (configs/mnist_dense.py and the rest); `get_config()` is the default
+experiment: that base with loss.alpha 100 (the paper's MNIST value) and a
+learning rate of 3e-4. With the base's alpha 1 and rate 1e-3 the soft class
+layer y, which the decoder sees and no KL term prices, carried everything:
+the latent z went unused (KL 0.002 nats at every evaluation). Measured on
+this config at 3000 steps: alpha 100 at rate 1e-3 gives KL 1.05 at the
+selected step, then 0.29 by step 3000; at 3e-4, KL 1.25, then 0.55, and test
+accuracy 0.933 (BUILD_NOTES.md, "The default experiment").
 
 Run:
   python -m experiments.train --config=configs/default.py --workdir=/tmp/ssvae_default
@@ -12,6 +22,15 @@ import ml_collections
 
 
 def get_config() -> ml_collections.ConfigDict:
+  """The default experiment (digits, 100 labels): z is used."""
+  config = base_config()
+  config.loss.alpha = 100.0
+  config.optimizer.learning_rate = 3e-4
+  return config
+
+
+def base_config() -> ml_collections.ConfigDict:
+  """Every field, at the values every other config starts from."""
   config = ml_collections.ConfigDict()
   config.seed = 0
 

@@ -47,7 +47,7 @@ NUM_STEPS = 400
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
   """The Table 12 experiment; arg "quick" is a tiny test version."""
   quick = common.parse_arg(arg, __file__)
-  config = default.get_config()
+  config = default.base_config()
   config.data.name = "dsprites"
   config.data.num_labels = 1000
   config.model.family = "multihead_cnn"

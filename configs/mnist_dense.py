@@ -15,7 +15,7 @@ from configs import default
 
 
 def get_config():
-  config = default.get_config()
+  config = default.base_config()
   config.data.update(name="mnist", num_labels=100)
   config.model.update(family="dense", hidden_sizes=(1024, 1024), latent_dim=2)
   # alpha: the paper does not give it; chosen on validation accuracy at 100

@@ -30,7 +30,7 @@ LABEL_COUNTS = (60, 600)
 
 def har_base(quick: bool):
   """The UCI HAR recurrent experiment config (Table 15 architecture)."""
-  base = default.get_config()
+  base = default.base_config()
   base.data.update(name="uci_har", num_labels=LABEL_COUNTS[0])
   base.model.update(family="rnn", hidden_sizes=(40, 40, 30), latent_dim=2)
   # alpha: with alpha=1 the class term is negligible next to a Gaussian

@@ -25,6 +25,7 @@ def main(_):
   metrics = {k: [round(v, 4) for v in vs]
              for k, vs in results["metrics"].items()}
   print(f"Final test metrics (per seed {results['seeds']}): {metrics}")
+  print(evaluation.summary_line(results, _WORKDIR.value))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ test metrics of the selected state, and those of the last step beside them
 import dataclasses
 import functools
 import os
+import re
 import time
 from typing import Any, Optional
 
@@ -119,6 +120,7 @@ def experiment_from_dataset(config: ml_collections.ConfigDict,
           f"labeled_indices must hold {len(seeds)} arrays of equal length "
           f"(one per seed), got lengths {[len(i) for i in labeled]}.")
   num_train = len(dataset.train)
+  _check_batch_fits(config, dataset)
   mode = data_lib.sampling_mode(config.model.variant, len(labeled[0]),
                                 num_train)
   pool_list = [data_lib.make_pools(num_train, idx, config.model.variant)
@@ -133,6 +135,23 @@ def experiment_from_dataset(config: ml_collections.ConfigDict,
   return Experiment(config=config, dataset=dataset, model=model,
                     tx=steps.make_optimizer(config.optimizer), mesh=mesh,
                     seeds=seeds, sampling_mode=mode, pools=pools)
+
+
+def _check_batch_fits(config, dataset: data_lib.Dataset) -> None:
+  """A training batch no larger than the training split (what is left for
+  training after the validation split and a held-out class): a larger one
+  only repeats points, and at a huge size runs out of memory."""
+  batch_size, num_train = config.train.batch_size, len(dataset.train)
+  if batch_size <= num_train:
+    return
+  validation = dataset.validation
+  held_out = (f" and class {config.data.held_out_class} held out"
+              if config.data.held_out_class >= 0 else "")
+  raise errors.ConfigError(
+      f"config.train.batch_size={batch_size} is larger than the training "
+      f"split: {dataset.name!r} has {num_train} training points (after "
+      f"{0 if validation is None else len(validation)} validation points"
+      f"{held_out}); use a batch of at most {num_train}.")
 
 
 def labeled_fraction(config) -> float:
@@ -536,6 +555,24 @@ def train_claimed(config, exp: Experiment, workdir: str,
     ckpt.close()
 
 
+def describe_splits(exp: Experiment) -> str:
+  """Where the training, validation and test points come from, in words."""
+  data, size = exp.dataset, lambda split: len(split.y)
+  held_out = exp.config.data.held_out_class
+  validation = ("no validation split (the last step is reported)"
+                if data.validation is None else
+                f"validation {size(data.validation)} points held out of the "
+                "training split (class-stratified, data.split_seed="
+                f"{exp.config.data.split_seed}), the same for every seed")
+  return (f"Data {data.name}: training {size(data.train)} points"
+          + (f" (class {held_out} held out)" if held_out >= 0 else "")
+          + f"; {validation}; test {size(data.test)} points, "
+          + ("a class-stratified random split of digits' images (it has no "
+             "official test split), so validation and test come from one "
+             "distribution." if data.name == "digits" else
+             "the data set's official test split."))
+
+
 def _train_loop(config, exp: Experiment, workdir: str,
                 ckpt: checkpointing.Checkpointer, metric: str,
                 stop_after_step: Optional[int],
@@ -549,6 +586,7 @@ def _train_loop(config, exp: Experiment, workdir: str,
   if is_writer:
     _ready_workdir(config, workdir, ckpt, start, damaged)
   start = start or 0
+  logging.info("%s", describe_splits(exp))
   if start:
     logging.info("Resuming %s from step %d.", workdir, start)
     ckpt_tree = ckpt.restore(start, like=ckpt_tree)
@@ -648,11 +686,28 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
   if not os.path.exists(path):
     raise errors.RunNotFoundError(
         f"{path} not found: is {workdir} a run directory?")
-  config = ml_collections.ConfigDict(io_utils.read_json(path))
+  saved = io_utils.read_json(path)
+  sections = ("data", "model", "loss", "optimizer", "train")
+  if not (isinstance(saved, dict)
+          and all(isinstance(saved.get(s), dict) for s in sections)):
+    raise errors.WorkdirError(
+        f"{path} is not a run's config (an object with the sections "
+        f"{', '.join(sections)}); restore it, or retrain into a new workdir.")
+  config = ml_collections.ConfigDict(saved)
   for field in ("hidden_sizes", "conv_channels", "conv_strides",
                 "decoder_channels"):
     if isinstance(config.model.get(field), list):
       config.model[field] = tuple(config.model[field])
+  try:
+    config_validation.validate(config)
+  except errors.ConfigError as e:
+    raise errors.WorkdirError(f"{path}: {e} Fix or restore it.") from e
+  except (AttributeError, KeyError, TypeError) as e:
+    missing = (None if isinstance(e, TypeError)
+               else re.search(r"'(\w+)'", str(e)))
+    what = (f"lacks the field {missing.group(1)!r}" if missing
+            else f"has a field of the wrong type ({e})")
+    raise errors.WorkdirError(f"{path} {what}; fix or restore it.") from e
   return config
 
 

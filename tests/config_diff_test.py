@@ -39,6 +39,6 @@ def test_added_fields_hold_the_current_defaults():
   default run today is the same experiment as one saved before the field."""
   from configs import default  # pylint: disable=g-import-not-at-top
   current = config_diff.flatten(
-      json.loads(default.get_config().to_json_best_effort()))
+      json.loads(default.base_config().to_json_best_effort()))
   for field, value in config_diff.ADDED_FIELDS.items():
     assert current[field] == value, field

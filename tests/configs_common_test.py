@@ -41,11 +41,11 @@ def test_tiny_swaps_mnist_for_digits_and_keeps_fashion_on_its_loader():
 
 
 def test_table_sweep_quick_variant():
-  full = common.table_sweep(title="T", base=default.get_config(),
+  full = common.table_sweep(title="T", base=default.base_config(),
                             quick=False, axes=(("loss.alpha", (1.0,)),),
                             metrics=("accuracy",), num_seeds=5,
                             quick_num_seeds=2)
-  quick = common.table_sweep(title="T", base=default.get_config(),
+  quick = common.table_sweep(title="T", base=default.base_config(),
                              quick=True, axes=(("loss.alpha", (1.0,)),),
                              metrics=("accuracy",), num_seeds=5,
                              quick_num_seeds=2)

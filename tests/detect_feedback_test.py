@@ -15,7 +15,7 @@ FP, FN = 10, 11  # digits has 10 classes
 
 
 def tiny_config(variant="semi_supervised"):
-  config = common.tiny(default.get_config())
+  config = common.tiny(default.base_config())
   config.model.variant = variant
   config.data.num_labels = 50
   config.train.checkpoint_every = 10

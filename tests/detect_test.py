@@ -20,7 +20,7 @@ TARGET_FPR = 0.1
 
 
 def digits_config(**overrides):
-  config = default.get_config()
+  config = default.base_config()
   config.model.hidden_sizes = (64,)
   config.data.num_labels = 90
   config.data.held_out_class = ANOMALY

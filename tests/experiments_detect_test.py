@@ -20,7 +20,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
   """A short run on digits without the digit 0, and its test split as .npy."""
-  config = common.tiny(default.get_config())
+  config = common.tiny(default.base_config())
   config.data.num_labels = 90
   config.data.held_out_class = 0
   config.train.num_steps = 20

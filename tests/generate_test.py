@@ -17,7 +17,7 @@ SCALE = 8  # save_image_grid upscales 8x8 images to 64 pixels
 
 
 def tiny_config(**model_overrides):
-  config = common.tiny(default.get_config())
+  config = common.tiny(default.base_config())
   config.model.hidden_sizes = (32,)
   config.model.update(model_overrides)
   config.data.num_labels = 50

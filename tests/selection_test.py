@@ -15,13 +15,13 @@ from ssvae import selection
 ])
 def test_auto_picks_a_metric_the_model_reports(variant, held_out_class,
                                                expected):
-  config = default.get_config()
+  config = default.base_config()
   config.model.variant = variant
   config.data.held_out_class = held_out_class
   assert selection.resolve_metric(config) == expected
 
 
 def test_no_validation_split_means_the_last_step():
-  config = default.get_config()
+  config = default.base_config()
   config.data.validation_size = 0
   assert selection.resolve_metric(config) == selection.LAST

@@ -19,7 +19,7 @@ NUM_CLASSES = 10
 
 
 def _model(**overrides):
-  config = default.get_config().model
+  config = default.base_config().model
   config.hidden_sizes = (16,)
   config.update(overrides)
   return models.build_model(config, input_shape=(8, 8, 1),
@@ -41,13 +41,13 @@ def _batch():
 
 
 def _loss_config(**overrides):
-  config = default.get_config().loss
+  config = default.base_config().loss
   config.update(overrides)
   return config
 
 
 def _setup(model):
-  tx = steps.make_optimizer(default.get_config().optimizer)
+  tx = steps.make_optimizer(default.base_config().optimizer)
   state = steps.init_state(model, tx, jax.random.key(0),
                            jnp.zeros((2, 8, 8, 1)))
   return tx, state
@@ -197,7 +197,7 @@ def test_m2_labeled_first_step_enumerates_only_the_unlabeled_half():
 
 
 def _optimizer_config(**overrides):
-  config = default.get_config().optimizer
+  config = default.base_config().optimizer
   config.update(overrides)
   return config
 

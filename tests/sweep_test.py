@@ -25,7 +25,7 @@ TINY_AXES = (("model.variant", ("supervised",)),
 
 
 def tiny_base():
-  base = common.tiny(default.get_config())
+  base = common.tiny(default.base_config())
   base.model.hidden_sizes = (8,)
   return base
 

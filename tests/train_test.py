@@ -24,7 +24,7 @@ from ssvae.eval import evaluation
 
 
 def tiny_config(**train_overrides):
-  config = common.tiny(default.get_config())
+  config = common.tiny(default.base_config())
   config.model.hidden_sizes = (32,)
   config.data.num_labels = 50
   config.train.num_steps = 20

@@ -7,7 +7,7 @@ from ssvae import config_validation
 def validate_model(**model_fields) -> None:
   """config_validation.validate on configs/default.py with config.model's
   fields replaced (or added) by model_fields; raises its ConfigError."""
-  config = default.get_config()
+  config = default.base_config()
   for name, value in model_fields.items():
     config.model[name] = value
   config_validation.validate(config)

@@ -109,3 +109,23 @@ def _write_results(run: train.Run, workdir: str,
   if jax.process_index() == 0:
     io_utils.write_json(os.path.join(workdir, "results.json"), results)
   return results
+
+
+def summary_line(results: dict, workdir: str) -> str:
+  """The one line a finished run ends with: its test metrics (mean over
+  seeds, of each seed's selected state) and where results and curves are."""
+  metrics, num_seeds = results["metrics"], len(results["seeds"])
+  names = (("accuracy", "test accuracy", "{:.4f}"), ("elbo", "ELBO", "{:.2f}"),
+           ("kl", "KL", "{:.3f}"))
+  parts = [f"{label} {fmt.format(np.mean(metrics[key]))}"
+           for key, label, fmt in names if key in metrics]
+  steps = sorted(set(results.get("selected_step", [results["step"]])))
+  chosen = (f"the state of step {', '.join(map(str, steps))} chosen on "
+            "validation" if results.get("validation_metrics") else
+            f"the last step, {results['step']}")
+  return (f"Done: {', '.join(parts)} ({'mean over ' if num_seeds > 1 else ''}"
+          f"{num_seeds} seed{'s' * (num_seeds > 1)}, {chosen}; ELBO and KL "
+          f"in nats). Results: {os.path.join(workdir, 'results.json')}; "
+          f"curves: {os.path.join(workdir, 'metrics.jsonl')} (plot them with "
+          f"python -m experiments.learning_curves --run_dir={workdir} "
+          "--out=curves.png).")

@@ -4,6 +4,7 @@ Nothing here knows about models: every function takes arrays and returns
 arrays, so the terms can be reused from any JAX code.
 """
 
+import math
 from typing import Optional
 
 import jax
@@ -13,7 +14,7 @@ from ssvae import model_spec
 
 Array = jax.Array
 
-_LOG_2PI = jnp.log(2.0 * jnp.pi)
+_LOG_2PI = math.log(2.0 * math.pi)  # a Python float: no jax computation at import
 
 
 def _sum_per_example(values: Array) -> Array:

@@ -76,3 +76,19 @@ def test_importing_ssvae_set_them_in_this_process():
   assert "--xla_force_host_platform_device_count=8" in flags
   for flag in xla_flags.CPU_FLAGS:
     assert flag in flags
+
+
+@pytest.mark.parametrize("module", ["experiments.sweep", "experiments.train",
+                                    "experiments.detect"])
+def test_importing_an_entry_point_starts_no_jax_backend(module):
+  """jax.distributed.initialize() (--multihost) must run before any backend
+  starts, so no module may compute with jax at import time."""
+  import subprocess
+  import sys
+  code = (f"import {module};"
+          "from jax._src import xla_bridge;"
+          "assert not xla_bridge.backends_are_initialized(), 'started'")
+  proc = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                        text=True, timeout=300, cwd=os.path.dirname(
+                            os.path.dirname(os.path.abspath(__file__))))
+  assert proc.returncode == 0, proc.stderr[-2000:]

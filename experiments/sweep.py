@@ -9,6 +9,8 @@ Writes DIR/runs/<cell>/ (one train_and_evaluate run per cell),
 DIR/results.csv (one row per cell x seed), DIR/results.json, DIR/results.md
 (one row per cell, mean ± sample std) and the config's figures DIR/*.png.
 Rerunning the same command skips finished cells and resumes the others;
+cells train only from a clean checkout (commit first, or run from a clean
+`git worktree`; --allow_dirty overrides), so every cell names its code;
 --status_only rewrites the results from the finished cells, trains nothing.
 --only=REGEX trains only the cells whose name matches (another order, or
 several jobs side by side); --shard=i/n trains cells i, i+n, ...
@@ -28,6 +30,7 @@ trains every cell together, each cell's (seed, data) mesh spanning all
 hosts' devices, and only process 0 writes results.* and the figures.
 """
 
+import os
 import shlex
 import sys
 
@@ -52,13 +55,19 @@ _ONLY = flags.DEFINE_string(
     "only", None, "A regular expression: train only the cells whose name "
     "it matches (e.g. 'unlabeled_entropy_weight' or 'variant=m2,num_labels="
     "100$'); the ledger lists every cell finished on disk.")
+_ALLOW_DIRTY = flags.DEFINE_bool(
+    "allow_dirty", os.environ.get("SSVAE_ALLOW_DIRTY", "0") == "1",
+    "Train cells from a tree with uncommitted changes (they record "
+    "'<commit>-dirty', so their code is no commit's). Default: refuse, "
+    "unless $SSVAE_ALLOW_DIRTY=1.")
 _MULTIHOST = cli.multihost_flags()
 for _holder in _MULTIHOST:
   flags.declare_key_flag(_holder)  # listed by --help with the flags above
 
 
 # Flags that choose what one job does, not what the table holds.
-_JOB_FLAGS = ("--status_only", "--nostatus_only", "--shard", "--only")
+_JOB_FLAGS = ("--status_only", "--nostatus_only", "--shard", "--only",
+              "--allow_dirty", "--noallow_dirty")
 
 
 def command_line(argv=None) -> str:
@@ -77,7 +86,8 @@ def main(_):
   logging_utils.setup()
   summary = sweep.run_sweep(config, _WORKDIR.value, command=command_line(),
                             train_pending=not _STATUS_ONLY.value,
-                            shard=shard, only=_ONLY.value)
+                            shard=shard, only=_ONLY.value,
+                            allow_dirty=_ALLOW_DIRTY.value)
   if jax.process_index() == 0:
     print(f"Wrote {len(summary)} cells to {_WORKDIR.value}/results.md")
 

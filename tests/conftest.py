@@ -19,6 +19,9 @@ import tempfile
 os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
                            + " --xla_force_host_platform_device_count=8")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# Tests train sweeps from a development tree, which may have uncommitted
+# changes; a real sweep refuses to (experiments/sweep.py --allow_dirty).
+os.environ["SSVAE_ALLOW_DIRTY"] = "1"
 
 _OWN_CACHE_DIR = None
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:

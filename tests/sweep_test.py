@@ -489,3 +489,25 @@ def test_lock_names_differ_per_job():
            sweep.lock_name(only="a"), sweep.lock_name(only="b"),
            sweep.lock_name((0, 2), only="a")}
   assert len(names) == 6
+
+
+def test_a_dirty_checkout_trains_no_cell_unless_allowed(tmp_path,
+                                                        monkeypatch):
+  monkeypatch.setattr(sweep, "git_commit", lambda: "abc1234-dirty")
+  with pytest.raises(errors.UserInputError, match="uncommitted changes"):
+    sweep.run_sweep(tiny_sweep(), str(tmp_path), command="c",
+                    devices=jax.devices()[:1], allow_dirty=False)
+  assert not os.listdir(tmp_path)  # refused before anything is written
+  sweep.check_clean_tree("abc1234")  # a clean tree passes
+
+
+def test_header_says_when_cells_came_from_a_dirty_tree(finished_sweep):
+  text = (finished_sweep / "results.md").read_text()
+  commits = json.loads((finished_sweep / "results.json").read_text())[
+      "git_commits"]
+  dirty = any(c.endswith("-dirty") for c in commits)
+  assert ("trained from a tree with uncommitted changes" in text) == dirty
+  info = {"command": "c", "git_commits": {"abc-dirty": 2, "def": 1},
+          "machines": {"m": 3}}
+  assert "**2 cells trained from a tree with uncommitted" in (
+      sweep.results_markdown("T", info, [], [], ["accuracy"]))

@@ -73,6 +73,7 @@ RUN_COLUMNS = ("cell", "seed", "selected_step", "step", "stop_reason",
 VALIDATION_PREFIX = "val_"
 LAST_PREFIX = "last_"
 PENDING = "pending"
+DIRTY_SUFFIX = "-dirty"  # of a commit whose tree had uncommitted changes
 DIVERGED = "diverged"
 DIVERGED_FILE = "diverged.json"  # in a run directory: the cell diverged
 ON_DIVERGED = ("stop", "record")
@@ -519,7 +520,20 @@ def git_commit(repo_dir: str = _REPO_ROOT) -> str:
     if declared:
       return f"{declared} (declared by SSVAE_GIT_COMMIT; no .git)"
     return "unknown (not a git checkout)"
-  return commit + ("-dirty" if dirty else "")
+  return commit + (DIRTY_SUFFIX if dirty else "")
+
+
+def check_clean_tree(commit: Optional[str] = None) -> None:
+  """Refuses to train from a checkout with uncommitted changes: its cells
+  would record '<commit>-dirty', a number from code no commit holds."""
+  commit = git_commit() if commit is None else commit
+  if commit.endswith(DIRTY_SUFFIX):
+    raise errors.UserInputError(
+        f"the checkout at {_REPO_ROOT} has uncommitted changes (`git status`"
+        f"), so the cells trained now would record {commit!r}, code no "
+        "commit holds. Commit them, or run from a clean `git worktree` "
+        "(its --workdir can be this checkout's results/), or pass "
+        "--allow_dirty.")
 
 
 def machine_description() -> str:
@@ -629,10 +643,15 @@ def results_markdown(title: str, info: dict, summary: Sequence[CellSummary],
                      fixed: Optional[dict] = None,
                      protocol: Optional[dict] = None,
                      cost: Optional[dict] = None) -> str:
+  dirty = sum(n for commit, n in info["git_commits"].items()
+              if str(commit).endswith(DIRTY_SUFFIX))
   lines = [f"# {title}", "",
            f"- Status: {_status(summary)}",
            f"- Command: `{info['command']}`",
-           f"- Trained at commit: {_counted(info['git_commits'])}",
+           f"- Trained at commit: {_counted(info['git_commits'])}"
+           + (f". **{dirty} cell{'s' * (dirty != 1)} trained from a tree "
+              "with uncommitted changes (`-dirty`): their code is the named "
+              "commit plus edits no commit records.**" if dirty else ""),
            f"- Machine: {_counted(info['machines'])}"]
   if protocol:
     lines.append(f"- Protocol: {protocol_line(protocol)}.")
@@ -758,7 +777,8 @@ def run_sweep(sweep_config: ml_collections.ConfigDict, workdir: str, *,
               command: str, devices=None, process_index: Optional[int] = None,
               train_pending: bool = True,
               shard: tuple[int, int] = (0, 1),
-              only: Optional[str] = None) -> list[CellSummary]:
+              only: Optional[str] = None,
+              allow_dirty: bool = True) -> list[CellSummary]:
   """Validates, trains every unfinished cell, then writes the outputs.
 
   Nothing is written (sweep_config.json included) before the unfinished
@@ -775,13 +795,17 @@ def run_sweep(sweep_config: ml_collections.ConfigDict, workdir: str, *,
   a job that trains a subset writes the ledger from every cell finished on
   disk. Each job holds its own lock file
   (lock_name), and each cell's run directory is locked while it trains, so
-  two jobs never train one cell.
+  two jobs never train one cell. allow_dirty=False refuses to train any
+  cell from a checkout with uncommitted changes (check_clean_tree).
   """
   cells = check_sweep(sweep_config)
   mine = select_cells(cells, shard, only)
   finished = finished_cells(cells, workdir)
   pending = [c for c in cells if c.name not in finished]
   data = DataCache()
+  if train_pending and not allow_dirty and any(
+      c.name not in finished for c in mine):
+    check_clean_tree()
   if train_pending:
     mine_names = {c.name for c in mine}
     check_cells_can_train(pending, workdir, data, devices,

@@ -15,7 +15,7 @@ training points for s_max and the flag threshold, 5,000 evaluation points).
 Run:
   python -m experiments.feedback --config=configs/feedback_mnist.py \
       --workdir=workdirs/feedback_mnist
-Quick (digits, tiny model, seconds; what tests run):
+Quick (digits, tiny model, 10 steps, about a minute; what tests run):
   python -m experiments.feedback --config=configs/feedback_mnist.py:quick \
       --workdir=/tmp/feedback_quick
 """

@@ -143,8 +143,10 @@ def _loss_terms(reconstruction, kl, classification, unlabeled_entropy,
 
 
 def ssvae_loss(*, x: Array, labels: Array, label_mask: Array,
-               class_logits: Optional[Array], z_mean: Optional[Array],
-               z_logvar: Optional[Array], recon_loc: Optional[Array],
+               class_logits: Optional[Array] = None,
+               z_mean: Optional[Array] = None,
+               z_logvar: Optional[Array] = None,
+               recon_loc: Optional[Array] = None,
                recon_var: Optional[Array] = None,
                factor_logits: tuple = (), likelihood: str = model_spec.BERNOULLI,
                alpha: float = 1.0, beta: float = 1.0,
@@ -166,14 +168,14 @@ def ssvae_loss(*, x: Array, labels: Array, label_mask: Array,
   term is returned either way, as a diagnostic. `unlabeled_entropy_weight`
   must be a Python number.
 
-  Terms whose inputs are None are 0, which gives the siblings: the supervised
+  Terms whose inputs are None (the default) are 0, which gives the siblings: the supervised
   model passes no decoder outputs (pure cross-entropy), the unsupervised one no
   class logits (the negative ELBO). `factor_logits` (multi-head models, labels
   [B, F]) adds one cross-entropy per factor to `classification`, summed.
 
-  Returns (total, terms) where terms has 'reconstruction', 'kl',
-  'classification', 'unlabeled_entropy', 'elbo' (= -(reconstruction + kl),
-  per example) and 'num_labeled'.
+  Returns (total, terms): scalars 'reconstruction', 'kl', 'classification',
+  'unlabeled_entropy', 'elbo' (= -(reconstruction + kl), the batch's mean
+  ELBO per example) and 'num_labeled'.
   """
   zero = jnp.zeros((), jnp.float32)
   reconstruction = kl = entropy = zero

@@ -111,6 +111,17 @@ def test_siblings_drop_their_absent_terms():
   np.testing.assert_allclose(total, -terms["elbo"], rtol=1e-6)
 
 
+def test_left_out_arguments_are_the_siblings_as_the_readme_says():
+  batch = _batch(jax.random.PRNGKey(1))
+  classifier = {k: batch[k] for k in ("x", "labels", "label_mask",
+                                      "class_logits")}
+  total, terms = losses.ssvae_loss(**classifier)
+  np.testing.assert_allclose(total, terms["classification"])
+  vae = {k: v for k, v in batch.items() if k != "class_logits"}
+  total, terms = losses.ssvae_loss(**vae)
+  assert terms["classification"] == 0 and np.ndim(terms["elbo"]) == 0
+
+
 def test_factor_logits_add_one_cross_entropy_per_factor():
   labels = jnp.array([[0, 2], [1, 0]])
   mask = jnp.ones(2)

@@ -78,3 +78,26 @@ def test_panels_figure_has_one_axes_per_panel(tmp_path):
   assert len(fig.axes) == 2
   assert fig.axes[0].get_ylim() == (0, 2)
   assert fig.axes[1].get_title() == "loss"
+
+
+def _fake_curves(label, values):
+  values = np.asarray(values, np.float64)[None]  # one seed
+  return curves.Curves(label=label, steps=np.arange(values.shape[1]),
+                       values={"validation": values}, selected_steps=[])
+
+
+def test_fixed_range_widens_to_show_every_curve_and_legend_is_outside():
+  runs = [_fake_curves("in", [0.6, 0.7]), _fake_curves("low", [0.2, 0.4])]
+  fig = curves.panels_figure([("p", runs, "accuracy", (0.5, 1.0))])
+  ax = fig.axes[0]
+  low, high = ax.get_ylim()
+  assert low < 0.2 and high == 1.0
+  fig.canvas.draw()
+  legend = ax.get_legend().get_window_extent()
+  assert legend.x0 >= ax.get_window_extent().x1  # beside, not over
+
+
+def test_more_than_ten_runs_get_distinct_colours():
+  colours = curves.run_colors(11)
+  assert len({str(c) for c in colours}) == 11
+  assert curves.run_colors(3) == ["C0", "C1", "C2"]

@@ -144,3 +144,8 @@ def test_save_image_grid_labels_and_title_add_margins(tmp_path):
 def test_save_image_grid_errors(tmp_path, images, kwargs, message):
   with pytest.raises(ValueError, match=message):
     generation.save_image_grid(images, tmp_path / "x.png", **kwargs)
+
+
+def test_traversal_rows_are_labeled_with_their_z1_top_to_bottom():
+  assert generation.traversal_row_labels(3, 2.0) == [
+      "z1 = +2.00", "z1 = +0.00", "z1 = -2.00"]

@@ -10,8 +10,10 @@ curve.
 
 import dataclasses
 import os
+import textwrap
 from typing import Optional, Sequence
 
+import matplotlib
 from matplotlib import figure as figure_lib
 from matplotlib.backends import backend_agg
 import numpy as np
@@ -21,6 +23,9 @@ from ssvae import io_utils
 from ssvae.eval import plots
 
 SPLIT_STYLES = {"validation": "-", "test": "--", "train": ":"}
+# What the shading and markers of every curve figure mean.
+BAND_NOTE = ("line: mean over seeds; band: ±1 sample std over seeds; "
+             "triangles: each seed's selected step")
 EVAL_SPLITS = ("validation", "test")
 
 
@@ -76,16 +81,42 @@ def learning_curves_figure(curves: Sequence[Curves], metric: str, *,
   fig, ax = plots._new_figure()  # pylint: disable=protected-access
   fig.set_size_inches(7.5, 4.8)
   draw_curves(ax, curves, metric, ylim=ylim)
-  ax.set_title(title or f"{metric} vs step (triangles: selected steps)")
+  ax.set_title(title or f"{metric} vs step ({BAND_NOTE})", fontsize=9)
   return fig
+
+
+def run_colors(count: int) -> list:
+  """One distinct colour per run: matplotlib's 10-colour cycle, or tab20's
+  20 colours for more runs (the cycle would repeat)."""
+  if count <= 10:
+    return [f"C{i}" for i in range(count)]
+  tab20 = matplotlib.colormaps["tab20"]
+  return [tab20(i % 20) for i in range(count)]
+
+
+def _covering(ylim: tuple, curves: Sequence[Curves]) -> tuple:
+  """ylim widened, where needed, to every plotted mean (a fixed range must
+  not hide a curve), with a small margin."""
+  means = [np.nanmean(values, axis=0) for run in curves
+           for values in run.values.values()]
+  finite = np.concatenate([m[np.isfinite(m)] for m in means]) if means else []
+  if not len(finite):
+    return ylim
+  low, high = min(ylim[0], float(finite.min())), max(ylim[1],
+                                                       float(finite.max()))
+  if (low, high) == tuple(ylim):
+    return ylim
+  margin = 0.03 * (high - low)
+  return (low - margin if low < ylim[0] else low,
+          high + margin if high > ylim[1] else high)
 
 
 def draw_curves(ax, curves: Sequence[Curves], metric: str, *,
                 ylim: Optional[tuple] = None) -> None:
   """Each run's curves on `ax`: mean over seeds, ±1 std band, a split per
-  line style, each seed's selected step marked on the validation curve."""
-  colors = [f"C{i}" for i in range(10)]
-  for run, color in zip(curves, colors * (len(curves) // 10 + 1)):
+  line style, each seed's selected step marked on the validation curve; the
+  legend beside the axes, never over the curves."""
+  for run, color in zip(curves, run_colors(len(curves))):
     for split, values in run.values.items():
       mean = np.nanmean(values, axis=0)
       ax.plot(run.steps, mean, SPLIT_STYLES[split], color=color,
@@ -102,9 +133,11 @@ def draw_curves(ax, curves: Sequence[Curves], metric: str, *,
   ax.set_xlabel("training step")
   ax.set_ylabel(metric)
   if ylim:
-    ax.set_ylim(*ylim)
+    ax.set_ylim(*_covering(ylim, curves))
   ax.grid(alpha=0.3)
-  ax.legend(fontsize=7, loc="best")
+  if curves:
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+              borderaxespad=0.0, frameon=False)
 
 
 def write_learning_curves(run_dirs: Sequence[str], labels: Sequence[str],
@@ -118,13 +151,13 @@ def panels_figure(panels: Sequence[tuple], *, ncols: int = 2,
                   title: str = ""):
   """One axes per (panel title, curves, metric[, ylim]) in a grid."""
   nrows = -(-len(panels) // ncols)
-  fig = figure_lib.Figure(figsize=(6.5 * ncols, 4.2 * nrows),
+  fig = figure_lib.Figure(figsize=(8.0 * ncols, 4.4 * nrows),
                           layout="constrained")
   backend_agg.FigureCanvasAgg(fig)
   for index, (panel_title, runs, metric, *ylim) in enumerate(panels):
     ax = fig.add_subplot(nrows, ncols, index + 1)
     draw_curves(ax, runs, metric, ylim=ylim[0] if ylim else None)
-    ax.set_title(panel_title, fontsize=10)
+    ax.set_title(textwrap.fill(panel_title, 60), fontsize=9)
   if title:
-    fig.suptitle(title)
+    fig.suptitle(textwrap.fill(title, 120), fontsize=10)
   return fig

@@ -85,6 +85,11 @@ def class_conditional_samples(decode_fn: DecodeFn, rng: Array,
   return images.reshape((num_classes, num_per_class) + images.shape[1:])
 
 
+def traversal_row_labels(grid_size: int, span: float) -> list[str]:
+  """The z_1 value of each row of latent_traversal's grid, top to bottom."""
+  return [f"z1 = {v:+.2f}" for v in np.linspace(span, -span, grid_size)]
+
+
 def latent_traversal(decode_fn: DecodeFn, class_index: Optional[int],
                      num_classes: int, grid_size: int,
                      span: float = 2.0) -> np.ndarray:
@@ -301,8 +306,9 @@ def figures_from_state(exp: train.Experiment, state, out_dir: str, *,
       paths.append(save_image_grid(
           _image_samples(grid),
           out / f"latent_traversal_class{c}_seed{seed}.png",
-          title=f"{dataset.name}: class {names[c]}, z in [-{span:g}, "
-                f"{span:g}]^2, seed {seed}"))
+          row_labels=traversal_row_labels(grid_size, span),
+          title=f"{dataset.name}: class {names[c]}, seed {seed}; columns: "
+                f"z0 = -{span:g} .. +{span:g}, left to right"))
   return paths
 
 

@@ -94,7 +94,7 @@ def figure(cells: dict):
       ("Unlabeled reconstruction through z: nats lost with z = 0",
        train(every, "z_reconstruction_gain"), "z_reconstruction_gain"),
   ], title="Unlabeled-data diagnosis: MNIST, dense, 100 labels, 2 seeds "
-           "(mean ± std; triangles: selected steps)")
+           f"({curves.BAND_NOTE})")
 
 
 def _mean_std(values) -> str:

@@ -17,6 +17,7 @@ import functools
 import os
 import re
 import sys
+import threading
 from typing import Callable, Iterator, NamedTuple, Optional
 
 from absl import app
@@ -152,21 +153,60 @@ class Multihost(NamedTuple):
   coordinator_address: flags.FlagHolder
   num_processes: flags.FlagHolder
   process_id: flags.FlagHolder
+  initialization_timeout: flags.FlagHolder
 
   def initialize(self) -> None:
     """With --multihost, jax.distributed.initialize() from the flags (None:
     jax detects the value, e.g. on Cloud TPU pods and SLURM). Call it
     before anything else uses jax."""
     if self.multihost.value:
-      jax.distributed.initialize(
-          coordinator_address=self.coordinator_address.value,
-          num_processes=self.num_processes.value,
-          process_id=self.process_id.value)
+      if jax.config.jax_platforms in (None, "", "cpu") or str(
+          jax.config.jax_platforms).startswith("cpu"):
+        # CPU processes exchange arrays through gloo (the default, none,
+        # fails at the first cross-process computation).
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+      timeout = self.initialization_timeout.value
+      message = (
+          f"--multihost: not every process joined the job at "
+          f"--coordinator_address={self.coordinator_address.value} within "
+          f"--initialization_timeout={timeout} s (--num_processes="
+          f"{self.num_processes.value}, this is --process_id="
+          f"{self.process_id.value}); start the same command on every "
+          "process, each with its own --process_id, all naming process 0's "
+          "host:port.")
+      # jax's own timeout aborts the process from C++ (a fatal 'DEADLINE_
+      # EXCEEDED' and a core dump, nothing Python can catch), so a watchdog
+      # ends it first with the one-line error; jax's deadline is later.
+      joined = threading.Event()
+
+      def give_up():
+        if not joined.is_set():
+          sys.stderr.write(f"error: {one_line(message)}\n")
+          sys.stderr.flush()
+          os._exit(EXIT_USER_ERROR)  # pylint: disable=protected-access
+
+      watchdog = threading.Timer(timeout, give_up)
+      watchdog.daemon = True
+      watchdog.start()
+      try:
+        jax.distributed.initialize(
+            coordinator_address=self.coordinator_address.value,
+            num_processes=self.num_processes.value,
+            process_id=self.process_id.value,
+            initialization_timeout=2 * timeout + 30)
+      except Exception as error:  # pylint: disable=broad-except
+        if not re.search(r"DEADLINE_EXCEEDED|UNAVAILABLE", str(error)):
+          raise
+        raise errors.UserInputError(message) from error
+      finally:
+        joined.set()
+        watchdog.cancel()
 
 
 def multihost_flags() -> Multihost:
-  """Defines --multihost, --coordinator_address, --num_processes and
-  --process_id, for an entry point whose work can span several hosts.
+  """Defines --multihost, --coordinator_address, --num_processes,
+  --process_id and --initialization_timeout, for an entry point whose work
+  can span several hosts.
 
   absl counts them as this module's flags; an entry point that wants them
   in its --help declares each with flags.declare_key_flag.
@@ -179,7 +219,10 @@ def multihost_flags() -> Multihost:
       flags.DEFINE_integer("num_processes", None, "Processes in the job "
                            "(multi-host; None = detect)."),
       flags.DEFINE_integer("process_id", None, "This process's index "
-                           "(multi-host; None = detect)."))
+                           "(multi-host; None = detect)."),
+      flags.DEFINE_integer("initialization_timeout", 300, "Seconds to wait "
+                           "for every process to join (multi-host), then "
+                           "stop with an error.", lower_bound=1))
 
 
 def run(main: Callable) -> None:

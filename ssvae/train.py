@@ -174,7 +174,7 @@ def init_train_state(exp: Experiment) -> steps.TrainState:
   example = jnp.asarray(exp.dataset.train.x[:2])
   init = jax.vmap(lambda k: steps.init_state(exp.model, exp.tx, k, example))
   return jax.jit(init, out_shardings=parallel.per_seed(exp.mesh))(
-      jax.device_put(init_keys, parallel.per_seed(exp.mesh)))
+      parallel.put(init_keys, parallel.per_seed(exp.mesh)))
 
 
 def _train_step_fn(exp: Experiment):
@@ -269,7 +269,8 @@ def _diverged(what: str, workdir: str, ckpt: checkpointing.Checkpointer,
 def _check_finite(metrics: dict, first_step: int, seeds: tuple,
                   workdir: str, ckpt: checkpointing.Checkpointer) -> None:
   """Stops a run whose loss diverged, naming where, what, and what is kept."""
-  loss = np.asarray(metrics["loss"])  # [S, n]
+  metrics = parallel.to_host(metrics)
+  loss = metrics["loss"]  # [S, n]
   bad = np.argwhere(~np.isfinite(loss))
   if bad.size:
     s, i = bad[0]
@@ -296,7 +297,7 @@ def _check_state_finite(state: steps.TrainState, step: int, seeds: tuple,
   The loss of a step is computed before its update, so an update can turn
   the state non-finite while every loss so far was finite.
   """
-  finite = np.asarray(_finite_per_seed(state))
+  finite = parallel.to_host(_finite_per_seed(state))
   if not finite.all():
     seed = seeds[int(np.argmin(finite))]
     raise _diverged(
@@ -305,7 +306,7 @@ def _check_state_finite(state: steps.TrainState, step: int, seeds: tuple,
 
 
 def _mean_over_steps(metrics: dict) -> dict:
-  return {k: np.asarray(v).mean(axis=1) for k, v in metrics.items()}
+  return {k: v.mean(axis=1) for k, v in parallel.to_host(metrics).items()}
 
 
 def _per_seed_records(step: int, split: str, seeds: tuple, metrics: dict):
@@ -389,7 +390,7 @@ class Run:
 
   @property
   def selected_steps(self) -> list[int]:
-    return np.asarray(self.selected.step).tolist()
+    return parallel.to_host(self.selected.step).tolist()
 
 
 EVAL_SPLITS = ("test", "validation")
@@ -421,10 +422,13 @@ def make_evaluator(exp, split: str = "test"):
     totals = {}
     for index, start in enumerate(range(0, len(data), batch_size)):
       keys = jax.vmap(lambda k: jax.random.fold_in(k, index))(split_keys)
-      sums = batched(state, data.x[start:start + batch_size],
-                     data.y[start:start + batch_size], keys)
+      sums = batched(state,
+                     parallel.put(data.x[start:start + batch_size], rep),
+                     parallel.put(data.y[start:start + batch_size], rep),
+                     parallel.put(keys, seed_sharded))
       for name, value in sums.items():
-        totals[name] = totals.get(name, 0.0) + np.asarray(value, np.float64)
+        totals[name] = totals.get(name, 0.0) + parallel.to_host(
+            value).astype(np.float64)
     count = totals.pop("count")
     return {name: value / count for name, value in totals.items()}
 
@@ -443,7 +447,7 @@ def _evaluate_and_select(step, state, selection, evaluators, metric, writer,
       split: {k: round(float(np.mean(v)), 4) for k, v in values.items()}
       for split, values in results.items()})
   if metric != selection_lib.LAST:
-    selection = selection_lib.update(selection, state, jax.device_put(
+    selection = selection_lib.update(selection, state, parallel.put(
         selection_lib.signed_score(metric, results["validation"][metric]),
         seed_sharded), min_delta)
   return selection
@@ -458,9 +462,9 @@ def _initial_checkpoint_tree(
   if state is None:
     state = init_train_state(exp)
   else:
-    state = jax.device_put(state, parallel.per_seed(exp.mesh))
+    state = parallel.put(state, parallel.per_seed(exp.mesh))
   return {"state": state,
-          "selection": jax.device_put(selection_lib.init(state),
+          "selection": parallel.put(selection_lib.init(state),
                                       parallel.per_seed(exp.mesh)),
           "clock": {"wall_s": np.float64(0), "cpu_s": np.float64(0)}}
 
@@ -601,10 +605,10 @@ def _train_loop(config, exp: Experiment, workdir: str,
                 if getattr(exp.dataset, split) is not None}
   train_keys = rng.seed_keys(exp.seeds, "train")
   rep = parallel.replicated(exp.mesh)
-  x = jax.device_put(exp.dataset.train.x, rep)
-  y = jax.device_put(exp.dataset.train.y, rep)
-  pools = jax.device_put(exp.pools, seed_sharded)
-  train_keys = jax.device_put(train_keys, seed_sharded)
+  x = parallel.put(exp.dataset.train.x, rep)
+  y = parallel.put(exp.dataset.train.y, rep)
+  pools = parallel.put(exp.pools, seed_sharded)
+  train_keys = parallel.put(train_keys, seed_sharded)
   chunks = {}
   step = start
   stop_reason = "num_steps"
@@ -658,7 +662,7 @@ def _train_loop(config, exp: Experiment, workdir: str,
     logging.info(
         "Stopped early at step %d: no seed improved validation %s for %d "
         "evaluations (selected steps %s).", step, metric, cfg.patience,
-        np.asarray(selection.step).tolist())
+        parallel.to_host(selection.step).tolist())
   elif stop_reason == "num_steps":
     logging.info("Stopped at the step cap train.num_steps=%d.", step)
   elapsed = clock()

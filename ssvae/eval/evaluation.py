@@ -16,6 +16,7 @@ import numpy as np
 
 from ssvae import io_utils
 from ssvae import model_spec
+from ssvae import parallel
 from ssvae import rng
 from ssvae import selection
 from ssvae import steps
@@ -90,7 +91,7 @@ def _write_results(run: train.Run, workdir: str,
   exp = run.exp
   last_metrics = final_metrics(exp, run.last)
   selected = run.selected
-  results = {"step": int(np.asarray(run.last.step)[0]),
+  results = {"step": int(parallel.to_host(run.last.step)[0]),
              "selected_step": run.selected_steps,
              "stop_reason": run.stop_reason,
              "protocol": _protocol(run),

@@ -107,3 +107,29 @@ def test_cli_writes_the_picks_and_names_a_missing_ledger(tmp_path):
   assert io_utils.read_json(tmp_path / "picks.json")["picks"][0]["complete"]
   proc = pick(tmp_path / "nothing")
   assert proc.returncode == 2 and "results.json not found" in proc.stderr
+
+
+def test_knob_search_needs_the_pick_and_its_quick_variant_runs(tmp_path):
+  import jax
+  from configs import recipe_knobs
+  if ("semi_supervised", 100) in common.TUNED_RECIPES:
+    full = recipe_knobs.get_config("")
+    assert full.base.optimizer.learning_rate == common.TUNED_RECIPES[
+        ("semi_supervised", 100)]["optimizer.learning_rate"]
+  else:
+    with pytest.raises(common.ConfigArgError, match="TUNED_RECIPES"):
+      recipe_knobs.get_config("")
+  from ssvae.protocols import sweep
+  config = recipe_knobs.get_config("quick")
+  cells = sweep.check_sweep(config)
+  assert len(cells) == 9
+  cosine = [c for c in cells if c.config.optimizer.schedule ==
+            "warmup_cosine"][0].config
+  assert cosine.optimizer.decay_steps == cosine.train.num_steps
+  assert cosine.optimizer.warmup_steps < cosine.train.num_steps
+  config.base.train.num_steps = 4
+  config.axes = (("data.labeled_fraction_of_batch", (0.25,)),
+                 ("optimizer.schedule", ("constant", "exponential")))
+  summary = sweep.run_sweep(config, str(tmp_path), command="c",
+                            devices=jax.devices()[:1])
+  assert [s.pending for s in summary] == [False, False]

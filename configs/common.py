@@ -207,3 +207,32 @@ def tuned_recipe_overrides(variants: tuple, num_labels: int) -> tuple:
                    f"{num_labels}: finish configs/recipe_search.py first")
   return tuple(({"variant": v}, dict(TUNED_RECIPES[(v, num_labels)]))
                for v in variants)
+
+
+def _recipe_words(recipe: dict) -> str:
+  return (f"{recipe['optimizer.name']} decay {recipe['optimizer.decay']:g} "
+          f"momentum {recipe['optimizer.momentum']:g} learning rate "
+          f"{recipe['optimizer.learning_rate']:g}")
+
+
+def tuned_version(table, *, recipe_labels: int, quick: bool,
+                  variants: tuple = ("semi_supervised", "supervised")):
+  """A table's sweep with each variant at its TUNED_RECIPES recipe at
+  `recipe_labels` labels (every label count of the table uses it), the
+  recipes named in the title. The quick variant keeps the base recipe (a
+  test of the plumbing, not of the picks). Raises ConfigArgError naming the
+  missing picks until the recipe search has them."""
+  if quick:
+    return table
+  missing = [v for v in variants if (v, recipe_labels) not in TUNED_RECIPES]
+  if missing:
+    raise ConfigArgError(
+        f"no tuned recipe yet for {missing} at num_labels={recipe_labels} "
+        "(configs/common.py: TUNED_RECIPES): finish configs/recipe_search.py "
+        "for them first.")
+  table.cell_overrides = tuple(table.cell_overrides) + tuned_recipe_overrides(
+      variants, recipe_labels)
+  table.title += ", tuned recipes (" + "; ".join(
+      f"{v}: {_recipe_words(TUNED_RECIPES[(v, recipe_labels)])}"
+      for v in variants) + ")"
+  return table

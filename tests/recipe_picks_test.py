@@ -133,3 +133,33 @@ def test_knob_search_needs_the_pick_and_its_quick_variant_runs(tmp_path):
   summary = sweep.run_sweep(config, str(tmp_path), command="c",
                             devices=jax.devices()[:1])
   assert [s.pending for s in summary] == [False, False]
+
+
+TUNED_TABLES = ("tuned_table3_mnist_dense", "tuned_table4_mnist_dense",
+                "tuned_table7_fashion_mnist_dense",
+                "tuned_table8_fashion_mnist_dense")
+
+
+@pytest.mark.parametrize("module_name", TUNED_TABLES)
+def test_tuned_tables_use_each_variants_pick(module_name, monkeypatch):
+  import importlib
+  from ssvae.protocols import sweep
+  module = importlib.import_module(f"configs.{module_name}")
+  assert sweep.check_sweep(module.get_config("quick"))
+  labels = -1 if "table4" in module_name or "table8" in module_name else 100
+  picks_made = {(v, labels): {"optimizer.name": "adam",
+                              "optimizer.decay": 0.999,
+                              "optimizer.momentum": 0.9,
+                              "optimizer.learning_rate": lr}
+                for v, lr in (("semi_supervised", 1e-4),
+                              ("supervised", 3e-4))}
+  monkeypatch.setattr(common, "TUNED_RECIPES", picks_made)
+  config = module.get_config("")
+  rates = {c.axes["variant"]: c.config.optimizer.learning_rate
+           for c in sweep.check_sweep(config)}
+  assert rates == {"semi_supervised": 1e-4, "supervised": 3e-4}
+  assert "supervised: adam decay 0.999 momentum 0.9 learning rate 0.0003" in (
+      config.title)
+  monkeypatch.setattr(common, "TUNED_RECIPES", {})
+  with pytest.raises(common.ConfigArgError, match="no tuned recipe yet"):
+    module.get_config("")

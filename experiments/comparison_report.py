@@ -11,13 +11,13 @@ quoted from elsewhere (ssvae/protocols/unlabeled_report.py QUOTED), marked as qu
       --out_md=results/semi_supervised_mnist.md --quoted=pyro_mnist
 """
 
-import os
 
 from absl import flags
 
 from ssvae import cli
 from ssvae import errors
 from ssvae import io_utils
+from ssvae.protocols import sweep
 from ssvae.protocols import unlabeled_report
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "The sweep's workdir.")
@@ -30,12 +30,8 @@ flags.mark_flags_as_required(["workdir", "out_md"])
 def main(argv):
   if len(argv) > 1:
     raise errors.UserInputError(f"Unexpected arguments: {argv[1:]}")
-  path = os.path.join(_WORKDIR.value, "results.json")
-  if not os.path.isfile(path):
-    raise errors.RunNotFoundError(
-        f"{path} not found: is {_WORKDIR.value} a sweep's workdir?")
-  text = unlabeled_report.comparison_markdown(
-      io_utils.read_json(path), path, _QUOTED.value)
+  ledger, path = sweep.read_ledger(_WORKDIR.value)
+  text = unlabeled_report.comparison_markdown(ledger, path, _QUOTED.value)
   io_utils.atomic_write_text(_OUT_MD.value, text)
   print(f"Wrote {_OUT_MD.value}")
 

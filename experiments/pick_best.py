@@ -19,6 +19,7 @@ from ssvae import cli
 from ssvae import errors
 from ssvae import io_utils
 from ssvae.protocols import picks
+from ssvae.protocols import sweep
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "The sweep's workdir.")
 _BY = flags.DEFINE_list("by", ["variant", "num_labels"],
@@ -33,11 +34,7 @@ flags.mark_flags_as_required(["workdir"])
 def main(argv):
   if len(argv) > 1:
     raise errors.UserInputError(f"Unexpected arguments: {argv[1:]}")
-  path = os.path.join(_WORKDIR.value, "results.json")
-  if not os.path.isfile(path):
-    raise errors.RunNotFoundError(
-        f"{path} not found: is {_WORKDIR.value} a sweep's workdir?")
-  ledger = io_utils.read_json(path)
+  ledger, path = sweep.read_ledger(_WORKDIR.value)
   chosen = picks.pick_best(ledger, _BY.value, _METRIC.value, where=path)
   text = picks.picks_markdown(chosen, ledger, _METRIC.value, _SHOW.value)
   io_utils.atomic_write_text(os.path.join(_WORKDIR.value, "picks.md"), text)

@@ -4,7 +4,8 @@ from typing import Callable, Optional
 
 import jax
 import numpy as np
-import tqdm
+
+from ssvae import progress as progress_lib
 
 
 def map_in_batches(fn: Callable, x: np.ndarray, batch_size: int, *,
@@ -27,7 +28,8 @@ def map_in_batches(fn: Callable, x: np.ndarray, batch_size: int, *,
     raise ValueError("x is empty: nothing to compute.")
   batch_size = min(batch_size, num_examples)
   outputs = []
-  bar = tqdm.tqdm(total=num_examples, unit="example", disable=not progress)
+  bar = (progress_lib.Progress(num_examples, desc="scoring", unit="example",
+                               examples_per_unit=1) if progress else None)
   for index, start in enumerate(range(0, num_examples, batch_size)):
     batch = np.asarray(x[start:start + batch_size])
     num_real = len(batch)
@@ -43,6 +45,8 @@ def map_in_batches(fn: Callable, x: np.ndarray, batch_size: int, *,
       raise ValueError(f"fn returned shape {out.shape} for a batch of "
                        f"{batch_size}; expected {expected}.")
     outputs.append(out[:num_real])
-    bar.update(num_real)
-  bar.close()
+    if bar is not None:
+      bar.update(num_real)
+  if bar is not None:
+    bar.close()
   return np.concatenate(outputs)

@@ -28,7 +28,6 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
-import tqdm
 
 from ssvae import checkpointing
 from ssvae import config_diff
@@ -38,6 +37,7 @@ from ssvae import errors
 from ssvae import io_utils
 from ssvae import models
 from ssvae import parallel
+from ssvae import progress
 from ssvae import rng
 from ssvae import selection as selection_lib
 from ssvae import steps
@@ -623,9 +623,9 @@ def _train_loop(config, exp: Experiment, workdir: str,
         purge_step=start + 1 if start else None)
   else:
     writer = io_utils.MetricsWriter(os.devnull)
-  with writer, tqdm.tqdm(
-      total=cfg.num_steps, initial=start, desc=os.path.basename(workdir),
-      unit="step", mininterval=2.0, disable=None) as bar:
+  with writer, progress.Progress(
+      cfg.num_steps, initial=start, desc=f"train {os.path.basename(workdir)}",
+      unit="step", examples_per_unit=cfg.batch_size) as bar:
     for end in (_chunk_boundaries(start, exp.config)
                 if stop_reason != "early_stop" else ()):
       n = end - step

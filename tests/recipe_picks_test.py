@@ -107,6 +107,11 @@ def test_cli_writes_the_picks_and_names_a_missing_ledger(tmp_path):
   assert io_utils.read_json(tmp_path / "picks.json")["picks"][0]["complete"]
   proc = pick(tmp_path / "nothing")
   assert proc.returncode == 2 and "results.json not found" in proc.stderr
+  run_dir = tmp_path / "a_train_run"
+  run_dir.mkdir()
+  io_utils.write_json(run_dir / "results.json", {"metrics": {}})
+  proc = pick(run_dir)
+  assert proc.returncode == 2 and "single run's directory" in proc.stderr
 
 
 def test_knob_search_needs_the_pick_and_its_quick_variant_runs(tmp_path):

@@ -52,15 +52,16 @@ from typing import Any, Optional, Sequence
 import jax
 import ml_collections
 import numpy as np
-import tqdm
 
 from ssvae import config_diff
 from ssvae import config_validation
 from ssvae import data as data_lib
 from ssvae import errors
 from ssvae import io_utils
+from ssvae import progress
 from ssvae import train
 from ssvae import workdir as workdir_lib
+from ssvae.data import sampler as sampler_lib
 from ssvae.eval import evaluation
 from ssvae.eval import plots
 
@@ -294,7 +295,62 @@ def finished_results(cell: Cell, workdir: str) -> Optional[dict]:
   current = json.loads(cell.config.to_json_best_effort())
   if config_diff.changed_fields(io_utils.read_json(config_path), current):
     return None  # train_and_evaluate resumes it, or names the conflict.
-  return io_utils.read_json(results_path)
+  return check_cell_results(io_utils.read_json(results_path), results_path)
+
+
+def _is_int(value) -> bool:
+  return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _per_seed_lists(value, num_seeds: int) -> bool:
+  """{name: [number or 'nan'/'inf' string, one per seed]}, as written."""
+  return isinstance(value, dict) and all(
+      isinstance(v, list) and len(v) == num_seeds
+      and all(isinstance(x, (int, float, str)) and not isinstance(x, bool)
+              for x in v)
+      for v in value.values())
+
+
+def check_cell_results(results, path: str) -> dict:
+  """A finished cell's results.json (or diverged.json), as read back: the
+  fields the ledger reads, of the right types; WorkdirError naming the file
+  otherwise (deleting it retrains the cell)."""
+  def refuse(problem: str):
+    raise errors.WorkdirError(
+        f"{path} is not a finished cell's results ({problem}); delete it to "
+        "retrain the cell.")
+  if not isinstance(results, dict):
+    refuse(f"not a JSON object but {type(results).__name__}")
+  if "metrics" not in results and DIVERGED not in results:
+    refuse(f"it has neither 'metrics' nor '{DIVERGED}'")
+  seeds = results.get("seeds")
+  if not (isinstance(seeds, list) and seeds and all(map(_is_int, seeds))):
+    refuse("no list of 'seeds'")
+  if DIVERGED in results:  # step and seed: where, when known
+    if not isinstance(results[DIVERGED], str):
+      refuse(f"'{DIVERGED}' is not the error message")
+    for key in ("step", "seed"):
+      if key not in results or not (results[key] is None
+                                    or _is_int(results[key])):
+        refuse(f"no integer (or null) '{key}'")
+    return results
+  if not _is_int(results.get("step")):
+    refuse("no integer 'step'")
+  if "last_metrics" not in results:
+    refuse("no 'last_metrics'")
+  for key in ("metrics", "last_metrics", "validation_metrics"):
+    if key in results and not _per_seed_lists(results[key], len(seeds)):
+      refuse(f"'{key}' is not {{name: [one value per seed]}}")
+  if not _is_int(results.get("num_labeled")):
+    refuse("no integer 'num_labeled'")
+  if results.get("sampling_mode") not in sampler_lib.MODES:
+    refuse(f"'sampling_mode' is not one of {sampler_lib.MODES}")
+  selected = results.get("selected_step")
+  if selected is not None and not (
+      isinstance(selected, list) and len(selected) == len(seeds)
+      and all(map(_is_int, selected))):
+    refuse("'selected_step' is not one integer step per seed")
+  return results
 
 
 def diverged_record(cell: Cell, error: errors.TrainingDiverged) -> dict:
@@ -388,13 +444,13 @@ def run_cells(cells: Sequence[Cell], workdir: str, *, devices=None,
   results = finished_cells(cells, workdir)  # Identical on every process.
   pending = [cell for cell in cells if cell.name not in results]
   if results:
-    tqdm.tqdm.write(f"{len(results)} of {len(cells)} cells already finished; "
-                    "skipping them.")
+    print(f"{len(results)} of {len(cells)} cells already finished; "
+          "skipping them.", flush=True)
   if on_cell_end is not None:
     on_cell_end(results)  # the ledger lists every unfinished cell as pending
   data = data or DataCache()
-  with tqdm.tqdm(total=len(cells), initial=len(results), desc="sweep",
-                 unit="cell", disable=None) as bar:
+  with progress.Progress(len(cells), initial=len(results), desc="sweep",
+                         unit="cell") as bar:
     for cell in pending:
       start = time.time()
       try:
@@ -413,7 +469,7 @@ def run_cells(cells: Sequence[Cell], workdir: str, *, devices=None,
       bar.update(1)
       if on_cell_end is not None:
         on_cell_end(results)
-      tqdm.tqdm.write(
+      bar.write(
           f"[{len(results)}/{len(cells)}] {cell.name}: "
           f"{_metric_means(results[cell.name])} "
           f"({time.time() - start:.0f} s)")
@@ -718,6 +774,22 @@ def write_outputs(workdir: str, sweep_config, cells: Sequence[Cell],
   for name in sweep_config.plots if finished else ():
     plots.write_plot(name, summary, os.path.join(workdir, f"{name}.png"))
   return summary
+
+
+def read_ledger(workdir: str) -> tuple[dict, str]:
+  """(results.json of the sweep in `workdir`, its path), refusing a workdir
+  that holds none, or holds a single run's results.json."""
+  path = os.path.join(workdir, "results.json")
+  if not os.path.isfile(path):
+    raise errors.RunNotFoundError(
+        f"{path} not found: is {workdir} a sweep's workdir?")
+  ledger = io_utils.read_json(path)
+  if not isinstance(ledger, dict) or not {"cells", "axes"} <= set(ledger):
+    raise errors.UserInputError(
+        f"{path} is not a sweep's results.json (no 'cells' or 'axes'): "
+        f"{workdir} looks like a single run's directory; give the sweep's "
+        "--workdir (the folder holding runs/).")
+  return ledger, path
 
 
 def parse_shard(text: str) -> tuple[int, int]:

@@ -52,3 +52,19 @@ def test_cli_diverged_run_names_the_run_without_a_traceback(tmp_path):
   assert "Training diverged. Non-finite loss at step" in proc.stderr
   assert f"Run {tmp_path} stopped" in proc.stderr
   assert "Traceback" not in proc.stderr
+
+
+def test_a_run_in_a_path_with_url_characters_resumes(tmp_path):
+  """'%20', '#', '?', spaces and non-ASCII once made intact checkpoints read
+  as damaged (the path went through a file:// URL)."""
+  workdir = tmp_path / "run %20 #1 100%" / "a?b=c ü"
+  steps = ("--config.train.steps_per_call=10", "--config.train.eval_every=10",
+           "--config.train.checkpoint_every=10",
+           "--config.model.hidden_sizes=(16,)")
+  first = run_train(workdir, "--config.train.num_steps=20", *steps)
+  assert first.returncode == 0, first.stderr[-2000:]
+  second = run_train(workdir, "--config.train.num_steps=40", *steps)
+  assert second.returncode == 0, second.stderr[-2000:]
+  assert "damaged" not in second.stderr
+  assert f"Resuming {workdir} from step 20" in second.stderr
+  assert json.load(open(workdir / "results.json"))["step"] == 40

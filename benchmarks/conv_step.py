@@ -1,8 +1,11 @@
 r"""Training throughput of the convolutional models, old path vs new, alternating.
 
   python -m benchmarks.train_step --family=cnn [--rounds=5] [--conv_steps=20]
-      [--conv_batch_size=64] [--chunks=1,2,4,10]
+      [--conv_batch_size=64] [--chunks=1,2,4,10] [--matmul_size=2048]
   python -m benchmarks.train_step --family=multihead_cnn
+  Smoke run (compiles least; tests/benchmarks_test.py):
+  python -m benchmarks.train_step --family=cnn --rounds=1 --conv_steps=1 \
+      --conv_batch_size=2 --conv_steps_per_call=1 --matmul_size=64
 
 The paper's semi-supervised CNN (configs/mnist_cnn.py: Table 14 layers,
 BatchNorm, one dense layer of 512, Bernoulli likelihood, RMSprop with
@@ -25,12 +28,16 @@ and as the scanned chunk the trainer runs, batches sampled on device
 ("chunk"). The parent alternates: every round times each (path, mode) for
 --conv_steps steps while the other worker waits, so all see the same load.
 --chunks adds the new path's chunk at other sizes (fully unrolled) to choose
-steps_per_call; --ablation adds the new path less its XLA flags and less
-its conv forms; --torch_python=PY (cnn only) adds PyTorch's eager step of
-the same model (benchmarks/torch_cnn_step.py, NCHW and channels_last) run by
-PY, a Python with torch. Prints best and median examples/s over the rounds,
-then `examples_per_s=<new chunk, best> old_examples_per_s=<old chunk, best>
-speedup=<ratio>` (and `torch_examples_per_s=<best torch mode>`).
+steps_per_call; --conv_steps_per_call=N times both paths' chunk at N steps
+instead of their own (it compiles faster; for smoke runs); --ablation adds
+the new path less its XLA flags and less its conv forms; --torch_python=PY
+(cnn only) adds PyTorch's eager step of the same model
+(benchmarks/torch_cnn_step.py, NCHW and channels_last) run by PY, a Python
+with torch. Prints best and median examples/s over the rounds;
+the last line is `examples_per_s=<new chunk, best>
+old_examples_per_s=<old chunk, best> speedup=<ratio>` (and
+`torch_examples_per_s=<best torch mode>`). The matmul peak is timed at
+train_step's --matmul_size (MATMUL_SIZE by default).
 """
 
 import dataclasses
@@ -60,8 +67,9 @@ FAMILIES = ("cnn", "multihead_cnn")
 OLD, NEW = "old", "new"
 TORCH = "torch"  # benchmarks/torch_cnn_step.py, with --torch_python
 # A mode every worker of the old/new/torch paths also times: float32 square
-# matmuls of MATMUL_SIZE (its "step" is one matmul), the machine's GEMM rate
-# under that process's flags, against which the step's FLOP rate is read.
+# matmuls of MATMUL_SIZE (its "step" is one matmul; train_step's
+# --matmul_size, this by default), the machine's GEMM rate under that
+# process's flags, against which the step's FLOP rate is read.
 MATMUL, MATMUL_SIZE = "matmul", 2048
 # --ablation: the new path less one lever (its chunk is the new one).
 NO_FLAGS, NO_FORMS = "new-flags", "new-forms"
@@ -79,6 +87,10 @@ _CONV_STEPS = flags.DEFINE_integer(
     "runs ceil(conv_steps / chunk) times).")
 _CONV_BATCH = flags.DEFINE_integer("conv_batch_size", 64,
                                    "Batch size of the conv families.")
+_CONV_STEPS_PER_CALL = flags.DEFINE_integer(
+    "conv_steps_per_call", 0, "Steps of the 'chunk' mode on every path; 0: "
+    f"each path's own (old {OLD_STEPS_PER_CALL}, new the config's). A "
+    "short chunk compiles faster (smoke runs).")
 _CHUNKS = flags.DEFINE_list(
     "chunks", [], "Extra chunk sizes (fully unrolled) timed on the new path.")
 _ABLATION = flags.DEFINE_bool(
@@ -137,9 +149,17 @@ def path_settings(family: str, path: str) -> dict:
               scan_unroll=config.train.scan_unroll, loop="train.unrolled_scan")
 
 
+def timed_settings(family: str, path: str) -> dict:
+  """path_settings, the chunk at --conv_steps_per_call steps when set."""
+  settings = path_settings(family, path)
+  if _CONV_STEPS_PER_CALL.value > 0:
+    settings["steps_per_call"] = _CONV_STEPS_PER_CALL.value
+  return settings
+
+
 def _runners(family: str, path: str, extra_chunks: list[int]) -> dict:
   """mode -> (run(steps) -> seconds per step, first-call seconds)."""
-  settings = path_settings(family, path)
+  settings = timed_settings(family, path)
   if path == OLD:
     train.unrolled_scan = lax_scan
   config = base_config(family)
@@ -236,12 +256,12 @@ def cnn_flops_per_example(config) -> float:
   return 2 * (3 * macs - first)
 
 
-def worker(family: str, path: str) -> None:
+def worker(family: str, path: str, matmul_size: int) -> None:
   """Serves `time MODE STEPS` requests on stdin until `quit`."""
   extra = [int(n) for n in _CHUNKS.value] if path == NEW else []
   runners = _runners(family, path, extra)
   if path in (OLD, NEW):
-    runners[MATMUL] = matmul_runner()
+    runners[MATMUL] = matmul_runner(matmul_size)
   worker_protocol.serve(
       runners, f"XLA_FLAGS='{os.environ.get('XLA_FLAGS', '')}'")
 
@@ -262,15 +282,18 @@ def worker_env(path: str) -> dict:
 
 class _Worker:
 
-  def __init__(self, family: str, path: str):
+  def __init__(self, family: str, path: str, matmul_size: int):
     if path == TORCH:
       argv = [_TORCH_PYTHON.value, "-m", "benchmarks.torch_cnn_step",
-              f"--batch_size={_CONV_BATCH.value}"]
+              f"--batch_size={_CONV_BATCH.value}",
+              f"--matmul_size={matmul_size}"]
       env = dict(os.environ)
     else:
       argv = [sys.executable, "-m", "benchmarks.train_step",
               f"--family={family}", f"--worker={path}",
               f"--conv_batch_size={_CONV_BATCH.value}",
+              f"--conv_steps_per_call={_CONV_STEPS_PER_CALL.value}",
+              f"--matmul_size={matmul_size}",
               f"--chunks={','.join(_CHUNKS.value)}"]
       env = worker_env(path)
     self.proc = subprocess.Popen(
@@ -291,9 +314,9 @@ class _Worker:
       self.proc.wait()
 
 
-def main(family: str) -> None:
+def main(family: str, matmul_size: int = MATMUL_SIZE) -> None:
   if _WORKER.value:
-    worker(family, _WORKER.value)
+    worker(family, _WORKER.value, matmul_size)
     return
   batch = _CONV_BATCH.value
   workers = {}
@@ -309,12 +332,12 @@ def main(family: str) -> None:
     # Each worker's line as soon as it has compiled (about a minute per
     # worker on an H100), so a run cut short still shows how far it got.
     for path in paths + ([TORCH] if _TORCH_PYTHON.value else []):
-      workers[path] = w = _Worker(family, path)
+      workers[path] = w = _Worker(family, path, matmul_size)
       if path == TORCH:
         print(f"  {path}: {w.info['about']}; first call s: "
               f"{w.info['compile_s']}", flush=True)
         continue
-      s = path_settings(family, path)
+      s = timed_settings(family, path)
       print(f"  {path}: {w.info['about']} "
             f"conv_impl={s['conv_impl']} chunk={s['steps_per_call']} steps "
             f"(scan_unroll={s['scan_unroll']}, {s['loop']}); "
@@ -328,7 +351,7 @@ def main(family: str) -> None:
   finally:
     for w in workers.values():
       w.close()
-  peaks = {path: 2 * MATMUL_SIZE**3 / min(times.pop((path, MATMUL)))
+  peaks = {path: 2 * matmul_size**3 / min(times.pop((path, MATMUL)))
            for path in list(workers) if (path, MATMUL) in times}
   best = {k: batch / min(v) for k, v in times.items()}
   median = {k: batch / statistics.median(v) for k, v in times.items()}
@@ -350,7 +373,7 @@ def main(family: str) -> None:
           f"{best[(NEW, 'chunk')] / torch_best:.2f}x (best), "
           f"{median[(NEW, 'chunk')] / torch_median:.2f}x (median)")
   for path, peak in peaks.items():
-    print(f"{path}: float32 matmul peak ({MATMUL_SIZE}^2) "
+    print(f"{path}: float32 matmul peak ({matmul_size}^2) "
           f"{peak / 1e9:.1f} GFLOP/s")
   if family == "cnn":
     flops = cnn_flops_per_example(base_config(family))
@@ -360,7 +383,7 @@ def main(family: str) -> None:
       rate = best[(path, mode)] * flops
       print(f"  {path} {mode}: {rate / 1e9:.1f} GFLOP/s = "
             f"{rate / peaks[path]:.2f} of its process's matmul peak")
-  print(f"examples_per_s={best[(NEW, 'chunk')]:.0f} "
-        f"old_examples_per_s={best[(OLD, 'chunk')]:.0f} "
+  print(f"examples_per_s={best[(NEW, 'chunk')]:.1f} "
+        f"old_examples_per_s={best[(OLD, 'chunk')]:.1f} "
         f"speedup={best[(NEW, 'chunk')] / best[(OLD, 'chunk')]:.2f}"
-        + (f" torch_examples_per_s={torch_best:.0f}" if torch_best else ""))
+        + (f" torch_examples_per_s={torch_best:.1f}" if torch_best else ""))

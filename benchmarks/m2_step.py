@@ -2,6 +2,8 @@ r"""Training-step cost of Kingma et al.'s M2 vs the paper's model.
 
   python -m benchmarks.m2_step [--chunk_steps=20] [--repeats=3]
       [--latent_dim=10] [--batch_size=256]
+  Smoke run (tests/benchmarks_test.py):
+  python -m benchmarks.m2_step --chunk_steps=2 --repeats=1 --batch_size=8
 
 Both on the paper's dense sizes (configs/mnist_dense.py: 784-1024-1024,
 batch 256 = 128 labeled + 128 unlabeled, one seed, one device), MNIST-shaped
@@ -13,7 +15,10 @@ class (10 times) and of every labeled point once, at its label
 it was first written, every point enumerated, the labeled half included
 (common.m2_forward). The models are timed alternately, --repeats times each,
 so all see the same load; per repeat it prints wall and process CPU seconds
-per step, then the median ratios to the paper's model.
+per step, then the median ratios to the paper's model. The last line is
+`examples_per_s=<M2 (the trainer's path)> paper_examples_per_s=<paper model>
+m2_all_examples_per_s=<m2-all> m2_over_paper=<wall time ratio>`, all from
+the median wall seconds per step (examples/s = --batch_size / that).
 """
 
 import contextlib
@@ -86,6 +91,9 @@ def main(_):
       times[name].append((wall, cpu))
       print(f"repeat {repeat} {name:5s}: {wall * 1e3:8.1f} ms/step wall, "
             f"{cpu * 1e3:8.1f} ms/step CPU")
+  batch = flags.FLAGS.batch_size
+  median_wall = {name: statistics.median(t[0] for t in times[name])
+                 for name in runners}
   for index, what in ((0, "wall"), (1, "CPU")):
     median = {name: statistics.median(t[index] for t in times[name])
               for name in runners}
@@ -94,6 +102,10 @@ def main(_):
           + f"; m2/paper = {median['m2'] / median['paper']:.2f}, "
           f"m2-all/paper = {median['m2-all'] / median['paper']:.2f}, "
           f"m2/m2-all = {median['m2'] / median['m2-all']:.2f}")
+  print(f"examples_per_s={batch / median_wall['m2']:.1f} "
+        f"paper_examples_per_s={batch / median_wall['paper']:.1f} "
+        f"m2_all_examples_per_s={batch / median_wall['m2-all']:.1f} "
+        f"m2_over_paper={median_wall['m2'] / median_wall['paper']:.2f}")
 
 
 if __name__ == "__main__":

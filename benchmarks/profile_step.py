@@ -1,6 +1,9 @@
 r"""Where a convolutional training step's time goes on XLA:CPU, by op kind.
 
   python -m benchmarks.profile_step --family=cnn [--mode=chunk] [--steps=12]
+  Smoke run (tests/benchmarks_test.py):
+  python -m benchmarks.profile_step --steps=1 --conv_batch_size=2 \
+      --conv_steps_per_call=1
 
 Builds the new path of benchmarks/conv_step.py (the library's flags and conv
 forms, batch --conv_batch_size), warms it up, records --steps steps with
@@ -12,6 +15,9 @@ instant of the timed window is split evenly among the ops running then
 (`breakdown`). Prints ms per step by kind (convolutions, library dots and
 reductions, other dots, layout copies and transposes, the remaining fused
 elementwise work) and the largest single ops. Run it on a quiet CPU.
+The last line is `examples_per_s=<--conv_batch_size / seconds per step
+under the profiler> ms_per_step=<the same, in ms>`. conv_step's
+--conv_steps_per_call shortens the chunk (it compiles faster; smoke runs).
 """
 
 import collections
@@ -126,6 +132,9 @@ def main(argv) -> None:
   print("largest single ops (ms/step):")
   for op, t in per_op.most_common(_TOP.value):
     print(f"  {ms(t):7.2f}  {op}  [{kind_of(op)}]")
+  print(f"examples_per_s="
+        f"{conv_step._CONV_BATCH.value / seconds_per_step:.1f} "  # pylint: disable=protected-access
+        f"ms_per_step={seconds_per_step * 1e3:.1f}")
 
 
 if __name__ == "__main__":

@@ -16,9 +16,16 @@ with strides 1-1-2 and BatchNorm, a 3x3 transposed conv to 1 channel),
 Bernoulli likelihood, ELBO + alpha * cross-entropy on the labeled half,
 RMSprop (decay 0.9, momentum 0.9, lr 1e-3), binary 28x28 inputs, one fixed
 batch. Two modes: NCHW ("eager") and channels_last memory format
-("eager_cl"); and "matmul", the float32 GEMM rate (2048^2 matmuls).
-Speaks benchmarks/worker_protocol.py on stdin/stdout; imports nothing from
-ssvae or jax.
+("eager_cl"); and "matmul", the float32 GEMM rate (--matmul_size^2 matmuls,
+2048 by default). Speaks benchmarks/worker_protocol.py on stdin/stdout;
+imports nothing from ssvae or jax.
+
+Alone, with --steps=N, it times each mode once for N steps instead and
+prints them; the last line is `examples_per_s=<best eager mode>
+eager_examples_per_s=... eager_cl_examples_per_s=... matmul_gflops=...`.
+Smoke run (tests/benchmarks_test.py):
+
+  python -m benchmarks.torch_cnn_step --steps=1 --batch_size=2 --matmul_size=64
 """
 
 import argparse
@@ -129,12 +136,32 @@ def matmul_runner(n: int = 2048):
 def main() -> None:
   parser = argparse.ArgumentParser()
   parser.add_argument("--batch_size", type=int, default=64)
+  parser.add_argument("--matmul_size", type=int, default=2048,
+                      help="Side of the matmul mode's square matrices.")
+  parser.add_argument("--steps", type=int, default=0,
+                      help="0: serve the worker protocol; N: time each mode "
+                      "for N steps and print the results.")
   args = parser.parse_args()
   runners = {"eager": runner(args.batch_size, False),
              "eager_cl": runner(args.batch_size, True),
-             "matmul": matmul_runner()}
-  worker_protocol.serve(runners, f"torch {torch.__version__}, "
-                        f"{torch.get_num_threads()} threads")
+             "matmul": matmul_runner(args.matmul_size)}
+  about = f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+  if args.steps <= 0:
+    worker_protocol.serve(runners, about)
+    return
+  seconds = {mode: run(args.steps) for mode, (run, _) in runners.items()}
+  rates = {mode: args.batch_size / seconds[mode]
+           for mode in ("eager", "eager_cl")}
+  gflops = 2 * args.matmul_size**3 / seconds["matmul"] / 1e9
+  print(f"{about}; batch {args.batch_size}, {args.steps} steps per mode")
+  for mode, rate in rates.items():
+    print(f"  {mode:9s} {seconds[mode] * 1e3:8.1f} ms/step "
+          f"{rate:8.1f} examples/s")
+  print(f"  matmul    {gflops:8.1f} GFLOP/s ({args.matmul_size}^2)")
+  print(f"examples_per_s={max(rates.values()):.1f} "
+        f"eager_examples_per_s={rates['eager']:.1f} "
+        f"eager_cl_examples_per_s={rates['eager_cl']:.1f} "
+        f"matmul_gflops={gflops:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,14 @@
 r"""Training throughput of the dense semi-supervised model vs the matmul peak.
 
   python -m benchmarks.train_step [--batch_size=256] [--steps=400]
+      [--steps_per_call=100] [--matmul_size=2048]
+  Smoke run (tests/benchmarks_test.py):
+  python -m benchmarks.train_step --batch_size=8 --steps=4 --steps_per_call=4 \
+      --matmul_size=64
 
 (--family=cnn and --family=multihead_cnn time the convolutional models, old
-path against new: benchmarks/conv_step.py.)
+path against new: benchmarks/conv_step.py, which times its matmul peak at
+--matmul_size too.)
 
 Measured in one run, so the ratios hold on a noisy machine:
   1. the float32 matmul peak of this machine (square matmuls in a jitted loop);
@@ -11,10 +16,12 @@ Measured in one run, so the ratios hold on a noisy machine:
      256 (128 labeled + 128 unlabeled), batches sampled on device inside a
      lax.scan of `steps_per_call` steps;
   3. the same with batches sampled on the host and fed every step, to show
-     what keeping the data on device buys.
+     what keeping the data on device buys (a quarter of the steps, at
+     least one).
 FLOPs per example are counted by hand from the layer shapes (matmuls only,
 forward x 3 for forward + backward) and cross-checked with XLA's cost model.
-The last line prints `examples_per_s=... peak_fraction=...`.
+The last line prints `examples_per_s=<2.: the paper's model, examples/s>
+peak_fraction=<2.'s FLOP rate / 1.>`.
 """
 
 import time
@@ -118,12 +125,12 @@ def host_fed_examples_per_s(exp, num_steps: int) -> float:
   labeled, unlabeled = exp.pools.labeled[0], exp.pools.unlabeled[0]
   half = exp.config.train.batch_size // 2
   mask = np.concatenate([np.ones(half), np.zeros(half)]).astype(np.float32)
-  rng = np.random.default_rng(0)
+  draws = np.random.default_rng(0)
 
   def run():
     for _ in range(num_steps):
-      idx = np.concatenate([rng.choice(labeled, half),
-                            rng.choice(unlabeled, half)])
+      idx = np.concatenate([draws.choice(labeled, half),
+                            draws.choice(unlabeled, half)])
       batch = {"x": x[idx][None], "label": y[idx][None],
                "label_mask": mask[None]}
       holder["state"], metrics = step(holder["state"], batch, keys)
@@ -148,7 +155,7 @@ def xla_flops_per_example(exp) -> float:
 
 def main(_):
   if _FAMILY.value != "dense":
-    conv_step.main(_FAMILY.value)
+    conv_step.main(_FAMILY.value, _MATMUL.value)
     return
   devices = jax.devices()[:1]
   n = _STEPS_PER_CALL.value
@@ -165,7 +172,7 @@ def main(_):
   print(f"FLOPs/example: {flops / 1e6:.2f} M by hand (matmuls), "
         f"{xla_flops_per_example(exp) / 1e6:.2f} M by XLA's cost model")
   examples_per_s = on_device_examples_per_s(exp, n, calls)
-  host = host_fed_examples_per_s(exp, calls * n // 4)
+  host = host_fed_examples_per_s(exp, max(calls * n // 4, 1))
   achieved = examples_per_s * flops
   print(f"paper dense model, batch {_BATCH.value}: {examples_per_s:.0f} "
         f"examples/s on-device sampling, {host:.0f} host-fed "
@@ -176,11 +183,11 @@ def main(_):
   small_exp = train.experiment_from_dataset(
       small, data_lib.load_dataset(small.data), devices)
   small_device = on_device_examples_per_s(small_exp, n, calls)
-  small_host = host_fed_examples_per_s(small_exp, calls * n // 4)
+  small_host = host_fed_examples_per_s(small_exp, max(calls * n // 4, 1))
   print(f"default config (digits, 256-256): {small_device:.0f} examples/s "
         f"on-device sampling, {small_host:.0f} host-fed "
         f"(ratio {small_device / small_host:.2f})")
-  print(f"examples_per_s={examples_per_s:.0f} "
+  print(f"examples_per_s={examples_per_s:.1f} "
         f"peak_fraction={achieved / peak:.3f}")
 
 

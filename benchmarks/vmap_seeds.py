@@ -4,6 +4,9 @@ r"""What training K seeds as one vmapped program buys over K sequential runs.
       [--dense_steps=200] [--cnn_steps=4] [--repeats=3]
   Short check of the dense model (a couple of minutes):
   python -m benchmarks.vmap_seeds --families=dense --dense_steps=20 --repeats=1
+  Smoke run (tests/benchmarks_test.py):
+  python -m benchmarks.vmap_seeds --families=dense --seed_counts=2 \
+      --dense_steps=2 --dense_batch_size=8 --num_train=200 --repeats=1
 
 For each model family and K, on one device and in one run (so the ratios
 hold on a noisy machine):
@@ -18,7 +21,9 @@ Each program is compiled ahead of time (compile excluded) and warmed up with
 one chunk, then timed as the best of --repeats. Data: MNIST-shaped synthetic
 (benchmarks.train_step); models: the paper's dense model
 (configs/mnist_dense.py, batch 256) and the CNN (configs/mnist_cnn.py, batch
-128). Prints a table with `speedup = sequential_time / vmapped_time` per K.
+128). Prints a table with `speedup = sequential_time / vmapped_time` per K;
+the last line is `examples_per_s=<vmapped, all seeds> speedup=<that ratio>
+family=<name> seeds=<K>` for the largest K of the first family.
 
 The CNN is slow on XLA:CPU inside make_train_chunk: convolutions in a
 lax.scan (a while loop) run far slower than the same step outside one
@@ -132,6 +137,8 @@ def vmapped_and_sequential(family: str, num_seeds: int, num_steps: int,
 
 def main(_):
   unknown = sorted(set(_FAMILIES.value) - set(_CONFIGS))
+  if not _FAMILIES.value:
+    raise errors.UserInputError("--families: name at least one family.")
   if unknown:
     raise errors.UserInputError(
         f"--families: unknown {unknown}; valid: "
@@ -155,6 +162,7 @@ def main(_):
             f"{'speedup':>8}")
   print(header)
   print("-" * len(header), flush=True)
+  summary = None
   for family in _FAMILIES.value:
     for k in seed_counts:
       vmapped_s, sequential_s, timed_steps = vmapped_and_sequential(
@@ -164,6 +172,12 @@ def main(_):
             f"{vmapped_s:>10.3f} {sequential_s:>12.3f} "
             f"{k * timed_steps / vmapped_s:>12.1f} "
             f"{sequential_s / vmapped_s:>8.2f}", flush=True)
+      if family == _FAMILIES.value[0] and k == max(seed_counts):
+        summary = (f"examples_per_s="
+                   f"{k * timed_steps * batch[family] / vmapped_s:.1f} "
+                   f"speedup={sequential_s / vmapped_s:.2f} "
+                   f"family={family} seeds={k}")
+  print(summary)
 
 
 if __name__ == "__main__":

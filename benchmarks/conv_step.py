@@ -31,9 +31,10 @@ and as the scanned chunk the trainer runs, batches sampled on device
 steps_per_call; --conv_steps_per_call=N times both paths' chunk at N steps
 instead of their own (it compiles faster; for smoke runs); --ablation adds
 the new path less its XLA flags and less its conv forms; --torch_python=PY
-(cnn only) adds PyTorch's eager step of the same model
-(benchmarks/torch_cnn_step.py, NCHW and channels_last) run by PY, a Python
-with torch. Prints best and median examples/s over the rounds;
+adds PyTorch's eager step of the same model (benchmarks/torch_step.py,
+NCHW and channels_last) run by PY, a Python with torch (for the dense
+model, train_step runs the same worker). Prints best and median examples/s
+over the rounds;
 the last line is `examples_per_s=<new chunk, best>
 old_examples_per_s=<old chunk, best> speedup=<ratio>` (and
 `torch_examples_per_s=<best torch mode>`). The matmul peak is timed at
@@ -65,7 +66,7 @@ from ssvae import xla_flags
 
 FAMILIES = ("cnn", "multihead_cnn")
 OLD, NEW = "old", "new"
-TORCH = "torch"  # benchmarks/torch_cnn_step.py, with --torch_python
+TORCH = "torch"  # benchmarks/torch_step.py, with --torch_python
 # A mode every worker of the old/new/torch paths also times: float32 square
 # matmuls of MATMUL_SIZE (its "step" is one matmul; train_step's
 # --matmul_size, this by default), the machine's GEMM rate under that
@@ -81,7 +82,7 @@ OLD_SCAN_UNROLL = True
 # downsampled grid the multi-head model trains on.
 DSPRITES_FACTOR_SIZES = (3, 6, 10, 16, 16)
 
-_ROUNDS = flags.DEFINE_integer("rounds", 5, "Alternating timed rounds.")
+ROUNDS = flags.DEFINE_integer("rounds", 5, "Alternating timed rounds.")
 _CONV_STEPS = flags.DEFINE_integer(
     "conv_steps", 20, "Steps per round for each path and mode (a chunk "
     "runs ceil(conv_steps / chunk) times).")
@@ -96,10 +97,10 @@ _CHUNKS = flags.DEFINE_list(
 _ABLATION = flags.DEFINE_bool(
     "ablation", False, f"Also time the new path without the XLA flags "
     f"({NO_FLAGS}) and with flax's layers ({NO_FORMS}).")
-_TORCH_PYTHON = flags.DEFINE_string(
-    "torch_python", None, "cnn only: a Python with torch; adds PyTorch's "
-    "eager step of the same model (benchmarks/torch_cnn_step.py) as one more "
-    "alternating worker.")
+TORCH_PYTHON = flags.DEFINE_string(
+    "torch_python", None, "dense and cnn: a Python with torch; adds "
+    "PyTorch's eager step of the same model (benchmarks/torch_step.py) as "
+    "one more alternating worker.")
 _WORKER = flags.DEFINE_enum("worker", None, PATHS,
                             "Internal: run as the worker of one path.")
 
@@ -280,12 +281,16 @@ def worker_env(path: str) -> dict:
   return env
 
 
-class _Worker:
+class Worker:
+  """A benchmark worker process (worker_protocol): one path of ours, or
+  PyTorch's (path TORCH) at batch_size (default --conv_batch_size)."""
 
-  def __init__(self, family: str, path: str, matmul_size: int):
+  def __init__(self, family: str, path: str, matmul_size: int,
+               batch_size: int | None = None):
     if path == TORCH:
-      argv = [_TORCH_PYTHON.value, "-m", "benchmarks.torch_cnn_step",
-              f"--batch_size={_CONV_BATCH.value}",
+      argv = [TORCH_PYTHON.value, "-m", "benchmarks.torch_step",
+              f"--family={family}",
+              f"--batch_size={batch_size or _CONV_BATCH.value}",
               f"--matmul_size={matmul_size}"]
       env = dict(os.environ)
     else:
@@ -321,18 +326,18 @@ def main(family: str, matmul_size: int = MATMUL_SIZE) -> None:
   batch = _CONV_BATCH.value
   workers = {}
   try:
-    if _TORCH_PYTHON.value and family != "cnn":
+    if TORCH_PYTHON.value and family != "cnn":
       raise app.UsageError("--torch_python: the PyTorch reference exists for "
-                       "--family=cnn only.")
+                       "--family=dense and --family=cnn only.")
     paths = list(PATHS if _ABLATION.value else (OLD, NEW))
     print(f"family {family}, batch {batch} (half labeled), one seed; "
-          f"{_ROUNDS.value} alternating rounds of {_CONV_STEPS.value} steps "
+          f"{ROUNDS.value} alternating rounds of {_CONV_STEPS.value} steps "
           f"per path and mode; {jax.device_count()} {jax.default_backend()} "
           f"device(s), {os.cpu_count()} CPUs", flush=True)
     # Each worker's line as soon as it has compiled (about a minute per
     # worker on an H100), so a run cut short still shows how far it got.
-    for path in paths + ([TORCH] if _TORCH_PYTHON.value else []):
-      workers[path] = w = _Worker(family, path, matmul_size)
+    for path in paths + ([TORCH] if TORCH_PYTHON.value else []):
+      workers[path] = w = Worker(family, path, matmul_size)
       if path == TORCH:
         print(f"  {path}: {w.info['about']}; first call s: "
               f"{w.info['compile_s']}", flush=True)
@@ -344,7 +349,7 @@ def main(family: str, matmul_size: int = MATMUL_SIZE) -> None:
             f"first call s: {w.info['compile_s']}", flush=True)
     order = [(p, m) for p, w in workers.items() for m in w.info["modes"]]
     times = {key: [] for key in order}
-    for _ in range(_ROUNDS.value):
+    for _ in range(ROUNDS.value):
       for path, mode in order:
         times[(path, mode)].append(
             workers[path].time(mode, _CONV_STEPS.value))

@@ -18,12 +18,17 @@ Measured in one run, so the ratios hold on a noisy machine:
   3. the same with batches sampled on the host and fed every step, to show
      what keeping the data on device buys (a quarter of the steps, at
      least one).
+With --torch_python=PY (a Python with torch), 2. is then timed against
+PyTorch's eager step of the same model (benchmarks/torch_step.py) in
+alternating rounds of --steps steps (conv_step's --rounds).
 FLOPs per example are counted by hand from the layer shapes (matmuls only,
 forward x 3 for forward + backward) and cross-checked with XLA's cost model.
 The last line prints `examples_per_s=<2.: the paper's model, examples/s>
-peak_fraction=<2.'s FLOP rate / 1.>`.
+peak_fraction=<2.'s FLOP rate / 1.>` (and `torch_ratio=<2. / PyTorch's, best
+round>`).
 """
 
+import statistics
 import time
 
 from absl import flags
@@ -101,6 +106,13 @@ def synthetic_mnist(num_train: int = 10000) -> data_lib.Dataset:
 
 def on_device_examples_per_s(exp, steps_per_call: int, calls: int) -> float:
   """Batches sampled inside a jitted lax.scan of steps_per_call steps."""
+  return calls * steps_per_call * exp.config.train.batch_size / best_time(
+      on_device_runner(exp, steps_per_call, calls), 3)
+
+
+def on_device_runner(exp, steps_per_call: int, calls: int):
+  """run(): `calls` chunks of the trainer's scan of steps_per_call steps,
+  batches sampled on device, waited for."""
   chunk = train.make_train_chunk(exp, steps_per_call)
   holder = {"state": train.init_train_state(exp)}
   keys = rng.seed_keys(exp.seeds, "train")
@@ -112,8 +124,37 @@ def on_device_examples_per_s(exp, steps_per_call: int, calls: int) -> float:
       holder["state"], metrics = chunk(holder["state"], pools, keys, x, y)
     jax.block_until_ready(metrics)
 
-  return calls * steps_per_call * exp.config.train.batch_size / best_time(
-      run, 3)
+  return run
+
+
+def torch_comparison(exp, steps_per_call: int, calls: int,
+                     matmul_size: int) -> float:
+  """Ours (the trainer's chunk, on-device sampling) against PyTorch's eager
+  step of the same model (benchmarks/torch_step.py, run by --torch_python),
+  in alternating rounds of the same steps; prints both, returns the best
+  examples/s ratio ours / PyTorch's."""
+  batch, steps = exp.config.train.batch_size, steps_per_call * calls
+  ours = on_device_runner(exp, steps_per_call, calls)
+  ours()  # compile and warm up
+  worker = conv_step.Worker("dense", conv_step.TORCH, matmul_size, batch)
+  times = {"ssvae": [], "torch": []}
+  try:
+    for _ in range(conv_step.ROUNDS.value):
+      times["ssvae"].append(min_seconds(ours, 1) / steps)
+      times["torch"].append(worker.time("eager", steps))
+  finally:
+    worker.close()
+  print(f"vs PyTorch ({worker.info['about']}), {conv_step.ROUNDS.value} "
+        f"alternating rounds of {steps} steps, batch {batch}:")
+  for name, seconds in times.items():
+    rounds = " ".join(f"{batch / t:.0f}" for t in seconds)
+    print(f"  {name:6s} best {batch / min(seconds):8.1f} ex/s, median "
+          f"{batch / statistics.median(seconds):8.1f}   per round: {rounds}")
+  best = min(times["torch"]) / min(times["ssvae"])
+  median = statistics.median(times["torch"]) / statistics.median(
+      times["ssvae"])
+  print(f"ssvae / PyTorch eager: {best:.2f}x (best), {median:.2f}x (median)")
+  return best
 
 
 def host_fed_examples_per_s(exp, num_steps: int) -> float:
@@ -187,8 +228,11 @@ def main(_):
   print(f"default config (digits, 256-256): {small_device:.0f} examples/s "
         f"on-device sampling, {small_host:.0f} host-fed "
         f"(ratio {small_device / small_host:.2f})")
+  torch_ratio = (torch_comparison(exp, n, calls, _MATMUL.value)
+                 if conv_step.TORCH_PYTHON.value else None)
   print(f"examples_per_s={examples_per_s:.1f} "
-        f"peak_fraction={achieved / peak:.3f}")
+        f"peak_fraction={achieved / peak:.3f}"
+        + (f" torch_ratio={torch_ratio:.2f}" if torch_ratio else ""))
 
 
 if __name__ == "__main__":

@@ -54,11 +54,20 @@ CASES = {
     "cnn_parity": ["benchmarks.cnn_parity", "--steps=1",
                    f"--num_labels={NUM_LABELS}", "--num_seeds=2",
                    "--batch_size=8", f"--validation_size={VALIDATION}"],
-    # A worker of train_step --family=cnn --torch_python; alone with --steps.
-    "torch_cnn_step": ["benchmarks.torch_cnn_step", "--steps=1",
+    # The workers of train_step --torch_python; alone with --steps.
+    "torch_step_cnn": ["benchmarks.torch_step", "--steps=1",
                        "--batch_size=2", "--matmul_size=64"],
+    "torch_step_dense": ["benchmarks.torch_step", "--family=dense",
+                         "--steps=1", "--batch_size=2", "--matmul_size=64"],
+    # + --torch_python, in the test.
+    "train_step_dense_vs_torch": ["benchmarks.train_step", "--batch_size=8",
+                                  "--steps=4", "--steps_per_call=4",
+                                  "--matmul_size=64", "--rounds=1"],
 }
-NEEDS_TORCH = {"torch_cnn_step"}
+# PyTorch is not a dependency of ssvae: these run with the Python that
+# SSVAE_TORCH_PYTHON names (one with torch), or this one if it has torch.
+NEEDS_TORCH = {"torch_step_cnn", "torch_step_dense",
+               "train_step_dense_vs_torch"}
 # These compile the full-size CNN and M2 models (2-5 min each on 2 busy
 # cores), too slow for the default suite: they run with
 # SSVAE_SLOW_TESTS=1 (bash scripts/test.sh with it set runs everything).
@@ -87,6 +96,17 @@ def benchmark_env() -> dict:
   return env
 
 
+def torch_python_or_skip() -> str:
+  """A Python with torch: $SSVAE_TORCH_PYTHON, or this one if it has it."""
+  named = os.environ.get("SSVAE_TORCH_PYTHON")
+  if named:
+    return named
+  pytest.importorskip(
+      "torch", reason="benchmarks/torch_step.py needs PyTorch, not a "
+      "dependency of ssvae: set SSVAE_TORCH_PYTHON to a Python with torch")
+  return sys.executable
+
+
 def last_line(stdout: str) -> str:
   lines = [line for line in stdout.splitlines() if line.strip()]
   return lines[-1] if lines else ""
@@ -96,17 +116,20 @@ def last_line(stdout: str) -> str:
 def test_benchmark_ends_with_examples_per_s(name, tmp_path):
   if name in SLOW and not RUN_SLOW:
     pytest.skip("slow benchmark smoke test: set SSVAE_SLOW_TESTS=1")
-  if name in NEEDS_TORCH:
-    pytest.importorskip(
-        "torch", reason="benchmarks/torch_cnn_step.py needs PyTorch, not a "
-        "dependency of ssvae (see its docstring)")
   module, *args = CASES[name]
+  python = sys.executable
+  if name in NEEDS_TORCH:
+    torch_python = torch_python_or_skip()
+    if module == "benchmarks.torch_step":
+      python = torch_python
+    else:
+      args += [f"--torch_python={torch_python}"]
   if name == "cnn_parity":
     data_dir = tmp_path / "mnist"
     data_dir.mkdir()
     write_tiny_mnist(data_dir)
     args += [f"--data_dir={data_dir}", f"--workdir={tmp_path / 'runs'}"]
-  proc = subprocess.run([sys.executable, "-m", module, *args], cwd=REPO,
+  proc = subprocess.run([python, "-m", module, *args], cwd=REPO,
                         env=benchmark_env(), capture_output=True, text=True,
                         timeout=TIMEOUT_S, check=False)
   assert proc.returncode == 0, (

@@ -1,31 +1,37 @@
-r"""PyTorch reference for the CNN benchmark: the same model and step, eager.
+r"""PyTorch references for the benchmarks: the same model and step, eager.
 
-Not part of ssvae (torch is not a dependency): run by benchmarks/conv_step.py
-as one more alternating worker when --torch_python names a Python that has
-torch, e.g.
+Not part of ssvae (torch is not a dependency): run as one more worker by a
+Python that has torch (`--torch_python`), e.g.
 
   python3 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch
+  python -m benchmarks.train_step --torch_python=/tmp/torchvenv/bin/python
   python -m benchmarks.train_step --family=cnn \
       --torch_python=/tmp/torchvenv/bin/python
 
-The paper's semi-supervised CNN as configs/mnist_cnn.py builds it (Table 14:
-three 3x3 convs of 64, strides 1-1-2, BatchNorm after each, one dense layer
-of 512 with BatchNorm and dropout 0.25, heads mu / log-variance (2) and class
-logits (10); decoder Dense(14*14*64) + BatchNorm, transposed convs 64-64-64
-with strides 1-1-2 and BatchNorm, a 3x3 transposed conv to 1 channel),
-Bernoulli likelihood, ELBO + alpha * cross-entropy on the labeled half,
-RMSprop (decay 0.9, momentum 0.9, lr 1e-3), binary 28x28 inputs, one fixed
-batch. Two modes: NCHW ("eager") and channels_last memory format
-("eager_cl"); and "matmul", the float32 GEMM rate (--matmul_size^2 matmuls,
+--family=cnn: the paper's semi-supervised CNN as configs/mnist_cnn.py builds
+it (Table 14: three 3x3 convs of 64, strides 1-1-2, BatchNorm after each, one
+dense layer of 512 with BatchNorm and dropout 0.25, heads mu / log-variance
+(2) and class logits (10); decoder Dense(14*14*64) + BatchNorm, transposed
+convs 64-64-64 with strides 1-1-2 and BatchNorm, a 3x3 transposed conv to 1
+channel). Modes: NCHW ("eager") and channels_last memory format
+("eager_cl").
+--family=dense: the paper's dense model as configs/mnist_dense.py builds it
+(Table 13: 784-1024-1024-{2, 2, 10}, relu; the decoder its mirror from
+concat(z, softmax(y))). Mode: "eager".
+Both: Bernoulli likelihood, ELBO + alpha * cross-entropy on the labeled
+half, RMSprop (decay 0.9, momentum 0.9, lr 1e-3), binary 28x28 inputs, one
+fixed batch; and "matmul", the float32 GEMM rate (--matmul_size^2 matmuls,
 2048 by default). Speaks benchmarks/worker_protocol.py on stdin/stdout;
 imports nothing from ssvae or jax.
 
 Alone, with --steps=N, it times each mode once for N steps instead and
 prints them; the last line is `examples_per_s=<best eager mode>
-eager_examples_per_s=... eager_cl_examples_per_s=... matmul_gflops=...`.
-Smoke run (tests/benchmarks_test.py):
+eager_examples_per_s=... [eager_cl_examples_per_s=...] matmul_gflops=...`.
+Smoke runs (tests/benchmarks_test.py):
 
-  python -m benchmarks.torch_cnn_step --steps=1 --batch_size=2 --matmul_size=64
+  python -m benchmarks.torch_step --steps=1 --batch_size=2 --matmul_size=64
+  python -m benchmarks.torch_step --family=dense --steps=1 --batch_size=2 \
+      --matmul_size=64
 """
 
 import argparse
@@ -81,6 +87,32 @@ class PaperCnn(nn.Module):
     return self.out(h), mu, logvar, logits
 
 
+class PaperDense(nn.Module):
+
+  def __init__(self, hidden=(1024, 1024), input_dim=28 * 28):
+    super().__init__()
+    sizes = (input_dim, *hidden)
+    self.enc = nn.Sequential(*[
+        layer for a, b in zip(sizes[:-1], sizes[1:])
+        for layer in (nn.Linear(a, b), nn.ReLU())])
+    self.heads = nn.Linear(hidden[-1], 2 * LATENT + CLASSES)
+    sizes = (LATENT + CLASSES, *hidden[::-1])
+    self.dec = nn.Sequential(*[
+        layer for a, b in zip(sizes[:-1], sizes[1:])
+        for layer in (nn.Linear(a, b), nn.ReLU())])
+    self.out = nn.Linear(hidden[0], input_dim)
+
+  def forward(self, x):
+    h = self.enc(x.flatten(1))
+    mu, logvar, logits = self.heads(h).split([LATENT, LATENT, CLASSES], 1)
+    z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+    h = self.dec(torch.cat([z, F.softmax(logits, 1)], 1))
+    return self.out(h).view_as(x), mu, logvar, logits
+
+
+MODELS = {"cnn": PaperCnn, "dense": PaperDense}
+
+
 def loss_fn(model, x, y, labeled):
   recon_logits, mu, logvar, logits = model(x)
   recon = F.binary_cross_entropy_with_logits(
@@ -91,9 +123,9 @@ def loss_fn(model, x, y, labeled):
           + ALPHA * (ce * labeled).sum() / labeled.sum().clamp(min=1))
 
 
-def runner(batch_size: int, channels_last: bool):
+def runner(family: str, batch_size: int, channels_last: bool):
   torch.manual_seed(0)
-  model = PaperCnn()
+  model = MODELS[family]()
   x = (torch.rand(batch_size, 1, 28, 28) < 0.2).float()
   if channels_last:
     model = model.to(memory_format=torch.channels_last)
@@ -135,6 +167,7 @@ def matmul_runner(n: int = 2048):
 
 def main() -> None:
   parser = argparse.ArgumentParser()
+  parser.add_argument("--family", choices=sorted(MODELS), default="cnn")
   parser.add_argument("--batch_size", type=int, default=64)
   parser.add_argument("--matmul_size", type=int, default=2048,
                       help="Side of the matmul mode's square matrices.")
@@ -142,26 +175,28 @@ def main() -> None:
                       help="0: serve the worker protocol; N: time each mode "
                       "for N steps and print the results.")
   args = parser.parse_args()
-  runners = {"eager": runner(args.batch_size, False),
-             "eager_cl": runner(args.batch_size, True),
-             "matmul": matmul_runner(args.matmul_size)}
+  runners = {"eager": runner(args.family, args.batch_size, False)}
+  if args.family == "cnn":
+    runners["eager_cl"] = runner(args.family, args.batch_size, True)
+  runners["matmul"] = matmul_runner(args.matmul_size)
+  eager_modes = [mode for mode in runners if mode != "matmul"]
   about = f"torch {torch.__version__}, {torch.get_num_threads()} threads"
   if args.steps <= 0:
     worker_protocol.serve(runners, about)
     return
   seconds = {mode: run(args.steps) for mode, (run, _) in runners.items()}
-  rates = {mode: args.batch_size / seconds[mode]
-           for mode in ("eager", "eager_cl")}
+  rates = {mode: args.batch_size / seconds[mode] for mode in eager_modes}
   gflops = 2 * args.matmul_size**3 / seconds["matmul"] / 1e9
-  print(f"{about}; batch {args.batch_size}, {args.steps} steps per mode")
+  print(f"{about}; {args.family}, batch {args.batch_size}, {args.steps} "
+        "steps per mode")
   for mode, rate in rates.items():
     print(f"  {mode:9s} {seconds[mode] * 1e3:8.1f} ms/step "
           f"{rate:8.1f} examples/s")
   print(f"  matmul    {gflops:8.1f} GFLOP/s ({args.matmul_size}^2)")
   print(f"examples_per_s={max(rates.values()):.1f} "
-        f"eager_examples_per_s={rates['eager']:.1f} "
-        f"eager_cl_examples_per_s={rates['eager_cl']:.1f} "
-        f"matmul_gflops={gflops:.2f}")
+        + "".join(f"{mode}_examples_per_s={rate:.1f} "
+                  for mode, rate in rates.items())
+        + f"matmul_gflops={gflops:.2f}")
 
 
 if __name__ == "__main__":

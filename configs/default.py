@@ -38,6 +38,10 @@ def base_config() -> ml_collections.ConfigDict:
   config.data.name = "digits"       # digits | mnist | fashion_mnist | dsprites | smallnorb | uci_har
   config.data.source = "auto"       # auto | files | tfds | embedded
   config.data.data_dir = ""         # directory with the official raw files ("" = known locations)
+  # MNIST / Fashion-MNIST IDX files of an official file's size must match
+  # its MD5 (ssvae.data.idx.check_official); False reads such a file of
+  # one's own.
+  config.data.verify_checksums = True
   config.data.num_labels = 100      # class-balanced labeled points; -1 = all labels
   config.data.label_fraction = -1.0  # used instead of num_labels when in [0, 1]
   config.data.held_out_class = -1   # anomaly detection: class removed from training (-1 = none)

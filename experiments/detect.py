@@ -89,6 +89,10 @@ def _check_out(out: str) -> None:
 
 def run() -> None:
   """The whole command; raises errors.UserInputError on bad input."""
+  if _FINETUNE_STEPS.value < 1:
+    raise errors.UserInputError(
+        f"--finetune_steps={_FINETUNE_STEPS.value}: fine-tuning needs a "
+        "positive number of steps.")
   request = detect.threshold_request(_PERCENTILE.value, _TARGET_FPR.value)
   out = _out_path()
   _check_out(out)

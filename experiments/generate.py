@@ -14,6 +14,7 @@ Only semi_supervised models qualify: the unsupervised VAE has no class input
 and the supervised sibling no decoder.
 """
 
+import os
 from typing import Optional
 
 from absl import flags
@@ -51,7 +52,24 @@ def _traversal_classes() -> Optional[list[int]]:
         f"{_TRAVERSAL_CLASSES.value}.") from None
 
 
+def _check_flags() -> None:
+  """Refuses bad flags before the run is loaded (writes nothing)."""
+  for holder in (_NUM_PER_CLASS, _GRID_SIZE):
+    if holder.value < 1:
+      raise errors.UserInputError(
+          f"--{holder.name}={holder.value}: must be a positive number of "
+          "images.")
+  if not _SPAN.value > 0:
+    raise errors.UserInputError(f"--span={_SPAN.value}: must be > 0.")
+  out = _OUT.value
+  if out and os.path.exists(out) and not os.path.isdir(out):
+    raise errors.UserInputError(
+        f"--out={out} is an existing file; --out names the directory the "
+        "PNGs are written into (it is created if missing).")
+
+
 def main(_):
+  _check_flags()
   paths = generation.write_generation_figures(
       _WORKDIR.value, _OUT.value, seed_index=_SEED_INDEX.value,
       num_per_class=_NUM_PER_CLASS.value,

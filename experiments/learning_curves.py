@@ -15,6 +15,7 @@ from absl import flags
 from ssvae import cli
 from ssvae import errors
 from ssvae.eval import curves
+from ssvae.eval import plots
 
 _RUN_DIRS = flags.DEFINE_multi_string("run_dir", None,
                                       "Run directory (repeatable).")
@@ -28,6 +29,7 @@ flags.mark_flags_as_required(["run_dir", "out"])
 
 
 def main(_):
+  plots.check_figure_path(_OUT.value, _OUT.name)
   dirs, labels = _RUN_DIRS.value, _LABELS.value
   if labels and len(labels) != len(dirs):
     raise errors.UserInputError(

@@ -31,6 +31,7 @@ flags.mark_flags_as_required(["workdir", "out_png", "out_md"])
 
 
 def main(_):
+  plots.check_figure_path(_OUT_PNG.value, _OUT_PNG.name)
   cells = unlabeled_report.load_cells(_WORKDIR.value)
   plots.save_figure(unlabeled_report.figure(cells), _OUT_PNG.value)
   io_utils.atomic_write_text(_OUT_MD.value,

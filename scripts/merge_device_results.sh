@@ -6,7 +6,7 @@
 # cells-<table>.tar.gz; or a folder laid out as results/<table>/runs/<cell>/.
 # RESULTS_ROOT: default results/ of this checkout. Rerunning is a no-op.
 set -euo pipefail
-[[ $# -ge 1 ]] || { sed -n '2,8p' "$0"; exit 2; }
+[[ $# -ge 1 ]] || { sed -n '2,7p' "$0"; exit 2; }
 from=$(realpath "$1"); shift
 results=$(dirname "$0")/../results
 if [[ $# -gt 0 && $1 != --* ]]; then results=$(realpath "$1"); shift; fi

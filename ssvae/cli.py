@@ -7,13 +7,22 @@ with status 2. Any other exception is a bug and keeps its traceback.
 --traceback (or absl's --pdb, which also starts the debugger) shows the
 traceback of a user error too.
 
+A full disk (OSError ENOSPC, or the same error as tensorstore reports it
+while orbax saves a checkpoint) is one line too, `error: no space left on
+<path>`, status 2: every checkpoint already saved is kept, and the same
+command resumes once there is space. A --config file with a syntax error is
+one line naming its file and line; any other failure of a config file (a
+get_config() that raises) is code and keeps its traceback.
+
 `config_from_flag` reads a --config flag and checks that it holds the kind
 of config the entry point runs, naming the right entry point otherwise.
 `config_and_workdir_flags` and `multihost_flags` define the flags several
 entry points take.
 """
 
+import errno
 import functools
+import logging as std_logging
 import os
 import re
 import sys
@@ -65,9 +74,82 @@ def _traceback_in(argv: list[str]) -> bool:
 
 def _chain(error: BaseException) -> Iterator[BaseException]:
   """error, then its cause (or context), and so on: outermost first."""
-  while error is not None:
+  seen = set()
+  while error is not None and id(error) not in seen:
+    seen.add(id(error))
     yield error
     error = error.__cause__ or error.__context__
+
+
+# How tensorstore (orbax's checkpoint writer) words ENOSPC, e.g. 'Failed
+# writing: "<file>": Failed to write 437227 bytes to file 25: No space left
+# on device [os_error_code='28']'.
+_NO_SPACE_TEXT = re.compile(
+    rf"No space left on device|os_error_code='{errno.ENOSPC}'")
+_WRITTEN_PATH = re.compile(r'(?:Failed writing:|local file) "([^"]+)"')
+
+
+def _no_space_path(error: BaseException, workdir: Optional[str]
+                   ) -> Optional[str]:
+  """The path a full disk refused (the workdir, or "the disk", when the
+  error names none), if error or what caused it is ENOSPC; else None."""
+  for e in _chain(error):
+    if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+      return e.filename or workdir or "the disk"
+    if _NO_SPACE_TEXT.search(str(e)):
+      written = _WRITTEN_PATH.search(str(e))
+      return written.group(1) if written else workdir or "the disk"
+  return None
+
+
+def no_space_message(error: BaseException,
+                     workdir: Optional[str] = None) -> Optional[str]:
+  """The one-line message of a full disk, or None for another error."""
+  path = _no_space_path(error, workdir)
+  if path is None:
+    return None
+  return (f"no space left on {path}; free some space there (or copy the "
+          "workdir to a roomier disk) and run the same command again: it "
+          "resumes from its last saved checkpoint, which is kept.")
+
+
+class _NoSpaceTracebacks(std_logging.Filter):
+  """Drops the traceback from log records of a full disk (orbax's threads
+  log each failed write with one); the record's own line stays, and the
+  error boundary reports the problem once."""
+
+  def filter(self, record: std_logging.LogRecord) -> bool:
+    if record.exc_info and _no_space_path(record.exc_info[1], None):
+      record.exc_info, record.exc_text = None, None
+    return True
+
+
+_NO_SPACE_FILTER = _NoSpaceTracebacks()
+
+
+def _workdir_flag() -> Optional[str]:
+  return flags.FLAGS["workdir"].value if "workdir" in flags.FLAGS else None
+
+
+def _config_syntax_error(chain: list[BaseException],
+                         argv: list[str]) -> Optional[str]:
+  """The message for a config file (a flag's value) that does not parse;
+  None when the syntax error is in another file (code it imports)."""
+  syntax = [e for e in chain if isinstance(e, SyntaxError) and e.filename]
+  if not syntax:
+    return None
+  error = syntax[-1]
+  for arg in argv[1:]:
+    name, has_value, value = arg.lstrip("-").partition("=")
+    path = value.split(":", 1)[0]  # config_flags' path:parameter
+    if (arg.startswith("-") and has_value and os.path.isfile(path)
+        and os.path.isfile(error.filename)
+        and os.path.samefile(path, error.filename)):
+      text = (error.text or "").strip()
+      return (f"{path} line {error.lineno} (--{name}): "
+              f"{type(error).__name__}: {error.msg}"
+              + (f" in {text!r}" if text else ""))
+  return None
 
 
 def _unknown_config_field(chain: list[BaseException],
@@ -99,6 +181,9 @@ def flag_error_message(error: BaseException,
   user_errors = [e for e in chain if errors.is_user_input(e)]
   if user_errors:  # The innermost: config_flags re-raises it with a traceback.
     return str(user_errors[-1])
+  syntax = _config_syntax_error(chain, argv)
+  if syntax is not None:
+    return syntax
   if any(str(e).startswith("Error whilst parsing config file") for e in chain):
     return None  # A bug in a config file's get_config(): show where.
   unknown = _unknown_config_field(chain, argv)
@@ -124,14 +209,20 @@ def _guarded(main: Callable) -> Callable:
   """main, with user errors reported as one line."""
   @functools.wraps(main)
   def guarded(argv):
+    for handler in std_logging.getLogger().handlers:  # absl's, once parsed
+      handler.addFilter(_NO_SPACE_FILTER)
     try:
       if len(argv) > 1:  # no entry point takes positional arguments
         raise errors.UserInputError(f"Unexpected arguments: {argv[1:]}")
       return main(argv)
     except Exception as error:  # pylint: disable=broad-except
-      if (not (errors.is_user_input(error)
-               or isinstance(error, app.UsageError))
-          or _TRACEBACK.value or flags.FLAGS.pdb_post_mortem):
+      if _TRACEBACK.value or flags.FLAGS.pdb_post_mortem:
+        raise
+      full_disk = no_space_message(error, _workdir_flag())
+      if full_disk is not None:
+        _exit_with_error(full_disk)
+      if not (errors.is_user_input(error)
+              or isinstance(error, app.UsageError)):
         raise
       _exit_with_error(str(error))
   return guarded

@@ -7,6 +7,8 @@ depends on the data (input shapes, factor sizes, the likelihood) is checked
 where the data are read.
 """
 
+import math
+
 import ml_collections
 
 from ssvae import config_diff
@@ -130,25 +132,44 @@ def _validate_unlabeled_options(config) -> None:
            f"must be True or False, got {diagnostics!r}.")
 
 
+def _is_number(value) -> bool:
+  """A finite int or float (not a bool, not a string from a config.json)."""
+  return (isinstance(value, (int, float)) and not isinstance(value, bool)
+          and math.isfinite(value))
+
+
 def _validate_optimizer(config) -> None:
-  """The optimizer's name, its two averages and the learning-rate schedule."""
+  """The learning rate, the optimizer's name, its two averages and the
+  learning-rate schedule."""
+  rate = config.optimizer.learning_rate
+  _require(_is_number(rate) and rate > 0, "optimizer.learning_rate",
+           f"must be > 0, got {rate!r}.")
   name = _field(config, "optimizer.name")
   _require(name in steps.OPTIMIZERS, "optimizer.name",
            f"{name!r} is not one of {steps.OPTIMIZERS}.")
   for field in ("optimizer.decay", "optimizer.momentum"):
     value = config.optimizer[field.split(".")[1]]
-    _require(0.0 <= value < 1.0, field, f"must be in [0, 1), got {value}.")
+    _require(_is_number(value) and 0.0 <= value < 1.0, field,
+             f"must be in [0, 1), got {value!r}.")
   schedule = _field(config, "optimizer.schedule")
   _require(schedule in steps.SCHEDULES, "optimizer.schedule",
            f"{schedule!r} is not one of {steps.SCHEDULES}.")
   warmup = _field(config, "optimizer.warmup_steps")
   decay_steps = _field(config, "optimizer.decay_steps")
-  _require(isinstance(warmup, int) and warmup >= 0, "optimizer.warmup_steps",
+  _require(isinstance(warmup, int) and not isinstance(warmup, bool)
+           and warmup >= 0, "optimizer.warmup_steps",
            f"must be an integer >= 0, got {warmup!r}.")
-  _require(isinstance(decay_steps, int) and decay_steps >= 0,
-           "optimizer.decay_steps",
+  _require(isinstance(decay_steps, int) and not isinstance(decay_steps, bool)
+           and decay_steps >= 0, "optimizer.decay_steps",
            f"must be an integer >= 0, got {decay_steps!r}.")
-  if schedule != "constant":
+  if schedule == "constant":
+    for field, value in (("optimizer.warmup_steps", warmup),
+                         ("optimizer.decay_steps", decay_steps)):
+      _require(value == 0, field,
+               f"optimizer.schedule='constant' does not use it (got "
+               f"{value}); set optimizer.schedule to 'warmup_cosine' or "
+               "'exponential', or leave it 0.")
+  else:
     _require(decay_steps > 0, "optimizer.decay_steps",
              f"optimizer.schedule={schedule!r} needs decay_steps > 0 (the "
              f"cosine's end, or the exponential's half-life).")
@@ -208,8 +229,6 @@ def validate(config: ml_collections.ConfigDict) -> None:
            f"must be >= 0, got {config.loss.alpha}.")
   _require(config.loss.beta >= 0, "loss.beta",
            f"must be >= 0, got {config.loss.beta}.")
-  _require(config.optimizer.learning_rate > 0, "optimizer.learning_rate",
-           f"must be > 0, got {config.optimizer.learning_rate}.")
   _validate_optimizer(config)
   for field in ("train.batch_size", "train.num_steps", "train.steps_per_call",
                 "train.eval_every", "train.checkpoint_every",
@@ -219,3 +238,6 @@ def validate(config: ml_collections.ConfigDict) -> None:
            f"must be even (labeled and unlabeled halves), got "
            f"{config.train.batch_size}.")
   _validate_labeled_fraction(config)
+  verify = config.data.get("verify_checksums", True)
+  _require(isinstance(verify, bool), "data.verify_checksums",
+           f"must be True or False, got {verify!r}.")

@@ -138,14 +138,38 @@ class TensorBoardWriter:
         writer.add_scalar(name, float(value), global_step=record["step"])
 
   def close(self) -> None:
+    """Closes every writer, even when one fails (a full disk: its events
+    cannot be flushed); then raises the first failure."""
+    failure = None
     for writer in self._writers.values():
-      writer.close()
+      try:
+        writer.close()
+      except OSError as e:
+        failure = failure or e
+        _abandon(writer)
+    self._writers = {}
+    if failure is not None:
+      raise failure
 
   def __enter__(self):
     return self
 
   def __exit__(self, *exc):
     self.close()
+
+
+def _abandon(summary_writer) -> None:
+  """Stops a tensorboardX writer whose close failed, without writing more:
+  its thread ends and it counts as closed, so tensorboardX's exit hook does
+  not flush it again (another traceback at exit, on a full disk)."""
+  for file_writer in getattr(summary_writer, "all_writers", {}).values():
+    events = getattr(file_writer, "event_writer", None)
+    if events is None or getattr(events, "_closed", True):
+      continue
+    worker = getattr(events, "_worker", None)
+    if worker is not None:
+      worker.stop()
+    events._closed = True  # pylint: disable=protected-access
 
 
 class MetricsWriter:
@@ -169,9 +193,11 @@ class MetricsWriter:
       self._tensorboard.write(record)
 
   def close(self) -> None:
-    self._file.close()
-    if self._tensorboard is not None:
-      self._tensorboard.close()
+    try:
+      self._file.close()
+    finally:
+      if self._tensorboard is not None:
+        self._tensorboard.close()
 
   def __enter__(self):
     return self

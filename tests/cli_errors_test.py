@@ -18,6 +18,7 @@ each case works on its own copy.
 """
 
 import dataclasses
+import errno
 import gzip
 import json
 import os
@@ -213,13 +214,15 @@ class Case:
   error: regex the single `error:` line must match; None = the command
     succeeds. workdir: the directory a refused command must leave exactly
     as it was (checked only for errors). check(paths, proc): more checks.
+    traceback: the command fails with a traceback matching this regex (a
+    bug, or --traceback asked for).
   """
   name: str
   command: Callable[[Paths], list[str]]
   error: Optional[str] = None
   workdir: bool = False
   check: Optional[Callable[[Paths, subprocess.CompletedProcess], None]] = None
-  traceback: bool = False
+  traceback: Optional[str] = None  # regex: a traceback holding it is due
 
 
 def refused(name, command, error, workdir=True, check=None) -> Case:
@@ -635,7 +638,7 @@ ALREADY_FINE_CASES = [
     Case("traceback_flag_shows_the_traceback",
          lambda p: train_cli("--config.train.batch_size=15", "--traceback",
                              f"--workdir={p.w}"),
-         traceback=True),
+         traceback=r"ConfigError: config\.train\.batch_size"),
 ]
 
 # The same guarantees for what main gained beside issue 10: the protocol's
@@ -726,7 +729,297 @@ MERGED_CASES = [
             r"--chunk_steps and --repeats must be >= 1", workdir=False),
 ]
 
-CASES = BAD_CASES + TRACEBACK_CASES + ALREADY_FINE_CASES + MERGED_CASES
+
+
+# ------------------------------------------- issue 25: files read back, faults
+
+OFFICIAL_FASHION_MNIST = pathlib.Path(idx.KNOWN_LOCATIONS["fashion_mnist"][0])
+
+
+def official_fashion_mnist() -> pathlib.Path:
+  """The real Fashion-MNIST files (the case is skipped without them)."""
+  if not all((OFFICIAL_FASHION_MNIST / f"{stem}.gz").is_file()
+             for stem in IDX_STEMS):
+    pytest.skip(f"no official Fashion-MNIST files in {OFFICIAL_FASHION_MNIST}")
+  return OFFICIAL_FASHION_MNIST
+
+
+def official_size_labels(directory: pathlib.Path) -> None:
+  """A train labels file of the official size (60000 labels), not MNIST's."""
+  idx.write_idx(train_labels(directory), np.arange(60000) % 10)
+
+
+DETECTOR = {"state": "selected", "seed_index": 0, "num_samples": 10,
+            "threshold": {"value": 30.0, "rule": "target_fpr", "level": 0.1,
+                          "num_validation": 135, "validation_fpr": 0.1},
+            "feedback": None}
+
+
+def detect_with_detector(**changes) -> Callable[[Paths], list[str]]:
+  """detect on base W whose detector.json is DETECTOR with `changes`
+  (threshold_<field> for a field of the threshold)."""
+  def command(p: Paths) -> list[str]:
+    detector = json.loads(json.dumps(DETECTOR))
+    for field, value in changes.items():
+      if field.startswith("threshold_"):
+        detector["threshold"][field[len("threshold_"):]] = value
+      else:
+        detector[field] = value
+    (p.base() / "detector.json").write_text(json.dumps(detector))
+    return detect_cli(p, f"--workdir={p.w}")
+  return command
+
+
+def feedback_csv(p: Paths, text: str, encoding: str = "utf-8") -> str:
+  path = p.tmp / "feedback.csv"
+  path.write_text(text, encoding=encoding)
+  return f"--feedback={path}"
+
+
+def check_fine_tuned_on_feedback(p: Paths, proc) -> None:
+  assert "Fine-tuned on 1 false positives and 0 false negatives" in proc.stdout
+  assert json.loads((p.w / "detector.json").read_text())["feedback"]
+
+
+def sweep_with_a_cell_results(results: str) -> Callable[[Paths], list[str]]:
+  def command(p: Paths) -> list[str]:
+    w = p.sweep()
+    (cell,) = (w / "runs").iterdir()
+    (cell / "results.json").write_text(results)
+    return sweep_cli(ONE_CELL, f"--workdir={w}")
+  return command
+
+
+def config_file(p: Paths, text: str) -> str:
+  path = p.tmp / "my_config.py"
+  path.write_text(text)
+  return f"--config={path}"
+
+
+BAD_SYNTAX = ("from configs import default\n\n"
+              "def get_config(:\n  return default.get_config()\n")
+GET_CONFIG_RAISES = ("def get_config():\n"
+                     "  raise RuntimeError('a bug in get_config')\n")
+
+
+def generate_into_an_existing_file(p: Paths) -> list[str]:
+  (p.tmp / "figures.png").write_bytes(b"keep me")
+  return python("experiments.generate", f"--workdir={p.base()}",
+                f"--out={p.tmp / 'figures.png'}")
+
+
+def check_file_kept(p: Paths, proc) -> None:
+  assert (p.tmp / "figures.png").read_bytes() == b"keep me"
+
+
+def without_a_config_field(section: str, name: str):
+  def command(p: Paths) -> list[str]:
+    w = p.base()
+    config = json.loads((w / "config.json").read_text())
+    del config[section][name]
+    (w / "config.json").write_text(json.dumps(config))
+    return python("experiments.generate", f"--workdir={w}")
+  return command
+
+
+# A full disk, simulated: metrics.jsonl's writer writes half of the first
+# line past step 20, then fails as a full disk does (OSError ENOSPC, no
+# file name: a buffered write's flush).
+FULL_DISK_AFTER_STEP_20 = """
+import errno, json, runpy
+from ssvae import io_utils
+
+def write(self, record):
+  if record["step"] > 20:
+    line = json.dumps(record)
+    self._file.write(line[:len(line) // 2])
+    self._file.flush()
+    raise OSError(errno.ENOSPC, "No space left on device")
+  WRITE(self, record)
+
+WRITE = io_utils.MetricsWriter.write
+io_utils.MetricsWriter.write = write
+runpy.run_module("experiments.train", run_name="__main__", alter_sys=True)
+"""
+
+
+def disk_full_after_step_20(p: Paths) -> list[str]:
+  w = p.base()
+  p.checkpoints_before = snapshot(w / "checkpoints")
+  return [sys.executable, "-c", FULL_DISK_AFTER_STEP_20, *T_ARGS,
+          "--config.train.num_steps=40", f"--workdir={w}"]
+
+
+def check_nothing_lost_and_it_resumes(p: Paths, proc) -> None:
+  assert snapshot(p.w / "checkpoints") == p.checkpoints_before
+  assert not (p.w / ".lock").exists()
+  run_ok(train_cli("--config.train.num_steps=40", f"--workdir={p.w}"))
+  assert read_results(p.w)["step"] == 40
+  assert checkpointing.saved_steps(p.w) == [30, 40]
+  train_steps = [r["step"] for r in metrics_records(p.w)
+                 if r["split"] == "train"]
+  assert train_steps == [10, 20, 30, 40]
+
+
+OPTIMIZER_CASES = [
+    ("name=sgd", r"config\.optimizer\.name: 'sgd' is not one of "
+     r"\('rmsprop', 'adam'\)"),
+    ("decay=1.0", r"config\.optimizer\.decay: must be in \[0, 1\), got 1\.0"),
+    ("momentum=-0.1",
+     r"config\.optimizer\.momentum: must be in \[0, 1\), got -0\.1"),
+    ("learning_rate=0", r"config\.optimizer\.learning_rate: must be > 0"),
+    ("schedule=linear", r"config\.optimizer\.schedule: 'linear' is not one "
+     r"of \('constant', 'warmup_cosine', 'exponential'\)"),
+    ("warmup_steps=-1",
+     r"config\.optimizer\.warmup_steps: must be an integer >= 0, got -1"),
+    ("decay_steps=-1",
+     r"config\.optimizer\.decay_steps: must be an integer >= 0, got -1"),
+    ("warmup_steps=10", r"config\.optimizer\.warmup_steps: "
+     r"optimizer\.schedule='constant' does not use it \(got 10\)"),
+    ("schedule=exponential", r"config\.optimizer\.decay_steps: "
+     r"optimizer\.schedule='exponential' needs decay_steps > 0"),
+    ("schedule=warmup_cosine --config.optimizer.decay_steps=50 "
+     "--config.optimizer.warmup_steps=50",
+     r"config\.optimizer\.warmup_steps: must be below "
+     r"optimizer\.decay_steps \(50\), got 50"),
+]
+
+
+def optimizer_case(overrides: str, error: str) -> Case:
+  args = [f"--config.optimizer.{o}" for o in
+          overrides.replace("--config.optimizer.", "").split()]
+  name = "optimizer_" + "_".join(o.replace("=", "_").replace(".", "_")
+                                 for o in overrides.replace(
+                                     "--config.optimizer.", "").split())
+  return refused(name, lambda p: train_cli(*args, f"--workdir={p.w}"), error)
+
+
+ISSUE25_CASES = [
+    refused("fashion_mnist_files_read_as_mnist",
+            lambda p: train_cli(*mnist_args(official_fashion_mnist()),
+                                f"--workdir={p.w}"),
+            r"train-images-idx3-ubyte\.gz is Fashion-MNIST's "
+            r"train-images-idx3-ubyte, not MNIST's \(by its MD5\)"),
+    refused("official_size_idx_file_that_is_not_mnist",
+            lambda p: train_cli(*mnist_args(p.mnist(official_size_labels)),
+                                f"--workdir={p.w}"),
+            r"train-labels-idx1-ubyte\.gz has the size of an official MNIST "
+            r"/ Fashion-MNIST file \(60008 bytes\) but is not MNIST's "
+            r"train-labels-idx1-ubyte .*config\.data\.verify_checksums=False"),
+    Case("feedback_csv_with_a_byte_order_mark",
+         lambda p: detect_cli(p, f"--workdir={p.base()}", "--target_fpr=0.1",
+                              "--finetune_steps=5", feedback_csv(
+                                  p, "index,label\n0,false_positive\n",
+                                  encoding="utf-8-sig")),
+         check=check_fine_tuned_on_feedback),
+    refused("feedback_csv_index_superscript_two",
+            lambda p: detect_cli(p, f"--workdir={p.base()}",
+                                 "--target_fpr=0.1", "--finetune_steps=5",
+                                 feedback_csv(p, "index,label\n"
+                                              "\u00b2,false_positive\n")),
+            r"feedback\.csv line 2: index '\u00b2' is not a row of the scored "
+            r"data: not a whole number 0\.\.1"),
+    refused("no_space_left_while_training", disk_full_after_step_20,
+            r"no space left on \S+/W; free some space there .*resumes from "
+            r"its last saved checkpoint", workdir=False,
+            check=check_nothing_lost_and_it_resumes),
+    refused("detector_json_with_a_string_threshold",
+            detect_with_detector(threshold_value="30.0"),
+            r"detector\.json: threshold\.value must be a finite number, got "
+            r"'30\.0'; fix it or delete the file"),
+    refused("detector_json_with_zero_samples",
+            detect_with_detector(num_samples=0),
+            r"detector\.json: num_samples must be an integer >= 1, got 0"),
+    refused("detector_json_level_outside_its_rule",
+            detect_with_detector(threshold_level=5),
+            r"detector\.json: threshold\.level must be a number in \(0, 1\) "
+            r"for rule 'target_fpr', got 5"),
+    refused("sweep_cell_results_json_is_empty",
+            sweep_with_a_cell_results("{}"),
+            r"runs/variant=semi_supervised,num_labels=100/results\.json is "
+            r"not a finished cell's results \(it has neither 'metrics' nor "
+            r"'diverged'\); delete it to retrain the cell"),
+    refused("batch_larger_than_the_training_split",
+            lambda p: train_cli("--config.train.batch_size=1000000000",
+                                f"--workdir={p.w}"),
+            r"config\.train\.batch_size=1000000000 is larger than the "
+            r"training split: 'digits' has \d+ training points \(after \d+ "
+            r"validation points\); use a batch of at most \d+"),
+    refused("generate_zero_per_class",
+            lambda p: python("experiments.generate", f"--workdir={p.base()}",
+                             "--num_per_class=0"),
+            r"--num_per_class=0: must be a positive number of images"),
+    refused("generate_out_is_an_existing_file",
+            generate_into_an_existing_file,
+            r"--out=\S+figures\.png is an existing file; --out names the "
+            r"directory", check=check_file_kept),
+    refused("learning_curves_unknown_figure_format",
+            lambda p: curves_cli(f"--run_dir={p.base()}",
+                                 f"--out={p.tmp / 'x.xyz'}"),
+            r"--out=\S+x\.xyz: '\.xyz' is not a figure format; use one of "
+            r".*\.pdf.*\.png"),
+    refused("comparison_report_on_a_train_run",
+            lambda p: python("experiments.comparison_report",
+                             f"--workdir={p.base()}",
+                             f"--out_md={p.tmp / 'c.md'}"),
+            r"results\.json is not a sweep's results\.json .*give the "
+            r"sweep's --workdir"),
+    refused("config_file_with_a_syntax_error",
+            lambda p: python("experiments.train", config_file(p, BAD_SYNTAX),
+                             f"--workdir={p.w}"),
+            r"my_config\.py line 3 \(--config\): SyntaxError: invalid syntax "
+            r"in 'def get_config\(:'"),
+    Case("config_file_whose_get_config_raises",
+         lambda p: python("experiments.train",
+                          config_file(p, GET_CONFIG_RAISES),
+                          f"--workdir={p.w}"),
+         traceback=r"RuntimeError: a bug in get_config"),
+    refused("detect_negative_finetune_steps",
+            lambda p: detect_cli(p, f"--workdir={p.base()}",
+                                 "--finetune_steps=-5"),
+            r"--finetune_steps=-5: fine-tuning needs a positive number of "
+            r"steps"),
+    refused("config_json_without_a_field",
+            without_a_config_field("model", "latent_dim"),
+            r"config\.json lacks the field 'latent_dim'; fix or restore it"),
+] + [optimizer_case(*case) for case in OPTIMIZER_CASES]
+
+# Workdir names the OS accepts that once made intact checkpoints read as
+# damaged (orbax/tensorstore parsed them as URLs): each run saved there at
+# steps 10 and 20 resumes to 40 and saves again.
+ODD_WORKDIR_NAMES = {"space": "with space", "unicode": "ünïcødé",
+                     "percent_20": "run%20a", "hash_percent": "run #1 100%",
+                     "query": "a?b=c"}
+
+
+def resume_in_workdir_named(name: str):
+  def command(p: Paths) -> list[str]:
+    odd = p.tmp / name
+    shutil.copytree(p.finished_run, odd)
+    return train_cli("--config.train.num_steps=40", f"--workdir={odd}")
+  return command
+
+
+def check_resumed_in_odd_workdir(name: str):
+  def check(p: Paths, proc) -> None:
+    odd = p.tmp / name
+    assert "damaged" not in proc.stderr
+    assert re.search(r"Resuming \S.* from step 20", proc.stderr)
+    assert read_results(odd)["step"] == 40
+    assert checkpointing.saved_steps(odd) == [30, 40]
+    _, state = train.load_run(str(odd), devices=jax.devices()[:1],
+                              which="last")
+    assert int(np.asarray(state.step)[0]) == 40
+  return check
+
+
+PATH_CASES = [Case(f"resume_in_workdir_with_{key}",
+                   resume_in_workdir_named(name),
+                   check=check_resumed_in_odd_workdir(name))
+              for key, name in ODD_WORKDIR_NAMES.items()]
+
+CASES = (BAD_CASES + TRACEBACK_CASES + ALREADY_FINE_CASES + MERGED_CASES
+         + ISSUE25_CASES + PATH_CASES)
 
 
 def snapshot(directory: pathlib.Path) -> Optional[dict]:
@@ -753,7 +1046,7 @@ def test_catalogue(case, tmp_path, finished):
   error_lines = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
   if case.traceback:
     assert proc.returncode != 0 and "Traceback" in proc.stderr
-    assert "ConfigError: config.train.batch_size" in proc.stderr
+    assert re.search(case.traceback, proc.stderr), proc.stderr[-3000:]
     return
   assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
   if case.error is None:
@@ -767,3 +1060,56 @@ def test_catalogue(case, tmp_path, finished):
       assert snapshot(paths.w) == before
   if case.check is not None:
     case.check(paths, proc)
+
+
+# ------------------------------------- the error boundary's full-disk reading
+
+# What tensorstore raised when orbax saved a checkpoint on a 2 MiB tmpfs.
+TENSORSTORE_NO_SPACE = (
+    'RESOURCE_EXHAUSTED: Error writing "selection.evals_since_best/0" in '
+    'OCDBT database at local file "/mnt/W/checkpoints/10.orbax-checkpoint-'
+    'tmp/default.orbax-checkpoint-tmp/ocdbt.process_0/": Failed writing: '
+    '"/mnt/W/checkpoints/10.orbax-checkpoint-tmp/default.orbax-checkpoint-'
+    'tmp/ocdbt.process_0/d/025ac681": Failed to write 437227 bytes to file '
+    "25: No space left on device [os_error_code='28']")
+
+
+def test_no_space_names_the_file_the_disk_refused():
+  from ssvae import cli  # pylint: disable=g-import-not-at-top
+  error = OSError(errno.ENOSPC, "No space left on device", "/mnt/W/x.json")
+  assert cli.no_space_message(error, "/mnt/W").startswith(
+      "no space left on /mnt/W/x.json;")
+  assert cli.no_space_message(ValueError(TENSORSTORE_NO_SPACE)).startswith(
+      "no space left on /mnt/W/checkpoints/10.orbax-checkpoint-tmp/")
+
+
+def test_no_space_without_a_file_name_names_the_workdir():
+  from ssvae import cli  # pylint: disable=g-import-not-at-top
+  try:
+    try:
+      raise OSError(errno.ENOSPC, "No space left on device")
+    except OSError as e:
+      raise RuntimeError("while closing the writer") from e
+  except RuntimeError as outer:
+    assert cli.no_space_message(outer, "/mnt/W").startswith(
+        "no space left on /mnt/W;")
+
+
+def test_other_errors_are_not_a_full_disk():
+  from ssvae import cli  # pylint: disable=g-import-not-at-top
+  assert cli.no_space_message(OSError(errno.EACCES, "denied", "/x")) is None
+  assert cli.no_space_message(ValueError("RESOURCE_EXHAUSTED: Out of memory "
+                                         "allocating 99 bytes")) is None
+
+
+def test_a_syntax_error_outside_the_config_file_is_code(tmp_path):
+  from ssvae import cli  # pylint: disable=g-import-not-at-top
+  config, other = tmp_path / "config.py", tmp_path / "helper.py"
+  config.write_text("import helper\n")
+  other.write_text("x = (\n")
+  error = SyntaxError("'(' was never closed", (str(other), 1, 5, "x = (\n"))
+  assert cli.flag_error_message(error, ["prog", f"--config={config}"]) is None
+  error = SyntaxError("invalid syntax", (str(config), 1, 1, "import helper"))
+  assert cli.flag_error_message(error, ["prog", f"--config={config}:quick"]) == (
+      f"{config} line 1 (--config): SyntaxError: invalid syntax in "
+      "'import helper'")

@@ -1,5 +1,7 @@
 """Tests for ssvae.protocols.detect_data: the detector's input files and feedback CSVs."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -140,3 +142,30 @@ def test_feedback_csv_gives_false_positive_and_negative_indices(tmp_path):
 def test_bad_feedback_csv_rows_are_named(tmp_path, text, message):
   with pytest.raises(detect_data.InputError, match=message):
     detect_data.read_feedback_csv(write_csv(tmp_path, text), num_points=8)
+
+
+def test_feedback_csv_with_a_byte_order_mark_is_read(tmp_path):
+  path = tmp_path / "feedback.csv"
+  path.write_text("index,label\n4,false_positive\n", encoding="utf-8-sig")
+  assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+  labels = detect_data.read_feedback_csv(str(path), num_points=8)
+  assert labels.false_positive_idx.tolist() == [4]
+
+
+@pytest.mark.parametrize("index", ["\u00b2", "\u0663", "1.5", "+3", "0x1"])
+def test_feedback_index_that_is_not_an_ascii_number_is_named(tmp_path, index):
+  path = write_csv(tmp_path, f"index,label\n1,false_negative\n"
+                   f"{index},false_positive\n")
+  with pytest.raises(detect_data.InputError,
+                     match=rf"feedback\.csv line 3: index '{re.escape(index)}' "
+                     r"is not a row of the scored data: not a whole number "
+                     r"0\.\.7"):
+    detect_data.read_feedback_csv(path, num_points=8)
+
+
+def test_feedback_csv_that_is_not_utf8_is_named(tmp_path):
+  path = tmp_path / "feedback.csv"
+  path.write_bytes(b"index,label\n4,false_positive\xff\n")
+  with pytest.raises(detect_data.InputError,
+                     match=r"feedback\.csv is not UTF-8 text"):
+    detect_data.read_feedback_csv(str(path), num_points=8)

@@ -3,10 +3,12 @@
 import gzip
 import struct
 
+import ml_collections
 import numpy as np
 import pytest
 
 from ssvae.data import idx
+from ssvae.data import registry
 
 TRAIN_IMAGES = "train-images-idx3-ubyte"
 TRAIN_LABELS = "train-labels-idx1-ubyte"
@@ -163,3 +165,36 @@ def test_default_known_locations():
 def test_unknown_name_rejected(tmp_path):
   with pytest.raises(ValueError, match="cifar"):
     idx.load_idx_dataset("cifar", str(tmp_path))
+
+
+def _official_size_test_split(directory):
+  """Small train files, and test files of the official size (10000 points)
+  that are not MNIST's: the user's own IDX data."""
+  _write_all(directory)
+  idx.write_idx(directory / (TEST_IMAGES + ".gz"),
+                np.zeros((10000, 28, 28), np.uint8))
+  idx.write_idx(directory / (TEST_LABELS + ".gz"),
+                np.arange(10000, dtype=np.uint8) % 10)
+
+
+def test_official_size_file_that_is_not_official_is_refused(tmp_path):
+  _official_size_test_split(tmp_path)
+  with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte\.gz has the "
+                     r"size of an official .*verify_checksums=False"):
+    idx.load_idx_dataset("mnist", str(tmp_path))
+
+
+def test_checksums_off_reads_own_official_size_files(tmp_path):
+  _official_size_test_split(tmp_path)
+  config = ml_collections.ConfigDict(dict(
+      name="mnist", source="files", data_dir=str(tmp_path),
+      verify_checksums=False))
+  data = registry.load_dataset(config)
+  assert data.test.x.shape == (10000, 28, 28, 1)
+  np.testing.assert_array_equal(data.test.y[:12], np.arange(12) % 10)
+
+
+def test_small_files_are_never_checksummed(tmp_path):
+  # Files of no official size cannot be official: read whatever their MD5.
+  _write_all(tmp_path)
+  assert idx.load_idx_dataset("mnist", str(tmp_path)).train.x.shape[0] == 5

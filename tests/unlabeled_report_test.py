@@ -117,6 +117,9 @@ def test_comparison_table_pivots_rows_and_marks_quoted_and_pending():
 
 
 def test_comparison_needs_a_label_count_axis():
-  ledger = {"title": "T", "cells": [{"axes": {"variant": "m2"}}]}
+  ledger = {"title": "T", "status": "complete (1 cells)", "protocol": {},
+            "git_commits": {"abc1234": 1},
+            "cells": [{"axes": {"variant": "m2"}, "pending": False,
+                       "stats": {}}]}
   with pytest.raises(errors.UserInputError, match="sweep over num_labels"):
     report.comparison_markdown(ledger, "x/results.json")

@@ -3,9 +3,18 @@
 The IDX format is a big-endian header (magic number, then one uint32 per
 dimension) followed by the raw uint8 values. Both data sets ship as four such
 files, usually gzip-compressed; uncompressed copies are accepted too.
+
+A file with the size of an official MNIST or Fashion-MNIST file is checked
+against the official files' MD5s (OFFICIAL_MD5) when a data set is loaded,
+so that Fashion-MNIST's files read as MNIST (or a damaged download, or train
+and test files swapped) are refused, naming the file and what it really is.
+Files of any other size cannot be official files and are read as the user's
+own IDX data; `verify_checksums=False` (config.data.verify_checksums) reads
+an official-size file of one's own too.
 """
 
 import gzip
+import hashlib
 import os
 import pathlib
 import shutil
@@ -69,6 +78,77 @@ _HOW_TO_GET = {
 }
 
 
+# MD5 of each official file's IDX content: the file itself, or what its .gz
+# holds (the published checksums of the uncompressed files, as torchvision
+# lists them). The content, not the .gz, is what is compared: the published
+# .gz MD5s (MNIST's train images f68b3c2dcbeaaa9fbdd348bbdeb94873,
+# Fashion-MNIST's 8d4fb7e6c68d591d4c3dfef9ec88bf0d, ...) differ for a copy
+# that was recompressed, such as the Debian package's, whose content is the
+# same.
+OFFICIAL_MD5 = {
+    "mnist": {
+        "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+        "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+        "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+        "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+    },
+    "fashion_mnist": {
+        "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+        "train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
+        "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
+        "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
+    },
+}
+# Content sizes of the official files (60000 training and 10000 test points
+# of 28x28): only a file of one of these sizes can be an official file.
+OFFICIAL_SIZES = {
+    "train-images-idx3-ubyte": 16 + 60000 * 28 * 28,
+    "train-labels-idx1-ubyte": 8 + 60000,
+    "t10k-images-idx3-ubyte": 16 + 10000 * 28 * 28,
+    "t10k-labels-idx1-ubyte": 8 + 10000,
+}
+DISPLAY_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+_OFFICIAL_FILES = {digest: (name, stem)
+                   for name, files in OFFICIAL_MD5.items()
+                   for stem, digest in files.items()}
+
+
+def check_official(raw: bytes, path: os.PathLike | str, name: str,
+                   stem: str) -> None:
+  """DataError unless `raw` (the IDX content of `path`, read as `name`'s
+  file `stem`) is that official file, when it has an official file's size.
+
+  The error names the file and, when its MD5 is another official file's,
+  which data set and file it really is.
+  """
+  if len(raw) not in OFFICIAL_SIZES.values():
+    return  # Not an official file: the user's own IDX data.
+  digest = hashlib.md5(raw).hexdigest()
+  expected = OFFICIAL_MD5[name][stem]
+  if digest == expected:
+    return
+  wanted = DISPLAY_NAMES[name]
+  if digest in _OFFICIAL_FILES:
+    real_name, real_stem = _OFFICIAL_FILES[digest]
+    real = DISPLAY_NAMES[real_name]
+    if real_name != name:
+      raise errors.DataError(
+          f"IDX file {path} is {real}'s {real_stem}, not {wanted}'s (by its "
+          f"MD5): data.name={name!r} reads {wanted}. Point data.data_dir at "
+          f"{wanted}'s files, or set data.name={real_name!r} to train on "
+          f"{real}.")
+    raise errors.DataError(
+        f"IDX file {path} is {wanted}'s {real_stem}, not its {stem} (by its "
+        "MD5): the files were renamed or swapped; give each file its "
+        "official name.")
+  raise errors.DataError(
+      f"IDX file {path} has the size of an official MNIST / Fashion-MNIST "
+      f"file ({len(raw)} bytes) but is not {wanted}'s {stem} (MD5 {digest}, "
+      f"expected {expected}): it is damaged or from another source. Download "
+      "it again, or set config.data.verify_checksums=False if it is your "
+      "own IDX data.")
+
+
 def _read_bytes(path: pathlib.Path) -> bytes:
   """Whole file contents, gunzipped when the name ends in .gz."""
   try:
@@ -83,7 +163,12 @@ def _read_bytes(path: pathlib.Path) -> bytes:
 
 def _parse_idx(path: pathlib.Path, magic: int, ndim: int) -> np.ndarray:
   """Parses one uint8 IDX file after checking its header and length."""
-  raw = _read_bytes(path)
+  return _parse_raw(_read_bytes(path), path, magic, ndim)
+
+
+def _parse_raw(raw: bytes, path: pathlib.Path, magic: int,
+               ndim: int) -> np.ndarray:
+  """The uint8 array of IDX content `raw` (read from `path`)."""
   header_size = 4 * (1 + ndim)
   if len(raw) < header_size:
     raise errors.DataError(
@@ -151,12 +236,26 @@ def find_idx_dir(name: str, data_dir: Optional[str] = None) -> pathlib.Path:
       + ". " + _HOW_TO_GET[name])
 
 
-def _load_split(directory: pathlib.Path, split: str) -> dataset_lib.Split:
+def _read_data_file(directory: pathlib.Path, stem: str, name: str,
+                    verify_checksums: bool) -> tuple[pathlib.Path, np.ndarray]:
+  """(path, array) of `name`'s file `stem` in directory, checked against
+  the official file (check_official) when verify_checksums."""
+  path = _find_file(directory, stem)
+  raw = _read_bytes(path)
+  if verify_checksums:
+    check_official(raw, path, name, stem)
+  images = stem.startswith(("train-images", "t10k-images"))
+  return path, _parse_raw(raw, path, IMAGES_MAGIC if images else LABELS_MAGIC,
+                          ndim=3 if images else 1)
+
+
+def _load_split(directory: pathlib.Path, split: str, name: str,
+                verify_checksums: bool) -> dataset_lib.Split:
   images_stem, labels_stem = SPLIT_FILES[split]
-  images_path = _find_file(directory, images_stem)
-  labels_path = _find_file(directory, labels_stem)
-  images = read_idx_images(images_path)
-  labels = read_idx_labels(labels_path)
+  images_path, images = _read_data_file(directory, images_stem, name,
+                                        verify_checksums)
+  labels_path, labels = _read_data_file(directory, labels_stem, name,
+                                        verify_checksums)
   if images.shape[1:] != IMAGE_SHAPE:
     raise errors.DataError(
         f"IDX file {images_path} holds images of shape {images.shape[1:]}, "
@@ -189,14 +288,17 @@ def _check_name(name: str) -> None:
         f"{sorted(CLASS_NAMES)}.")
 
 
-def load_idx_dataset(name: str,
-                     data_dir: Optional[str] = None) -> dataset_lib.Dataset:
+def load_idx_dataset(name: str, data_dir: Optional[str] = None, *,
+                     verify_checksums: bool = True) -> dataset_lib.Dataset:
   """Loads mnist or fashion_mnist from IDX files.
 
   Args:
     name: "mnist" or "fashion_mnist".
     data_dir: directory holding the four files; None or "" searches
       KNOWN_LOCATIONS[name].
+    verify_checksums: refuse a file with the size of an official file that
+      is not `name`'s official file (check_official); False reads it as the
+      user's own data.
 
   Returns:
     Dataset with x float32 [N, 28, 28, 1] in [0, 1] and y int32 [N].
@@ -204,8 +306,8 @@ def load_idx_dataset(name: str,
   directory = find_idx_dir(name, data_dir)
   return dataset_lib.Dataset(
       name=name,
-      train=_load_split(directory, "train"),
-      test=_load_split(directory, "test"),
+      train=_load_split(directory, "train", name, verify_checksums),
+      test=_load_split(directory, "test", name, verify_checksums),
       num_classes=NUM_CLASSES,
       likelihood="bernoulli",
       class_names=CLASS_NAMES[name])
@@ -281,4 +383,5 @@ def load_synthetic_idx_dataset(name: str) -> dataset_lib.Dataset:
       staging.rename(directory)  # atomic: concurrent runs see all or none
     except OSError:  # another process got there first
       shutil.rmtree(staging, ignore_errors=True)
-  return load_idx_dataset(name, str(directory))
+  # Not official files, whatever their size.
+  return load_idx_dataset(name, str(directory), verify_checksums=False)

@@ -36,14 +36,15 @@ def _load_digits(source: str) -> dataset_lib.Dataset:
   return digits.load_digits_dataset()
 
 
-def _load_idx_family(name: str, source: str,
-                     data_dir: str) -> dataset_lib.Dataset:
+def _load_idx_family(name: str, source: str, data_dir: str,
+                     verify_checksums: bool) -> dataset_lib.Dataset:
   """mnist / fashion_mnist from raw IDX files, tfds, or files then tfds."""
   # Imported here so that importing ssvae.data stays cheap.
   from ssvae.data import idx  # pylint: disable=g-import-not-at-top
   from ssvae.data import tfds_source  # pylint: disable=g-import-not-at-top
   if source == "files":
-    return idx.load_idx_dataset(name, data_dir)
+    return idx.load_idx_dataset(name, data_dir,
+                                verify_checksums=verify_checksums)
   if source == "synthetic":
     return idx.load_synthetic_idx_dataset(name)
   if source == "tfds":
@@ -53,7 +54,8 @@ def _load_idx_family(name: str, source: str,
         f"There is no embedded copy of {name}; use data.source 'auto', "
         "'files' or 'tfds'.")
   try:
-    return idx.load_idx_dataset(name, data_dir)
+    return idx.load_idx_dataset(name, data_dir,
+                                verify_checksums=verify_checksums)
   except FileNotFoundError as files_error:
     try:
       return tfds_source.load_tfds_dataset(name, data_dir)
@@ -88,7 +90,9 @@ def load_dataset(data_config: Any) -> dataset_lib.Dataset:
   Args:
     data_config: object with fields name, source ('auto' | 'files' | 'tfds' |
       'embedded') and data_dir ('' = known locations / tfds default). For tfds
-      sources data_dir is the tfds data_dir.
+      sources data_dir is the tfds data_dir. An optional verify_checksums
+      (default True) checks MNIST's and Fashion-MNIST's IDX files against
+      the official ones (ssvae.data.idx.check_official).
 
   Returns:
     The Dataset, in host memory.
@@ -96,13 +100,14 @@ def load_dataset(data_config: Any) -> dataset_lib.Dataset:
   name = data_config.name
   source = getattr(data_config, "source", "auto") or "auto"
   data_dir = getattr(data_config, "data_dir", "") or ""
+  verify_checksums = getattr(data_config, "verify_checksums", True)
   if source not in SOURCES:
     raise errors.ConfigError(
         f"Unknown data.source {source!r}; expected one of {SOURCES}.")
   if name in EMBEDDED_NAMES:
     return _load_digits(source)
   if name in IDX_NAMES:
-    return _load_idx_family(name, source, data_dir)
+    return _load_idx_family(name, source, data_dir, verify_checksums)
   if name in MODULE_NAMES:
     return _load_from_module(name, source, data_dir)
   raise errors.ConfigError(

@@ -165,6 +165,21 @@ def check_plots(names: Sequence[str], axis_names: Sequence[str]) -> None:
           f"({list(axis_names)}).")
 
 
+def figure_formats() -> list[str]:
+  """The file extensions save_figure writes (matplotlib's formats)."""
+  return sorted(backend_agg.FigureCanvasAgg.get_supported_filetypes())
+
+
+def check_figure_path(path: str, flag: str) -> None:
+  """UserInputError naming --flag unless path's extension is a figure
+  format (none: PNG); checked before any work."""
+  suffix = os.path.splitext(path)[1]
+  if suffix and suffix[1:].lower() not in figure_formats():
+    raise errors.UserInputError(
+        f"--{flag}={path}: {suffix!r} is not a figure format; use one of "
+        f"{', '.join('.' + f for f in figure_formats())}.")
+
+
 def save_figure(fig: figure_lib.Figure, path: str) -> None:
   """Saves atomically (temporary file, then rename), format from the suffix."""
   directory = os.path.dirname(os.path.abspath(path))

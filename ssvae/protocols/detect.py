@@ -206,19 +206,94 @@ def check_can_score(variant: str, source: str) -> None:
         "'unsupervised' run.")
 
 
-def _settings_from_json(value: dict, path: str) -> Settings:
-  try:
-    threshold = value.get("threshold")
-    info = value.get("feedback")
-    return Settings(
-        state=value["state"], seed_index=value["seed_index"],
-        num_samples=value["num_samples"],
-        threshold=None if threshold is None else Threshold(**threshold),
-        feedback=None if info is None else FeedbackInfo(**info))
-  except (KeyError, TypeError, AttributeError) as err:
+def _is_int(value) -> bool:
+  return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+  return (isinstance(value, (int, float)) and not isinstance(value, bool)
+          and math.isfinite(value))
+
+
+def _check_fields(value, cls, where: str, path: str, checks: dict) -> dict:
+  """value, a JSON object with cls's fields (all but its optional
+  threshold and feedback are required), each passing its check:
+  {field: (predicate, what it must be)}; WorkdirError naming the file and
+  field otherwise."""
+  if not isinstance(value, dict):
     raise errors.WorkdirError(
-        f"{path} is not a detector file this version can read ({err}); "
-        "delete it to start over.") from err
+        f"{path}: {'the file' if where == 'it' else where} must be a JSON "
+        f"object, got {value!r}; fix it or delete the file to start over.")
+  fields = [f.name for f in dataclasses.fields(cls)]
+  required = [f for f in fields if f not in ("threshold", "feedback")]
+  unknown = sorted(set(value) - set(fields))
+  missing = [f for f in required if f not in value]
+  if unknown or missing:
+    raise errors.WorkdirError(
+        f"{path}: {where} "
+        + (f"has unknown fields {unknown}" if unknown
+           else f"lacks the fields {missing}")
+        + "; it is not a detector file this version wrote. Delete it to "
+        "start over.")
+  for name, (ok, wanted) in checks.items():
+    if name in value and not ok(value[name]):
+      field = name if where == "it" else f"{where}.{name}"
+      raise errors.WorkdirError(
+          f"{path}: {field} must be {wanted}, got {value[name]!r}; fix it or "
+          "delete the file to start over.")
+  return value
+
+
+def _threshold_level_ok(threshold: dict) -> bool:
+  low_high = {PERCENTILE: (0, 100), TARGET_FPR: (0, 1)}[threshold["rule"]]
+  level = threshold["level"]
+  return _is_number(level) and low_high[0] < level < low_high[1]
+
+
+def _settings_from_json(value, path: str) -> Settings:
+  """The Settings DETECTOR_FILE holds; every field checked (type, range)."""
+  _check_fields(value, Settings, "it", path, {
+      "state": (lambda v: v in STATES, f"one of {STATES}"),
+      "seed_index": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+      "num_samples": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+  })
+  threshold, info = value.get("threshold"), value.get("feedback")
+  if threshold is not None:
+    _check_fields(threshold, Threshold, "threshold", path, {
+        "value": (_is_number, "a finite number"),
+        "rule": (lambda v: v in THRESHOLD_RULES,
+                 f"one of {THRESHOLD_RULES}"),
+        "num_validation": (lambda v: _is_int(v) and v >= 1,
+                           "an integer >= 1"),
+        "validation_fpr": (lambda v: _is_number(v) and 0 <= v <= 1,
+                           "a number in [0, 1]"),
+    })
+    if not _threshold_level_ok(threshold):
+      wanted = ("in (0, 100)" if threshold["rule"] == PERCENTILE
+                else "in (0, 1)")
+      raise errors.WorkdirError(
+          f"{path}: threshold.level must be a number {wanted} for rule "
+          f"{threshold['rule']!r}, got {threshold['level']!r}; fix it or "
+          "delete the file to start over.")
+  if info is not None:
+    _check_fields(info, FeedbackInfo, "feedback", path, {
+        "directory": (lambda v: isinstance(v, str) and v
+                      and not os.path.isabs(v)
+                      and ".." not in v.replace("\\", "/").split("/"),
+                      "a directory name inside the workdir"),
+        "num_false_positive": (lambda v: _is_int(v) and v >= 0,
+                               "an integer >= 0"),
+        "num_false_negative": (lambda v: _is_int(v) and v >= 0,
+                               "an integer >= 0"),
+        "num_steps": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+        "s_max": (_is_number, "a finite number"),
+        "score_floor": (_is_number, "a finite number"),
+    })
+  return Settings(
+      state=value["state"], seed_index=value["seed_index"],
+      num_samples=value["num_samples"],
+      threshold=None if threshold is None else Threshold(**threshold),
+      feedback=None if info is None else FeedbackInfo(**info))
 
 
 def read_settings(workdir: str) -> Optional[Settings]:

@@ -9,6 +9,7 @@ InputError, one line that names the file and what to do.
 import csv
 import math
 import os
+import re
 
 import numpy as np
 
@@ -137,13 +138,20 @@ def read_feedback_csv(path: str, num_points: int) -> feedback.FeedbackLabels:
 
   index: the row of the scored data file (the CSV written by the detector
   numbers rows the same way). The first line must be the header
-  `index,label`.
+  `index,label`. UTF-8 text, with or without a byte-order mark (as some
+  spreadsheets save it).
   """
   if not os.path.isfile(path):
     raise InputError(f"{path} does not exist or is not a file.")
-  with open(path, newline="") as f:
-    rows = [row for row in csv.reader(f) if row and any(c.strip()
-                                                        for c in row)]
+  try:
+    with open(path, newline="", encoding="utf-8-sig") as f:
+      rows = [row for row in csv.reader(f) if row and any(c.strip()
+                                                          for c in row)]
+  except UnicodeDecodeError as err:
+    raise InputError(f"{path} is not UTF-8 text ({err.reason} at byte "
+                     f"{err.start}); save it as UTF-8 CSV.") from err
+  except csv.Error as err:
+    raise InputError(f"{path} is not a readable CSV file: {err}.") from err
   if not rows or tuple(c.strip() for c in rows[0]) != FEEDBACK_HEADER:
     raise InputError(f"{path} must start with the header line "
                      f"'{','.join(FEEDBACK_HEADER)}'.")
@@ -158,7 +166,12 @@ def read_feedback_csv(path: str, num_points: int) -> feedback.FeedbackLabels:
     if label not in by_label:
       raise InputError(f"{path} line {line}: label {label!r} is not one of "
                        f"{FEEDBACK_LABELS}.")
-    if not index.isdigit() or int(index) >= num_points:
+    # ASCII digits only: str.isdigit() accepts '²', which int() refuses.
+    if not re.fullmatch(r"[0-9]+", index):
+      raise InputError(f"{path} line {line}: index {index!r} is not a row "
+                       f"of the scored data: not a whole number 0.."
+                       f"{num_points - 1}.")
+    if int(index) >= num_points:
       raise InputError(f"{path} line {line}: index {index!r} is not a row of "
                        f"the scored data (0..{num_points - 1}).")
     by_label[label].append(int(index))

@@ -183,11 +183,34 @@ def _metric_rows(rows: dict, counts: list, metric: str) -> list[str]:
       for n in counts) + " |" for label, by_count in rows.items()]
 
 
+def check_ledger(ledger: dict, ledger_path: str) -> None:
+  """UserInputError naming the file unless `ledger` (a sweep's results.json,
+  as sweep.read_ledger returns it) has the fields the comparison reads."""
+  missing = [k for k in ("title", "status", "protocol", "git_commits")
+             if k not in ledger]
+  cells = ledger.get("cells")
+  if not isinstance(cells, list):
+    problem = "'cells' is not a list"
+  elif missing:
+    problem = f"it lacks {missing}"
+  else:
+    bad = [i for i, c in enumerate(cells) if not (
+        isinstance(c, dict) and isinstance(c.get("axes"), dict)
+        and isinstance(c.get("pending"), bool)
+        and isinstance(c.get("stats"), dict))]
+    problem = bad and f"cell {bad[0]} lacks its axes, pending or stats"
+  if problem:
+    raise errors.UserInputError(
+        f"{ledger_path} is not a sweep ledger this version wrote ({problem}); "
+        "rerun the sweep (python -m experiments.sweep) to rewrite it.")
+
+
 def comparison_markdown(ledger: dict, ledger_path: str,
                         quoted: str = "") -> str:
   """A sweep's results.json as rows x label counts, test accuracy of the
   validation-selected state (and validation accuracy beside it), with the
   rows of QUOTED[quoted] marked as quoted."""
+  check_ledger(ledger, ledger_path)
   cells = ledger["cells"]
   if not cells or any(_COLUMN_AXIS not in c["axes"] for c in cells):
     raise errors.UserInputError(

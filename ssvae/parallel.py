@@ -49,10 +49,11 @@ def per_seed_batch(mesh: Mesh) -> NamedSharding:
 
 
 def _put_leaf(x, sharding):
+  if isinstance(x, jax.Array) and x.sharding == sharding:
+    return x
   if isinstance(x, jax.Array) and not x.is_fully_addressable:
     # Already global (every process holds its shards): reshard on device.
-    return x if x.sharding == sharding else jax.jit(
-        lambda a: a, out_shardings=sharding)(x)
+    return jax.jit(lambda a: a, out_shardings=sharding)(x)
   if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):  # typed keys
     return jax.random.wrap_key_data(
         _put_leaf(jax.random.key_data(x), sharding),

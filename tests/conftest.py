@@ -22,6 +22,8 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # Tests train sweeps from a development tree, which may have uncommitted
 # changes; a real sweep refuses to (experiments/sweep.py --allow_dirty).
 os.environ["SSVAE_ALLOW_DIRTY"] = "1"
+# Tests that look for data in the known locations must not find a user's.
+os.environ.pop("SSVAE_DATA_DIR", None)
 
 _OWN_CACHE_DIR = None
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:

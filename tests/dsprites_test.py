@@ -188,3 +188,13 @@ def test_auto_reports_files_and_tfds_when_both_fail(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError,
                        match="TFDS fallback failed too.*not prepared"):
       dsprites.load("auto", "")
+
+
+def test_ssvae_data_dir_is_searched_first(tmp_path, monkeypatch):
+  monkeypatch.setattr(dsprites, "KNOWN_LOCATIONS", (str(tmp_path / "absent"),))
+  monkeypatch.setenv("SSVAE_DATA_DIR", str(tmp_path))
+  assert dsprites.find_file() is None
+  (tmp_path / "dsprites").mkdir()
+  target = tmp_path / "dsprites" / dsprites.OFFICIAL_FILE
+  target.write_bytes(b"")
+  assert dsprites.find_file() == target

@@ -153,6 +153,22 @@ def test_known_locations_searched_in_order(tmp_path, monkeypatch):
   assert str(empty) in message and "Download" in message
 
 
+def test_ssvae_data_dir_is_searched_first(tmp_path, monkeypatch):
+  (tmp_path / "mnist").mkdir()
+  _write_all(tmp_path / "mnist", num_train=3)
+  monkeypatch.setitem(idx.KNOWN_LOCATIONS, "mnist",
+                      (str(tmp_path / "absent"),))
+  monkeypatch.setenv("SSVAE_DATA_DIR", str(tmp_path))
+  assert idx.candidate_dirs("mnist", "")[0] == tmp_path / "mnist"
+  assert len(idx.load_idx_dataset("mnist").train) == 3
+  # An explicit data_dir wins; the variable only adds a known location.
+  assert idx.candidate_dirs("mnist", str(tmp_path / "x")) == [tmp_path / "x"]
+  monkeypatch.setenv("SSVAE_DATA_DIR", str(tmp_path / "nowhere"))
+  with pytest.raises(FileNotFoundError, match=r"nowhere/mnist: does not "
+                     r"exist.*SSVAE_DATA_DIR"):
+    idx.load_idx_dataset("mnist")
+
+
 def test_default_known_locations():
   mnist_dirs = idx.candidate_dirs("mnist", None)
   assert mnist_dirs[0].parts[-3:] == ("shared", "data", "mnist")

@@ -5,6 +5,7 @@ features (and ignores data_dir), so shapes, dtypes and scaling are checked,
 not values.
 """
 
+from absl import logging
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
@@ -63,3 +64,14 @@ def test_unknown_names_rejected():
     tfds_source.load_tfds_dataset("cifar10", None)
   with pytest.raises(ValueError, match="no data set named 'no_such_set_x'"):
     tfds_source.load_tfds_arrays("no_such_set_x", "train", None)
+
+
+def test_missing_data_does_not_log_tfds_folder_warnings(tmp_path, caplog):
+  (tmp_path / "mnist" / "3.0.1").mkdir(parents=True)  # a folder, no info
+  verbosity = logging.get_verbosity()
+  with caplog.at_level("WARNING"):
+    with pytest.raises(FileNotFoundError):
+      tfds_source.load_tfds_dataset("mnist", str(tmp_path))
+  assert not [r for r in caplog.records if "dataset_info.json" in
+              r.getMessage()]
+  assert logging.get_verbosity() == verbosity  # restored

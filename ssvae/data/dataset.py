@@ -1,8 +1,9 @@
 """In-memory data set containers returned by every loader."""
 
 import dataclasses
+import os
 import pathlib
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -53,6 +54,21 @@ class Dataset:
   @property
   def input_shape(self) -> tuple:
     return tuple(self.train.x.shape[1:])
+
+
+# A folder laid out as ../shared/data is (one subfolder per data set: mnist,
+# fashion_mnist, dsprites, smallnorb, uci_har), searched first when set.
+DATA_DIR_VARIABLE = "SSVAE_DATA_DIR"
+
+
+def known_locations(name: str, known: Sequence) -> list[pathlib.Path]:
+  """Where data set `name` is looked for when no data_dir is given:
+  $SSVAE_DATA_DIR/<name> first (when the variable is set), then `known`
+  (the loader's KNOWN_LOCATIONS), "~" expanded."""
+  root = os.environ.get(DATA_DIR_VARIABLE)
+  first = [os.path.join(root, name)] if root else []
+  return [pathlib.Path(os.path.normpath(os.path.expanduser(str(location))))
+          for location in [*first, *known]]
 
 
 def why_not_a_directory(path: pathlib.Path) -> Optional[str]:

@@ -49,8 +49,9 @@ KNOWN_LOCATIONS = (
 
 _HOW_TO_GET = (
     f"Download {OFFICIAL_FILE} from https://github.com/deepmind/"
-    f"dsprites-dataset into ~/.cache/ssvae/dsprites, or set data.data_dir to "
-    f"a directory holding it (or any .npz with keys imgs and "
+    f"dsprites-dataset into ~/.cache/ssvae/dsprites (or "
+    f"$SSVAE_DATA_DIR/dsprites), or set data.data_dir to a directory holding "
+    f"it (or any .npz with keys imgs and "
     f"latents_classes), or to the .npz file itself.")
 
 _REQUIRED_KEYS = ("imgs", "latents_classes")
@@ -83,7 +84,8 @@ def load(source: str = "auto", data_dir: str = "") -> dataset_lib.Dataset:
       tfds_problem = f" TFDS fallback failed too: {err}"
   else:
     tfds_problem = ""
-  searched = ", ".join(str(_expand(d)) for d in KNOWN_LOCATIONS)
+  searched = ", ".join(
+      str(d) for d in dataset_lib.known_locations("dsprites", KNOWN_LOCATIONS))
   raise errors.DataNotFoundError(
       f"No dSprites .npz found in {searched}.{tfds_problem} {_HOW_TO_GET}")
 
@@ -111,8 +113,7 @@ def find_file(data_dir: str = "") -> Optional[pathlib.Path]:
       raise errors.DataNotFoundError(
           f"No dSprites .npz in data_dir {path}. {_HOW_TO_GET}")
     return found
-  for directory in KNOWN_LOCATIONS:
-    path = _expand(directory)
+  for path in dataset_lib.known_locations("dsprites", KNOWN_LOCATIONS):
     if path.is_dir():
       found = _npz_in(path)
       if found is not None:

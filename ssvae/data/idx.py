@@ -67,14 +67,15 @@ _HOW_TO_GET = {
         "Download train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
         "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (e.g. from "
         "https://storage.googleapis.com/cvdf-datasets/mnist/) into "
-        "~/.cache/ssvae/mnist, or set data.data_dir to their directory."),
+        "~/.cache/ssvae/mnist (or $SSVAE_DATA_DIR/mnist), or set data.data_dir "
+        "to their directory."),
     "fashion_mnist": (
         "Install the Debian package dataset-fashion-mnist "
         "(apt-get install dataset-fashion-mnist), or download the four "
         "*-ubyte.gz files from https://github.com/zalandoresearch/"
         "fashion-mnist (folder data/fashion) into "
-        "~/.cache/ssvae/fashion_mnist, or set data.data_dir to their "
-        "directory."),
+        "~/.cache/ssvae/fashion_mnist (or $SSVAE_DATA_DIR/fashion_mnist), or "
+        "set data.data_dir to their directory."),
 }
 
 
@@ -213,11 +214,11 @@ def _missing_files(directory: pathlib.Path) -> list[str]:
 
 
 def candidate_dirs(name: str, data_dir: Optional[str]) -> list[pathlib.Path]:
-  """data_dir alone when given, else the known locations of `name`."""
+  """data_dir alone when given, else $SSVAE_DATA_DIR/<name> and the known
+  locations of `name` (dataset.known_locations)."""
   if data_dir:
     return [pathlib.Path(data_dir).expanduser()]
-  return [pathlib.Path(os.path.normpath(os.path.expanduser(location)))
-          for location in KNOWN_LOCATIONS[name]]
+  return dataset_lib.known_locations(name, KNOWN_LOCATIONS[name])
 
 
 def find_idx_dir(name: str, data_dir: Optional[str] = None) -> pathlib.Path:

@@ -145,7 +145,8 @@ def load(source: str = "auto", data_dir: str = "") -> dataset_lib.Dataset:
       return _dataset_from_tfds(data_dir, download=False)
     except ValueError as err:
       tfds_problem = f" TFDS fallback failed too: {err}"
-  searched = ", ".join(str(_expand(d)) for d in KNOWN_LOCATIONS)
+  searched = ", ".join(
+      str(d) for d in dataset_lib.known_locations(NAME, KNOWN_LOCATIONS))
   raise errors.DataNotFoundError(
       f"No Small NORB files found in {searched}.{tfds_problem} {_HOW_TO_GET}")
 
@@ -174,8 +175,8 @@ def find_dir(data_dir: str = "") -> Optional[pathlib.Path]:
   FileNotFoundError naming the missing files when data_dir (or a known
   location) has only some of them.
   """
-  directories = [_expand(data_dir)] if data_dir else [
-      _expand(d) for d in KNOWN_LOCATIONS]
+  directories = [_expand(data_dir)] if data_dir else (
+      dataset_lib.known_locations(NAME, KNOWN_LOCATIONS))
   for directory in directories:
     paths = {(split, kind): path for split in SPLIT_PREFIXES
              for kind, path in _split_paths(directory, split).items()}

@@ -6,8 +6,10 @@ a data set needs TensorFlow and internet access, so this module never
 prepares: it only reads what is already there.
 """
 
+import contextlib
 from typing import Optional, Sequence
 
+from absl import logging
 import numpy as np
 
 from ssvae import errors
@@ -15,6 +17,19 @@ from ssvae.data import dataset as dataset_lib
 from ssvae.data import idx
 
 TFDS_NAMES = ("mnist", "fashion_mnist")
+
+
+@contextlib.contextmanager
+def _quiet_tfds_search():
+  """Hides tfds's warnings while it looks for prepared data: it warns once
+  per version folder without dataset_info.json ("Variant folder ... has no
+  dataset_info.json"); the error raised when nothing is found says it once."""
+  verbosity = logging.get_verbosity()
+  logging.set_verbosity(logging.ERROR)
+  try:
+    yield
+  finally:
+    logging.set_verbosity(verbosity)
 
 
 def _open_data_source(tfds_name: str, split: str, data_dir: Optional[str]):
@@ -26,8 +41,9 @@ def _open_data_source(tfds_name: str, split: str, data_dir: Optional[str]):
         f"Cannot load {tfds_name!r} through tfds: tensorflow-datasets is not "
         f"installed ({err}). Use data.source='files' instead.") from err
   try:
-    return tfds.data_source(
-        tfds_name, split=split, data_dir=data_dir or None, download=False)
+    with _quiet_tfds_search():
+      return tfds.data_source(
+          tfds_name, split=split, data_dir=data_dir or None, download=False)
   except tfds.core.registered.DatasetNotFoundError as err:
     raise errors.DataError(
         f"tfds has no data set named {tfds_name!r}.") from err

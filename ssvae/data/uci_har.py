@@ -50,7 +50,7 @@ _HOW_TO_GET = (
     "Download 'Human Activity Recognition Using Smartphones' from "
     "https://archive.ics.uci.edu/dataset/240 , unzip it and its inner "
     f"'{FOLDER_NAME}.zip', and pass the '{FOLDER_NAME}' folder (or its parent) "
-    f"as data_dir, or place it in one of: "
+    f"as data_dir, or place it in $SSVAE_DATA_DIR/uci_har or one of: "
     + ", ".join(str(p) for p in KNOWN_LOCATIONS) + ".")
 
 
@@ -103,7 +103,7 @@ def find_root(data_dir: str = "") -> pathlib.Path:
           f"No '{FOLDER_NAME}' folder found: data_dir {candidates[0]} "
           f"{problem}. {_HOW_TO_GET}")
   else:
-    candidates = KNOWN_LOCATIONS
+    candidates = dataset.known_locations("uci_har", KNOWN_LOCATIONS)
   for base in candidates:
     for root in (base, base / FOLDER_NAME):
       if (root / "train").is_dir() and (root / "test").is_dir():

@@ -106,6 +106,10 @@ def base_config() -> ml_collections.ConfigDict:
   config.train.num_steps = 3000
   config.train.steps_per_call = 50  # steps fused into one jitted lax.scan
   config.train.eval_every = 500
+  # Train scalars (loss, ELBO terms, accuracy on the batch) are logged as
+  # the mean of every log_every steps, whatever steps_per_call is; 0 = one
+  # record per steps_per_call chunk.
+  config.train.log_every = 0
   config.train.checkpoint_every = 1000
   config.train.eval_batch_size = 1000
   config.train.num_seeds = 1        # seeds trained together as one vmapped program

@@ -35,6 +35,8 @@ ADDED_FIELDS = {
     # The official files' MD5 check (issue 25); every result so far was
     # trained on the official files.
     "data.verify_checksums": True,
+    # Train scalars once per chunk, as before train.log_every existed.
+    "train.log_every": 0,
 }
 
 

@@ -238,6 +238,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
            f"must be even (labeled and unlabeled halves), got "
            f"{config.train.batch_size}.")
   _validate_labeled_fraction(config)
+  log_every = config.train.get("log_every", 0)
+  _require(isinstance(log_every, int) and not isinstance(log_every, bool)
+           and log_every >= 0, "train.log_every",
+           f"must be an integer >= 0 (0 = once per steps_per_call chunk), "
+           f"got {log_every!r}.")
   verify = config.data.get("verify_checksums", True)
   _require(isinstance(verify, bool), "data.verify_checksums",
            f"must be True or False, got {verify!r}.")

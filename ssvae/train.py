@@ -48,7 +48,7 @@ TENSORBOARD_DIR = "tensorboard"
 
 # Fields that may change between a run and its resumption.
 _RESUMABLE_FIELDS = ("train.num_steps", "train.patience", "train.min_delta",
-                     "train.eval_every",
+                     "train.eval_every", "train.log_every",
                      "train.checkpoint_every", "train.steps_per_call",
                      "train.scan_unroll", "train.eval_batch_size")
 
@@ -305,8 +305,36 @@ def _check_state_finite(state: steps.TrainState, step: int, seeds: tuple,
         f"after step {step}", workdir, ckpt, step=int(step), seed=int(seed))
 
 
-def _mean_over_steps(metrics: dict) -> dict:
-  return {k: v.mean(axis=1) for k, v in parallel.to_host(metrics).items()}
+def train_log_windows(pending: Optional[dict], metrics: dict, end: int,
+                      log_every: int, flush: bool = False
+                      ) -> tuple[list[tuple[int, dict]], Optional[dict]]:
+  """The train records of a chunk: ([(step, {name: [S] mean})], pending).
+
+  metrics: {name: [S, n]} host arrays of the steps end-n+1..end; pending:
+  the steps just before them not yet logged (None: none). log_every 0: one
+  record of the whole chunk at `end`. Else one record at every multiple of
+  log_every, the mean of the steps since the last record, and the steps
+  after the last multiple are returned as the new pending (or logged at
+  `end` when flush: the run's last chunk).
+  """
+  if pending is not None:
+    metrics = {k: np.concatenate([pending[k], v], axis=1)
+               for k, v in metrics.items()}
+  if log_every <= 0:
+    return [(end, {k: v.mean(axis=1) for k, v in metrics.items()})], None
+  count = next(iter(metrics.values())).shape[1]
+  first = end - count + 1
+  cuts = [s - first + 1 for s in range(first, end + 1) if s % log_every == 0]
+  if flush and (not cuts or cuts[-1] != count):
+    cuts.append(count)
+  records, start = [], 0
+  for cut in cuts:
+    records.append((first + cut - 1, {k: v[:, start:cut].mean(axis=1)
+                                      for k, v in metrics.items()}))
+    start = cut
+  rest = ({k: v[:, start:] for k, v in metrics.items()}
+          if start < count else None)
+  return records, rest
 
 
 def _per_seed_records(step: int, split: str, seeds: tuple, metrics: dict):
@@ -615,6 +643,7 @@ def _train_loop(config, exp: Experiment, workdir: str,
   if selection_lib.patience_exhausted(selection, cfg.patience):
     stop_reason = "early_stop"  # a resumed run that had already stopped
   t0, step0 = time.time(), start
+  unlogged = None  # train steps since the last train record (log_every)
   if is_writer:
     # A resumed run rewrites the steps after its checkpoint: TensorBoard
     # drops the old events from start + 1 on.
@@ -635,19 +664,29 @@ def _train_loop(config, exp: Experiment, workdir: str,
       _check_finite(metrics, step, exp.seeds, workdir, ckpt)
       step = end
       bar.update(n)
-      mean = _mean_over_steps(metrics)
-      mean["examples_per_s"] = np.full(
-          exp.num_seeds,
-          (step - step0) * cfg.batch_size / max(time.time() - t0, 1e-9))
-      for r in _per_seed_records(step, "train", exp.seeds, mean):
-        writer.write(r)
-      bar.set_postfix(loss=f"{float(mean['loss'].mean()):.4g}")
+      rate = np.full(exp.num_seeds, (step - step0) * cfg.batch_size
+                     / max(time.time() - t0, 1e-9))
+      metrics = parallel.to_host(metrics)
+      windows, unlogged = train_log_windows(
+          unlogged, metrics, step, cfg.get("log_every", 0),
+          flush=step == cfg.num_steps)
+      for at, mean in windows:
+        for r in _per_seed_records(at, "train", exp.seeds,
+                                   {**mean, "examples_per_s": rate}):
+          writer.write(r)
+      bar.set_postfix(loss=f"{float(metrics['loss'].mean()):.4g}")
       if step % cfg.eval_every == 0 or step == cfg.num_steps:
         selection = _evaluate_and_select(step, state, selection, evaluators,
                                          metric, writer, exp.seeds,
                                          seed_sharded, cfg.min_delta)
         if selection_lib.patience_exhausted(selection, cfg.patience):
           stop_reason = "early_stop"
+          if unlogged is not None:  # the steps since the last train record
+            _, tail = train_log_windows(None, unlogged, step, 0)[0]
+            for r in _per_seed_records(step, "train", exp.seeds,
+                                       {**tail, "examples_per_s": rate}):
+              writer.write(r)
+            unlogged = None
       if (step % cfg.checkpoint_every == 0 or step == cfg.num_steps
           or stop_reason == "early_stop"):
         _check_state_finite(state, step, exp.seeds, workdir, ckpt)

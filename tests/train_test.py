@@ -452,3 +452,42 @@ def test_labeled_indices_from_config_covers_every_label_setting():
   assert len(chosen) == 6 and np.bincount(y[chosen]).tolist() == [2, 2, 2]
   config.data.label_fraction = 0.5
   assert len(train.labeled_indices_from_config(config, y, 3, seed=0)) == 15
+
+
+def test_train_log_windows_cut_at_multiples_of_log_every():
+  per_step = {"loss": np.arange(2 * 6, dtype=np.float32).reshape(2, 6)}
+  # Steps 5..10 of a chunk ending at 10, log_every 4: records at 8 (steps
+  # 5-8) and the steps 9-10 pending.
+  records, pending = train.train_log_windows(None, per_step, 10, 4)
+  assert [step for step, _ in records] == [8]
+  np.testing.assert_allclose(records[0][1]["loss"], [1.5, 7.5])
+  np.testing.assert_array_equal(pending["loss"], [[4, 5], [10, 11]])
+  # The next chunk (steps 11..12) completes the window of steps 9-12.
+  more = {"loss": np.array([[6, 7], [12, 13]], np.float32)}
+  records, pending = train.train_log_windows(pending, more, 12, 4)
+  assert [step for step, _ in records] == [12] and pending is None
+  np.testing.assert_allclose(records[0][1]["loss"], [5.5, 11.5])
+  # 0: the whole chunk, pending included; flush: the tail at the end.
+  records, _ = train.train_log_windows(None, per_step, 10, 0)
+  assert [step for step, _ in records] == [10]
+  records, pending = train.train_log_windows(None, per_step, 10, 4, True)
+  assert [step for step, _ in records] == [8, 10] and pending is None
+
+
+def test_log_every_logs_train_scalars_independent_of_steps_per_call(
+    tmp_path):
+  config = tiny_config(steps_per_call=10, log_every=4)
+  evaluation.train_and_evaluate(config, str(tmp_path / "a"))
+  records = [json.loads(l) for l in open(tmp_path / "a" / "metrics.jsonl")]
+  assert [r["step"] for r in records if r["split"] == "train"] == [4, 8, 12,
+                                                                   16, 20]
+  # The steps trained do not depend on it: the same run, one record a
+  # chunk, gives the same test metrics.
+  evaluation.train_and_evaluate(tiny_config(steps_per_call=10),
+                                str(tmp_path / "b"))
+  other = [json.loads(l) for l in open(tmp_path / "b" / "metrics.jsonl")]
+  assert [r["step"] for r in other if r["split"] == "train"] == [10, 20]
+  assert ([r for r in records if r["split"] == "test"]
+          == [r for r in other if r["split"] == "test"])
+  with pytest.raises(config_validation.ConfigError, match=r"train\.log_every"):
+    config_validation.validate(tiny_config(log_every=-1))

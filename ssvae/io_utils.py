@@ -158,6 +158,22 @@ class TensorBoardWriter:
     self.close()
 
 
+def write_hparams(logdir: str, hparams: dict, metrics: dict) -> None:
+  """One TensorBoard HParams session in `logdir`: `hparams` (values bool,
+  str, int or float) and the `metrics` it reached ({tag: float}), so
+  TensorBoard's HParams dashboard compares the sessions of one parent
+  logdir (a sweep's cells) as a table."""
+  # Imported here: only sweeps write HParams sessions.
+  import tensorboardX  # pylint: disable=g-import-not-at-top
+  from tensorboardX import summary  # pylint: disable=g-import-not-at-top
+  experiment, start, end = summary.hparams(hparams, metrics)
+  with tensorboardX.SummaryWriter(logdir) as writer:
+    for event in (experiment, start, end):
+      writer.file_writer.add_summary(event)
+    for tag, value in metrics.items():
+      writer.add_scalar(tag, value, 0)
+
+
 def _abandon(summary_writer) -> None:
   """Stops a tensorboardX writer whose close failed, without writing more:
   its thread ends and it counts as closed, so tensorboardX's exit hook does

@@ -511,3 +511,25 @@ def test_header_says_when_cells_came_from_a_dirty_tree(finished_sweep):
           "machines": {"m": 3}}
   assert "**2 cells trained from a tree with uncommitted" in (
       sweep.results_markdown("T", info, [], [], ["accuracy"]))
+
+
+def test_every_finished_cell_has_a_tensorboard_hparams_session(
+    finished_sweep):
+  from tensorboard.backend.event_processing import event_accumulator
+  from tensorboard.plugins.hparams import plugin_data_pb2
+  ledger = json.load(open(finished_sweep / "results.json"))
+  sessions = sorted(os.listdir(finished_sweep / sweep.HPARAMS_DIR))
+  assert sessions == sorted(c["name"] for c in ledger["cells"])
+  for cell in ledger["cells"]:
+    accumulator = event_accumulator.EventAccumulator(
+        str(finished_sweep / sweep.HPARAMS_DIR / cell["name"]))
+    accumulator.Reload()
+    [value] = accumulator.Scalars("cell/accuracy")
+    np.testing.assert_allclose(value.value,
+                               cell["stats"]["accuracy"]["mean"], rtol=1e-6)
+    content = accumulator.PluginTagToContent("hparams")
+    start = plugin_data_pb2.HParamsPluginData.FromString(
+        content["_hparams_/session_start_info"]).session_start_info
+    written = {k: (v.number_value if v.HasField("number_value")
+                   else v.string_value) for k, v in start.hparams.items()}
+    assert written == cell["axes"]

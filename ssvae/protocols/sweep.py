@@ -45,6 +45,7 @@ import math
 import os
 import platform
 import re
+import shutil
 import subprocess
 import time
 from typing import Any, Optional, Sequence
@@ -694,20 +695,26 @@ def _hours(seconds: float) -> str:
   return f"{seconds / 3600:.2f} h"
 
 
+def dirty_note(git_commits: dict) -> str:
+  """'' or, when some cells were trained from a tree with uncommitted
+  changes ({commit: cells}), a sentence saying how many and what it means."""
+  dirty = sum(n for commit, n in git_commits.items()
+              if str(commit).endswith(DIRTY_SUFFIX))
+  return (f". **{dirty} cell{'s' * (dirty != 1)} trained from a tree with "
+          "uncommitted changes (`-dirty`): their code is the named commit "
+          "plus edits no commit records.**" if dirty else "")
+
+
 def results_markdown(title: str, info: dict, summary: Sequence[CellSummary],
                      axes: Sequence[str], metrics: Sequence[str],
                      fixed: Optional[dict] = None,
                      protocol: Optional[dict] = None,
                      cost: Optional[dict] = None) -> str:
-  dirty = sum(n for commit, n in info["git_commits"].items()
-              if str(commit).endswith(DIRTY_SUFFIX))
   lines = [f"# {title}", "",
            f"- Status: {_status(summary)}",
            f"- Command: `{info['command']}`",
            f"- Trained at commit: {_counted(info['git_commits'])}"
-           + (f". **{dirty} cell{'s' * (dirty != 1)} trained from a tree "
-              "with uncommitted changes (`-dirty`): their code is the named "
-              "commit plus edits no commit records.**" if dirty else ""),
+           + dirty_note(info["git_commits"]),
            f"- Machine: {_counted(info['machines'])}"]
   if protocol:
     lines.append(f"- Protocol: {protocol_line(protocol)}.")
@@ -773,7 +780,40 @@ def write_outputs(workdir: str, sweep_config, cells: Sequence[Cell],
                        list(sweep_config.metrics), fixed, protocol, cost))
   for name in sweep_config.plots if finished else ():
     plots.write_plot(name, summary, os.path.join(workdir, f"{name}.png"))
+  write_hparams_sessions(workdir, summary)
   return summary
+
+
+# The cells' TensorBoard HParams sessions, one run per cell:
+# `tensorboard --logdir WORKDIR/tensorboard` (HParams tab) compares them.
+HPARAMS_DIR = "tensorboard"
+
+
+def hparams_of(cell: CellSummary) -> tuple[dict, dict]:
+  """(hparams, metrics) of a finished cell's HParams session: its axis
+  values (others than bool, str, int and float as written in results.md)
+  and the mean over seeds of each metric, tagged cell/<metric>."""
+  hparams = {axis: (value if isinstance(value, (bool, str, int, float))
+                    else format_value(value))
+             for axis, value in cell.axes.items()}
+  metrics = {f"cell/{name}": stats.mean for name, stats in cell.stats.items()
+             if np.isfinite(stats.mean)}
+  return hparams, metrics
+
+
+def write_hparams_sessions(workdir: str, summary: Sequence[CellSummary]
+                           ) -> None:
+  """Writes the HParams session of every finished cell that has none yet
+  (WORKDIR/tensorboard/<cell>; a finished cell's results do not change)."""
+  for cell in summary:
+    logdir = os.path.join(workdir, HPARAMS_DIR, cell.name)
+    if cell.pending or cell.diverged or not cell.stats or os.path.isdir(
+        logdir):
+      continue
+    partial = logdir + ".partial"  # renamed once whole: no half session
+    shutil.rmtree(partial, ignore_errors=True)
+    io_utils.write_hparams(partial, *hparams_of(cell))
+    os.replace(partial, logdir)
 
 
 def read_ledger(workdir: str) -> tuple[dict, str]:

@@ -1,14 +1,16 @@
-r"""Issue 9's comparison tables: a sweep ledger as rows x label counts.
+r"""The comparison tables of the unlabeled-data study: a sweep ledger as rows x
+label counts.
 
 Reads DIR/results.json of configs/semi_supervised_mnist.py (or the
 Fashion-MNIST one) and writes one markdown table of test accuracy of the
 validation-selected state (mean ± std over seeds; pending cells marked),
 with the validation accuracy beside it and, with --quoted, reference rows
-quoted from elsewhere (ssvae/protocols/unlabeled_report.py QUOTED), marked as quoted.
+quoted from elsewhere (ssvae/protocols/unlabeled_report.py QUOTED: a paper's
+figures, or a figure whose recipe is unknown, saying so), marked as quoted.
 
   python -m experiments.comparison_report \
       --workdir=results/semi_supervised_mnist \
-      --out_md=results/semi_supervised_mnist.md --quoted=pyro_mnist
+      --out_md=results/semi_supervised_mnist.md --quoted=kingma_mnist,pyro_mnist
 """
 
 
@@ -22,14 +24,20 @@ from ssvae.protocols import unlabeled_report
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "The sweep's workdir.")
 _OUT_MD = flags.DEFINE_string("out_md", None, "Markdown table path.")
-_QUOTED = flags.DEFINE_enum("quoted", "", ["", *unlabeled_report.QUOTED],
-                            "Quoted reference rows to add.")
+_QUOTED = flags.DEFINE_list(
+    "quoted", [], "Quoted reference rows to add, comma-separated, in this "
+    f"order; of {sorted(unlabeled_report.QUOTED)}.")
 flags.mark_flags_as_required(["workdir", "out_md"])
 
 
 def main(argv):
   if len(argv) > 1:
     raise errors.UserInputError(f"Unexpected arguments: {argv[1:]}")
+  unknown = sorted(set(_QUOTED.value) - set(unlabeled_report.QUOTED))
+  if unknown:
+    raise errors.UserInputError(
+        f"--quoted: {unknown} not among the quoted sources "
+        f"{sorted(unlabeled_report.QUOTED)}.")
   ledger, path = sweep.read_ledger(_WORKDIR.value)
   text = unlabeled_report.comparison_markdown(ledger, path, _QUOTED.value)
   io_utils.atomic_write_text(_OUT_MD.value, text)

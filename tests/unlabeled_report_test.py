@@ -102,7 +102,8 @@ def test_comparison_table_pivots_rows_and_marks_quoted_and_pending():
                       _ledger_cell("semi_supervised", 100, accuracy=0.76),
                       _ledger_cell("semi_supervised", 100, 20.0, 0.85),
                       _ledger_cell("m2", 100)]}
-  table = report.comparison_markdown(ledger, "x/results.json", "pyro_mnist")
+  table = report.comparison_markdown(ledger, "x/results.json",
+                                     ["kingma_mnist", "pyro_mnist"])
   assert "| row | 100 labels | 600 labels | 1000 labels | 3000 labels |" in (
       table)  # the quoted rows' label counts join the columns
   assert ("| supervised sibling | 0.7000 ± 0.0100 (n=3) | "
@@ -110,8 +111,14 @@ def test_comparison_table_pivots_rows_and_marks_quoted_and_pending():
   assert ("| paper's model + unlabeled_entropy_weight=20 | "
           "0.8500 ± 0.0100 (n=3) | — | — | — |") in table
   assert "| M2 | pending | — | — | — |" in table
+  assert ("| M2, Kingma et al. 2014 (quoted, not run here) | 0.880 | "
+          "0.951 | 0.964 | 0.961 |") in table
   assert ("| pyro M2 + auxiliary loss (quoted, not run here) | 0.932 | "
           "0.944 | 0.949 | 0.958 |") in table
+  assert table.index("Kingma et al. 2014 (quoted") < table.index(
+      "pyro M2 + auxiliary loss (quoted")
+  assert "whose recipe is unknown" in table and "reached 0.625" in table
+  assert "-dirty" not in table
   assert "| paper's model | 0.7500 ± 0.0200 (n=3) |" in table  # validation
   assert "train.patience=10" in table and "`abc1234` (4 cells)" in table
 
@@ -123,3 +130,13 @@ def test_comparison_needs_a_label_count_axis():
                        "stats": {}}]}
   with pytest.raises(errors.UserInputError, match="sweep over num_labels"):
     report.comparison_markdown(ledger, "x/results.json")
+
+
+def test_comparison_header_says_when_cells_came_from_a_dirty_tree():
+  ledger = {"title": "T", "status": "complete (1 cells)", "protocol": {},
+            "git_commits": {"abc1234": 3, "def5678-dirty": 2},
+            "cells": [_ledger_cell("supervised", 100, accuracy=0.7)]}
+  table = report.comparison_markdown(ledger, "x/results.json")
+  assert ("`def5678-dirty` (2 cells). **2 cells trained from a tree with "
+          "uncommitted changes") in table
+  assert "Quoted rows" not in table

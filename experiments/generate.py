@@ -1,17 +1,19 @@
 r"""Class-conditional samples and latent traversals of a trained run.
 
   python -m experiments.generate --workdir=workdirs/mnist_dense \
-      [--out=DIR] [--seed_index=0] [--num_per_class=10]
+      [--out=DIR] [--seed_index=0] [--num_per_class=10] [--state=last]
 
-Rebuilds the run from --workdir (its config.json and last checkpoint) and
-writes, for one of its seeds, the paper's figures into --out (default
-WORKDIR/figures):
+Rebuilds the run from --workdir (its config.json and last intact
+checkpoint) and writes, for one of its seeds and the state --state names
+(each seed's validation-selected state, or the last), the paper's figures
+into --out (default WORKDIR/figures):
   * class_conditional_seed{S}.png (Figure 2): one row per class, columns
     decoded from shared prior samples z ~ N(0, I) with y = one_hot(class);
   * latent_traversal_class{C}_seed{S}.png (Figure 3), only when the latent
     space is 2-d: a grid over z in [-span, span]^2 decoded with class C.
 Only semi_supervised models qualify: the unsupervised VAE has no class input
-and the supervised sibling no decoder.
+and the supervised sibling no decoder. It prints the paths it wrote, and
+no INFO logs (orbax's restore lines) unless --verbosity is given.
 """
 
 import os
@@ -38,6 +40,9 @@ _GRID_SIZE = flags.DEFINE_integer("grid_size", 15, "Traversal grid side.")
 _SPAN = flags.DEFINE_float("span", 2.0, "Traversal covers [-span, span]^2.")
 _SAMPLE_SEED = flags.DEFINE_integer("sample_seed", 0,
                                     "PRNG seed of the prior samples.")
+_STATE = flags.DEFINE_enum(
+    "state", "selected", list(generation.STATES), "Which state of the run "
+    "draws: each seed's validation-selected state, or the last.")
 flags.mark_flags_as_required(["workdir"])
 
 
@@ -69,9 +74,11 @@ def _check_flags() -> None:
 
 
 def main(_):
+  cli.quiet_info_logs()
   _check_flags()
   paths = generation.write_generation_figures(
-      _WORKDIR.value, _OUT.value, seed_index=_SEED_INDEX.value,
+      _WORKDIR.value, _OUT.value, state=_STATE.value,
+      seed_index=_SEED_INDEX.value,
       num_per_class=_NUM_PER_CLASS.value,
       traversal_classes=_traversal_classes(), grid_size=_GRID_SIZE.value,
       span=_SPAN.value, sample_seed=_SAMPLE_SEED.value)

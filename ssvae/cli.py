@@ -31,6 +31,7 @@ from typing import Callable, Iterator, NamedTuple, Optional
 
 from absl import app
 from absl import flags
+from absl import logging
 import jax
 import ml_collections
 from ml_collections import config_flags
@@ -125,6 +126,14 @@ class _NoSpaceTracebacks(std_logging.Filter):
 
 
 _NO_SPACE_FILTER = _NoSpaceTracebacks()
+
+
+def quiet_info_logs() -> None:
+  """Log warnings and errors only, unless --verbosity (or -v) was given:
+  for commands whose output is their result (the paths they wrote), where
+  the libraries' INFO lines (orbax's restore steps) are noise."""
+  if not flags.FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)
 
 
 def _workdir_flag() -> Optional[str]:

@@ -2,15 +2,22 @@
 
 import json
 import os
+import pathlib
+import re
+import subprocess
+import sys
 
 import jax
 from matplotlib import image as mpl_image
+import numpy as np
 import pytest
 
 from configs import common
 from configs import default
 from ssvae import train
 from ssvae.eval import generation
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
 
 DIGIT_PIXELS = 8
 SCALE = 8  # save_image_grid upscales 8x8 images to 64 pixels
@@ -105,3 +112,30 @@ def test_bad_seed_index_and_class_are_named(trained, tmp_path):
 def test_missing_run_directory(tmp_path):
   with pytest.raises(FileNotFoundError, match="config.json not found"):
     generation.write_generation_figures(str(tmp_path / "nope"))
+
+
+def test_state_last_draws_from_the_last_state(trained, tmp_path):
+  workdir, exp, last = trained
+  [from_workdir] = generation.write_generation_figures(
+      workdir, str(tmp_path / "cli"), state="last", num_per_class=3,
+      traversal_classes=[])
+  [direct] = generation.figures_from_state(exp, last, str(tmp_path / "direct"),
+                                           num_per_class=3,
+                                           traversal_classes=[])
+  np.testing.assert_array_equal(mpl_image.imread(from_workdir),
+                                mpl_image.imread(direct))
+
+
+def test_cli_prints_the_paths_without_info_logs(semi_run, tmp_path):
+  out = tmp_path / "figs"
+  proc = subprocess.run(
+      [sys.executable, "-m", "experiments.generate", f"--workdir={semi_run}",
+       f"--out={out}", "--state=last", "--num_per_class=2",
+       "--traversal_classes=3", "--grid_size=3"],
+      cwd=REPO, capture_output=True, text=True, check=False,
+      env=dict(os.environ, XLA_FLAGS="", JAX_PLATFORMS="cpu"))
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert proc.stdout.split() == [str(out / "class_conditional_seed0.png"),
+                                 str(out / "latent_traversal_class3_seed0.png")]
+  info = [l for l in proc.stderr.splitlines() if re.match(r"I\d{4} ", l)]
+  assert not info, info

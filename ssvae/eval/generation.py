@@ -312,12 +312,18 @@ def figures_from_state(exp: train.Experiment, state, out_dir: str, *,
   return paths
 
 
+# Which state draws: each seed's validation-selected state, or the last
+# (train.load_run's `which`).
+STATES = ("selected", "last")
+
+
 def write_generation_figures(workdir: str, out_dir: Optional[str] = None,
+                             state: str = "selected",
                              **kwargs) -> list[pathlib.Path]:
   """Rebuilds the run in `workdir` and writes its generation figures.
 
-  out_dir defaults to WORKDIR/figures; kwargs are those of
-  figures_from_state. Returns the written paths.
+  out_dir defaults to WORKDIR/figures; state: one of STATES; kwargs are
+  those of figures_from_state. Returns the written paths.
   """
   config_path = os.path.join(workdir, "config.json")
   if not os.path.exists(config_path):
@@ -326,6 +332,7 @@ def write_generation_figures(workdir: str, out_dir: Optional[str] = None,
   # Checked before load_run so a wrong run fails before its data is loaded.
   variant = io_utils.read_json(config_path).get("model", {}).get("variant")
   check_variant(variant, config_path)
-  exp, state = train.load_run(workdir, devices=jax.devices()[:1])
+  exp, trained = train.load_run(workdir, devices=jax.devices()[:1],
+                                which=state)
   return figures_from_state(
-      exp, state, out_dir or os.path.join(workdir, "figures"), **kwargs)
+      exp, trained, out_dir or os.path.join(workdir, "figures"), **kwargs)

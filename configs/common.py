@@ -150,8 +150,8 @@ def table_sweep(*, title: str, base: ml_collections.ConfigDict, quick: bool,
   return new_sweep_config(title=titled(title, quick), base=base, **fields)
 
 
-def fashion_version(twin, number: int, arg: Optional[str], source: str
-                    ) -> ml_collections.ConfigDict:
+def fashion_version(twin, number: int, arg: Optional[str], source: str, *,
+                    base=None, sweep=None) -> ml_collections.ConfigDict:
   """Paper Table `number` (7-9): the MNIST table `twin` on Fashion-MNIST.
 
   twin: an MNIST table's module (configs/table3-5_mnist_dense.py) with
@@ -161,7 +161,9 @@ def fashion_version(twin, number: int, arg: Optional[str], source: str
   where the data are found); titled 'Table <number> (Fashion-MNIST, ...'.
   The quick variant reads a tiny synthetic Fashion-MNIST in the official
   IDX format through the Fashion-MNIST loader (`tiny`). arg, source: as
-  parse_arg's.
+  parse_arg's. base (a function giving the base config) and sweep replace
+  the twin's BASE.get_config and sweep, e.g. for a table's CNN rows, which
+  share the dense rows' grid.
   """
   quick = parse_arg(arg, source)
   title, found = re.subn(r"^Table \d+ \(MNIST,",
@@ -169,7 +171,8 @@ def fashion_version(twin, number: int, arg: Optional[str], source: str
   if not found:
     raise ValueError(f"{twin.__name__}.TITLE is not an MNIST table's: "
                      f"{twin.TITLE!r}")
-  return twin.sweep(fashion_mnist(twin.BASE.get_config()), title, quick)
+  base = base or twin.BASE.get_config
+  return (sweep or twin.sweep)(fashion_mnist(base()), title, quick)
 
 
 def alpha_selection_sweep(base, *, title: str, alphas: tuple, quick: bool,

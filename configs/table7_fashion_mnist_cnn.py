@@ -14,19 +14,14 @@ convs, 10 steps, 2 seeds; what tests run):
       --workdir=/tmp/table7_cnn_quick
 """
 
-import types
-
 from configs import common
 from configs import table3_mnist_cnn
 from configs import table3_mnist_dense
 
-# Table 3's CNN rows in the form fashion_version takes: their title, base
-# config (table3_mnist_cnn.base) and grid (table3_mnist_dense.sweep).
-TWIN = types.SimpleNamespace(
-    __name__=table3_mnist_cnn.__name__, TITLE=table3_mnist_cnn.TITLE,
-    BASE=types.SimpleNamespace(get_config=table3_mnist_cnn.base),
-    sweep=table3_mnist_dense.sweep)
-
 
 def get_config(arg: str = ""):
-  return common.fashion_version(TWIN, 7, arg, __file__)
+  # The CNN rows' base config (table3_mnist_cnn.base) with the dense rows'
+  # grid (table3_mnist_dense.sweep).
+  return common.fashion_version(table3_mnist_cnn, 7, arg, __file__,
+                                base=table3_mnist_cnn.base,
+                                sweep=table3_mnist_dense.sweep)

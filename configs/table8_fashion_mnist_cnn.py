@@ -14,20 +14,15 @@ convs, 10 steps, 2 seeds; what tests run):
       --workdir=/tmp/table8_cnn_quick
 """
 
-import types
-
 from configs import common
 from configs import table3_mnist_cnn
 from configs import table4_mnist_cnn
 from configs import table4_mnist_dense
 
-# Table 4's CNN rows in the form fashion_version takes: their title, base
-# config (table3_mnist_cnn.base) and grid (table4_mnist_dense.sweep).
-TWIN = types.SimpleNamespace(
-    __name__=table4_mnist_cnn.__name__, TITLE=table4_mnist_cnn.TITLE,
-    BASE=types.SimpleNamespace(get_config=table3_mnist_cnn.base),
-    sweep=table4_mnist_dense.sweep)
-
 
 def get_config(arg: str = ""):
-  return common.fashion_version(TWIN, 8, arg, __file__)
+  # The CNN rows' base config (table3_mnist_cnn.base) with the dense rows'
+  # grid (table4_mnist_dense.sweep).
+  return common.fashion_version(table4_mnist_cnn, 8, arg, __file__,
+                                base=table3_mnist_cnn.base,
+                                sweep=table4_mnist_dense.sweep)

@@ -28,7 +28,10 @@ host shares, and start the same command on every host with
 (on Cloud TPU pods and SLURM the last three can be omitted: jax finds them).
 jax.distributed.initialize() then runs before anything else; every process
 trains every cell together, each cell's (seed, data) mesh spanning all
-hosts' devices, and only process 0 writes results.* and the figures.
+hosts' devices, and only process 0 writes results.* and the figures. A
+process whose partners have not all joined within --initialization_timeout
+seconds (300) stops with one `error:` line naming the coordinator.
+tests/multihost_test.py runs two such processes on one machine's CPUs.
 """
 
 import os

@@ -419,7 +419,8 @@ def test_shard_jobs_lock_their_own_lock_files(finished_sweep, tmp_path,
   assert trained == names[1::2]
   assert sorted(os.listdir(workdir)) == sorted(
       [shard0_lock.name, "results.csv", "results.json", "results.md",
-       "runs", "sweep_config.json"])  # shard 1's lock is released
+       "runs", "sweep_config.json", sweep.HPARAMS_DIR])  # shard 1's lock
+  # is released
   before = files(workdir)
   with pytest.raises(errors.WorkdirError,
                      match=rf"in use by process {os.getpid()} .*"

@@ -29,7 +29,6 @@ from absl import flags
 
 from ssvae import cli
 from ssvae import errors
-from ssvae import logging_utils
 from ssvae.protocols import detect
 from ssvae.protocols import detect_data
 
@@ -139,7 +138,7 @@ def run() -> None:
 
 
 def main(_):
-  logging_utils.setup()
+  cli.setup_logging()
   run()
 
 

@@ -18,7 +18,6 @@ import sys
 
 from ssvae import cli
 from ssvae import config_validation
-from ssvae import logging_utils
 from ssvae.protocols import feedback_experiment
 
 _CONFIG, _WORKDIR = cli.config_and_workdir_flags(
@@ -27,7 +26,7 @@ _CONFIG, _WORKDIR = cli.config_and_workdir_flags(
 
 
 def main(_):
-  logging_utils.setup()
+  cli.setup_logging()
   command = shlex.join(["python", "-m", "experiments.feedback", *sys.argv[1:]])
   config = cli.config_from_flag(_CONFIG, ("feedback", "experiment"))
   feedback_experiment.check_config(config)

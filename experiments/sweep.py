@@ -42,7 +42,6 @@ from absl import flags
 import jax
 
 from ssvae import cli
-from ssvae import logging_utils
 from ssvae.protocols import sweep
 
 _CONFIG, _WORKDIR = cli.config_and_workdir_flags(
@@ -87,7 +86,7 @@ def main(_):
   config = cli.config_from_flag(_CONFIG, ("sweep",))
   shard = sweep.parse_shard(_SHARD.value)
   _MULTIHOST.initialize()
-  logging_utils.setup()
+  cli.setup_logging()
   summary = sweep.run_sweep(config, _WORKDIR.value, command=command_line(),
                             train_pending=not _STATUS_ONLY.value,
                             shard=shard, only=_ONLY.value,

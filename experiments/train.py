@@ -16,7 +16,6 @@ from absl import flags
 import jax
 
 from ssvae import cli
-from ssvae import logging_utils
 from ssvae.eval import evaluation
 
 _CONFIG, _WORKDIR = cli.config_and_workdir_flags(
@@ -30,7 +29,7 @@ for _holder in _MULTIHOST:
 def main(_):
   config = cli.config_from_flag(_CONFIG, ("experiment", "feedback"))
   _MULTIHOST.initialize()
-  logging_utils.setup()
+  cli.setup_logging()
   results = evaluation.train_and_evaluate(config, _WORKDIR.value)
   if jax.process_index() != 0:
     return

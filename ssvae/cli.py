@@ -128,6 +128,26 @@ class _NoSpaceTracebacks(std_logging.Filter):
 _NO_SPACE_FILTER = _NoSpaceTracebacks()
 
 
+# Libraries whose INFO lines an entry point's log leaves out (orbax logs
+# every save and restore); their warnings and errors stay.
+_QUIET_LIBRARIES = ("/orbax/", "/etils/", "/tensorflow_datasets/")
+
+
+class _DropLibraryInfo(std_logging.Filter):
+  """Drops INFO records of _QUIET_LIBRARIES."""
+
+  def filter(self, record: std_logging.LogRecord) -> bool:
+    return record.levelno >= std_logging.WARNING or not any(
+        lib in record.pathname for lib in _QUIET_LIBRARIES)
+
+
+def setup_logging() -> None:
+  """INFO logs of ours, not every library's: for entry points whose log is
+  a training log (train, sweep, detect, feedback)."""
+  logging.set_verbosity(logging.INFO)
+  logging.get_absl_handler().addFilter(_DropLibraryInfo())
+
+
 def quiet_info_logs() -> None:
   """Log warnings and errors only, unless --verbosity (or -v) was given:
   for commands whose output is their result (the paths they wrote), where

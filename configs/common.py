@@ -198,6 +198,12 @@ def alpha_selection_sweep(base, *, title: str, alphas: tuple, quick: bool,
 # are here; tests/recipe_picks_test.py checks each entry against the
 # committed ledger, so an entry can neither be guessed nor go stale.
 TUNED_RECIPES = {
+    ("semi_supervised", 100): {
+        "optimizer.name": "adam", "optimizer.decay": 0.999,
+        "optimizer.momentum": 0.9, "optimizer.learning_rate": 1e-4},
+    ("supervised", 100): {
+        "optimizer.name": "rmsprop", "optimizer.decay": 0.9,
+        "optimizer.momentum": 0.0, "optimizer.learning_rate": 1e-3},
 }
 
 

@@ -139,6 +139,15 @@ def model_fns(model, state):
   return encode_fn, decode_fn
 
 
+def scoring_fns(model, state):
+  """(encode_fn, decode_fn) for ssvae.eval.anomaly over one seed's
+  variables: encode_fn(x) -> (z_mean, z_logvar, the y the decoder sees in
+  evaluation, model.decoder_inputs), decode_fn(z, y) as in model_fns."""
+  variables = {"params": state.params, **state.model_state}
+  encode_fn = lambda x: model.apply(variables, x, method="decoder_inputs")
+  return encode_fn, model_fns(model, state)[1]
+
+
 def train_step(state: TrainState, batch: dict, rng: Array, *,
                model: nn.Module, tx: optax.GradientTransformation,
                loss_config: ml_collections.ConfigDict,

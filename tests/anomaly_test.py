@@ -86,10 +86,12 @@ def test_single_sample_is_noisier_and_biased_low():
   assert abs(many.mean() - analytic) < 0.05
 
 
-def test_decoder_gets_softmax_of_class_logits():
+def test_decoder_gets_the_y_of_encode_fn_unchanged():
+  """The decoder's view of y is the model's (model.decoder_inputs); the
+  score decodes it as given."""
   x = jnp.zeros((2, 2))
-  logits = jnp.array([math.log(1.0), math.log(3.0)])  # softmax = [1/4, 3/4]
-  encode_fn = _encoder(jnp.array([0.0]), jnp.array([-200.0]), logits)
+  encode_fn = _encoder(jnp.array([0.0]), jnp.array([-200.0]),
+                       jnp.array([0.25, 0.75]))
   seen = {}
 
   def decode_fn(z, y):

@@ -277,3 +277,32 @@ def test_m2_is_a_clear_error_outside_the_dense_family(family):
                      r"model\.family in \('dense',\)"):
     validate_model(family=family, variant=model_spec.M2,
                    hidden_sizes=(8, 8, 8) if family == "rnn" else (8,))
+
+
+@pytest.mark.parametrize("family, input_shape, decoder_y", [
+    ("dense", (4, 4, 1), "softmax"),
+    ("dense", (4, 4, 1), "straight_through"),
+    ("cnn", (8, 8, 1), "softmax"),
+    ("rnn", (6, 2), "softmax"),
+    ("multihead_cnn", (64, 64, 1), "softmax"),
+])
+def test_decoder_inputs_are_what_evaluation_decodes(family, input_shape,
+                                                     decoder_y):
+  """decode(z, decoder_inputs(x)'s y) is the forward pass's reconstruction:
+  what an anomaly score decodes is what the model trained to reconstruct
+  (the recurrent family's decoder sees y per time step, not the window's)."""
+  fields = dict(family=family, decoder_y=decoder_y,
+                hidden_sizes=(8, 8, 8) if family == "rnn" else (8,))
+  if family == "cnn":
+    fields.update(conv_channels=(4,), conv_strides=(2,))
+  model = models.build_model(
+      _model_config(**fields), input_shape=input_shape, num_classes=3,
+      likelihood=model_spec.GAUSSIAN, factor_sizes=(3, 2))
+  x = jax.random.uniform(jax.random.key(0), (2,) + input_shape)
+  variables = models.init_variables(model, jax.random.key(1))
+  out = model.apply(variables, x, train=False,
+                    rngs={"latent": jax.random.key(2)})
+  z_mean, _, y = model.apply(variables, x, method="decoder_inputs")
+  np.testing.assert_allclose(z_mean, out.z_mean, rtol=1e-6)
+  recon_loc, _ = model.apply(variables, out.z, y, method="decode")
+  np.testing.assert_allclose(recon_loc, out.recon_loc, rtol=1e-5, atol=1e-6)

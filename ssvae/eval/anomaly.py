@@ -5,17 +5,19 @@ probability
 
   p_rec(x) = (1/L) sum_l p(x | z_l, y),   z_l = mu(x) + exp(logvar(x)/2) * eps_l,
 
-with eps_l ~ N(0, I), y = softmax(class_logits(x)) for models with a class
-head (the semi-supervised VAE feeds y to its decoder) and None otherwise. The
-mean over samples is taken in log space (logsumexp - log L) so that
-likelihoods far below float32's range do not underflow to log(0).
+with eps_l ~ N(0, I) and y the decoder's view of the class head, exactly as
+the model decodes in evaluation (softmax(class_logits(x)) for the paper's
+semi-supervised VAE, per time step for the recurrent family, None for
+decoders without y). The mean over samples is taken in log space (logsumexp
+- log L) so that likelihoods far below float32's range do not underflow to
+log(0).
 
 Nothing here knows about model classes: callers pass closures
 
-  encode_fn(x) -> (z_mean, z_logvar, class_logits or None)
+  encode_fn(x) -> (z_mean, z_logvar, y or None)
   decode_fn(z, y) -> (recon_loc, recon_var or None)
 
-e.g. `lambda x: model.apply(variables, x, method='encode', train=False)`.
+as ssvae.steps.scoring_fns builds them (model.decoder_inputs, model.decode).
 """
 
 import math
@@ -50,8 +52,7 @@ def reconstruction_log_prob(encode_fn: EncodeFn, decode_fn: DecodeFn,
   The L decoder passes are vmapped, so memory grows as L * N * |x|.
   """
   _check_num_samples(num_samples)
-  z_mean, z_logvar, class_logits = encode_fn(x)
-  y = None if class_logits is None else jax.nn.softmax(class_logits, axis=-1)
+  z_mean, z_logvar, y = encode_fn(x)
   eps = jax.random.normal(rng, (num_samples,) + z_mean.shape, z_mean.dtype)
   z_samples = z_mean + jnp.exp(0.5 * z_logvar) * eps
 

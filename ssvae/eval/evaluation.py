@@ -32,7 +32,8 @@ def anomaly_auc(exp, state) -> list[float]:
   is_anomaly = anomaly.held_out_class_mask(test.y, config.data.held_out_class)
   aucs = []
   for s, seed in enumerate(exp.seeds):
-    encode_fn, decode_fn = steps.model_fns(exp.model, steps.seed_slice(state, s))
+    encode_fn, decode_fn = steps.scoring_fns(exp.model,
+                                             steps.seed_slice(state, s))
     scores = anomaly.anomaly_scores(
         encode_fn, decode_fn, test.x,
         rng.seed_key(seed, "anomaly"),

@@ -331,3 +331,12 @@ class ClassHeadVAE(nn.Module):
   hidden_sizes: tuple = (1024, 1024)
   dropout_rate: float = 0.0
   decoder_y: DecoderY = DecoderY()
+
+  def decoder_inputs(self, x: Array) -> tuple:
+    """(z_mean, z_logvar, y) in evaluation: the encoding of x and the y this
+    model's decoder sees (model.decoder_y's code; None without a class
+    head), as __call__(train=False) decodes them. What an anomaly score
+    decodes, so that it scores the reconstruction the model trained."""
+    z_mean, z_logvar, class_logits = self.encode(x, train=False)
+    return z_mean, z_logvar, decoder_y(self, class_logits, train=False,
+                                       step=None)

@@ -142,6 +142,11 @@ class MultiHeadCnnVAE(nn.Module):
     z_mean, z_logvar, factor_logits = self._encode(x, train)
     return z_mean, z_logvar, factor_logits[0] if factor_logits else None
 
+  def decoder_inputs(self, x: Array) -> tuple:
+    """(z_mean, z_logvar, None): this decoder sees z only."""
+    z_mean, z_logvar, _ = self._encode(x, False)
+    return z_mean, z_logvar, None
+
   def decode(self, z: Array, y: Optional[Array] = None, *,
              train: bool = False) -> tuple:
     """z [B, D] -> (recon_loc, recon_var | None); y must be None (z only)."""

@@ -101,6 +101,13 @@ class RnnVAE(common.ClassHeadVAE):
     class_logits = None if step_logits is None else window_logits(step_logits)
     return z_mean, z_logvar, class_logits
 
+  def decoder_inputs(self, x: Array) -> tuple:
+    """(z_mean, z_logvar, y) as __call__(train=False) decodes them: y per
+    time step [B, T, C] (not the window's y of encode)."""
+    z_mean, z_logvar, step_logits = self._encode_steps(x, train=False)
+    return z_mean, z_logvar, common.decoder_y(self, step_logits, train=False,
+                                              step=None)
+
   def decode(self, z: Array, y: Optional[Array] = None, *,
              train: bool = False) -> tuple:
     """z [B, T, D], y [B, C] or [B, T, C] -> (recon_loc, recon_var | None)."""

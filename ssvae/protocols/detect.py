@@ -375,7 +375,7 @@ def load(workdir: str, *, state: Optional[str] = None,
 
 def _raw_outputs(detector: Detector, x: np.ndarray, progress: bool):
   """(-log reconstruction probability [N], class logits [N, K] or None)."""
-  encode_fn, decode_fn = steps.model_fns(detector.model, detector.state)
+  encode_fn, decode_fn = steps.scoring_fns(detector.model, detector.state)
   raw = anomaly.anomaly_scores(
       encode_fn, decode_fn, x, rng.seed_key(detector.seed, "anomaly"),
       num_samples=detector.settings.num_samples,
@@ -383,8 +383,9 @@ def _raw_outputs(detector: Detector, x: np.ndarray, progress: bool):
       batch_size=detector.batch_size, progress=progress)
   if not model_spec.has_classifier(detector.base.config.model.variant):
     return raw, None
+  classify_fn, _ = steps.model_fns(detector.model, detector.state)
   logits = batching.map_in_batches(
-      jax.jit(lambda batch: encode_fn(batch)[2]), x, detector.batch_size)
+      jax.jit(lambda batch: classify_fn(batch)[2]), x, detector.batch_size)
   return raw, logits
 
 

@@ -259,7 +259,7 @@ def score_round(exp, state, num_normal: int, pool_x: Optional[np.ndarray],
                          "train_max", "flag_threshold", "pool_scores")}
   for s, seed in enumerate(exp.seeds):
     state_i = steps.seed_slice(state, s)
-    encode_fn, decode_fn = steps.model_fns(exp.model, state_i)
+    encode_fn, decode_fn = steps.scoring_fns(exp.model, state_i)
     key = rng.seed_key(seed, "feedback")
 
     def scores(x, offset):

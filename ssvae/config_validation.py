@@ -22,7 +22,7 @@ from ssvae.data import registry as data_registry
 # The valid names come from the registries that use them.
 DATA_NAMES = data_registry.NAMES
 DATA_SOURCES = data_registry.SOURCES
-MODEL_FAMILIES = models.FAMILIES
+MODEL_FAMILIES = models.FAMILIES + (models.AUTO,)
 
 
 ConfigError = errors.ConfigError  # Re-exported: where it was first defined.
@@ -62,7 +62,8 @@ def _positive_ints(name: str, values, length=None) -> None:
 
 def _validate_family_fields(model) -> None:
   """The fields of config.model that only some families read; an absent
-  field is the family's default (models.build_model)."""
+  field is the family's default (models.build_model). For family 'auto'
+  they are checked once the data chose the family (ssvae.train)."""
   if "hidden_sizes" in model:
     _positive_ints("hidden_sizes", model.hidden_sizes,
                    length=3 if model.family == models.RNN else None)
@@ -94,8 +95,9 @@ def _field(config, field: str):
 def _validate_unlabeled_options(config) -> None:
   """The issue-9 options: decoder_y, Gumbel schedule, entropy penalty, m2."""
   variant, family = config.model.variant, config.model.family
+  chosen = lambda families: family in families or family == models.AUTO
   if variant == model_spec.M2:
-    _require(family in models.M2_FAMILIES, "model.variant",
+    _require(chosen(models.M2_FAMILIES), "model.variant",
              f"'m2' is implemented for model.family in {models.M2_FAMILIES}, "
              f"not {family!r}.")
     _require(config.data.held_out_class == -1, "data.held_out_class",
@@ -107,7 +109,7 @@ def _validate_unlabeled_options(config) -> None:
     _require(variant == model_spec.SEMI_SUPERVISED, "model.decoder_y",
              f"{decoder_y!r} applies to the semi_supervised variant only "
              f"(model.variant={variant!r}).")
-    _require(family in models.DECODER_Y_FAMILIES, "model.decoder_y",
+    _require(chosen(models.DECODER_Y_FAMILIES), "model.decoder_y",
              f"{decoder_y!r} needs a family whose decoder sees y "
              f"{models.DECODER_Y_FAMILIES}, not {family!r}.")
   start = _field(config, "model.gumbel_temperature")

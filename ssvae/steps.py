@@ -234,7 +234,9 @@ def eval_sums(state: TrainState, x: Array, labels: Array, rng: Array, *,
               model: nn.Module, likelihood: str) -> dict:
   """Per-batch sums of test metrics; divide by 'count' after summing batches.
 
-  Every test point counts as labeled for accuracy and log loss. ELBO terms
+  Accuracy and log loss are summed over the labeled points only (labels !=
+  -1, ssvae.data.UNLABELED; 'labeled_count' counts them), every other term
+  over all points ('count'). ELBO terms
   use one z sample (the anomaly module gives the Monte-Carlo reconstruction
   probability). The one-model variants report log p(x | z, y) - KL(q(z|x) ||
   N(0, I)) with the decoder's evaluation-mode y (the models have no prior on
@@ -247,13 +249,19 @@ def eval_sums(state: TrainState, x: Array, labels: Array, rng: Array, *,
   sums = {"count": jnp.asarray(x.shape[0], jnp.float32)}
   heads = output.factor_logits or (
       (output.class_logits,) if output.class_logits is not None else ())
+  if heads:
+    labeled = (labels[:, 0] if labels.ndim == 2 else labels) >= 0
+    sums["labeled_count"] = jnp.sum(labeled.astype(jnp.float32))
   for k, logits in enumerate(heads):
     y = labels[:, k] if labels.ndim == 2 else labels
     prefix = "" if k == 0 else f"factor{k}_"
     log_probs = jax.nn.log_softmax(logits)
-    sums[prefix + "accuracy"] = jnp.sum(jnp.argmax(logits, -1) == y)
+    sums[prefix + "accuracy"] = jnp.sum((jnp.argmax(logits, -1) == y)
+                                        & labeled)
+    picked = jnp.take_along_axis(log_probs, jnp.maximum(y, 0)[:, None],
+                                 axis=-1)
     sums[prefix + "log_loss"] = -jnp.sum(
-        jnp.take_along_axis(log_probs, y[:, None], axis=-1))
+        jnp.where(labeled[:, None], picked, 0.0))
   if model.variant == model_spec.M2:
     reconstruction, kl = _m2_bound_per_example(output, x, likelihood)
     sums["reconstruction"] = jnp.sum(reconstruction)

@@ -35,6 +35,7 @@ from ssvae import config_validation
 from ssvae import data as data_lib
 from ssvae import errors
 from ssvae import io_utils
+from ssvae import model_spec
 from ssvae import models
 from ssvae import parallel
 from ssvae import progress
@@ -73,13 +74,14 @@ class Experiment:
 def labeled_indices_from_config(config, y: np.ndarray, num_classes: int,
                                 seed: int) -> np.ndarray:
   """The labeled rows of `y` for one seed, as config.data asks: a
-  class-balanced label_fraction (when >= 0) or num_labels (-1 = every row)."""
+  class-balanced label_fraction (when >= 0) or num_labels (-1 = every row
+  that has a label)."""
   data = config.data
   if data.label_fraction >= 0:
     return data_lib.select_labeled_indices(
         y, fraction=data.label_fraction, num_classes=num_classes, seed=seed)
   if data.num_labels == -1:
-    return np.arange(len(y), dtype=np.int32)
+    return data_lib.labeled_rows(y)
   return data_lib.select_labeled_indices(
       y, num_labels=data.num_labels, num_classes=num_classes, seed=seed)
 
@@ -127,7 +129,8 @@ def experiment_from_dataset(config: ml_collections.ConfigDict,
                for idx in labeled]
   pools = jax.tree.map(lambda *a: np.stack(a), *pool_list)
   model = models.build_model(
-      config.model, input_shape=dataset.input_shape,
+      model_config_for(config, dataset.input_shape),
+      input_shape=dataset.input_shape,
       num_classes=dataset.num_classes, likelihood=dataset.likelihood,
       factor_sizes=dataset.factor_sizes)
   mesh = parallel.make_mesh(len(seeds), devices)
@@ -135,6 +138,21 @@ def experiment_from_dataset(config: ml_collections.ConfigDict,
   return Experiment(config=config, dataset=dataset, model=model,
                     tx=steps.make_optimizer(config.optimizer), mesh=mesh,
                     seeds=seeds, sampling_mode=mode, pools=pools)
+
+
+def model_config_for(config, input_shape: tuple):
+  """config.model, with family 'auto' resolved for examples of input_shape
+  (models.family_for_input) and the chosen family's fields validated. The
+  config itself keeps 'auto': the data choose again, the same way, when a
+  run resumes."""
+  if config.model.family != models.AUTO:
+    return config.model
+  resolved = config.copy_and_resolve_references()
+  resolved.model.family = models.family_for_input(input_shape)
+  logging.info("model.family='auto': %s for examples of shape %s.",
+               resolved.model.family, tuple(input_shape))
+  config_validation.validate(resolved)
+  return resolved.model
 
 
 def _check_batch_fits(config, dataset: data_lib.Dataset) -> None:
@@ -424,6 +442,25 @@ class Run:
 EVAL_SPLITS = ("test", "validation")
 
 
+# Metrics of the classifier heads, averaged over the labeled points only.
+_LABELED_METRICS = re.compile(r"(factor\d+_)?(accuracy|log_loss)")
+
+
+def per_point_means(totals: dict) -> dict:
+  """Means of steps.eval_sums' totals: classifier metrics over the labeled
+  points (left out where a split has none), the rest over all points."""
+  totals = dict(totals)
+  count = totals.pop("count")
+  labeled = totals.pop("labeled_count", None)
+  means = {}
+  for name, value in totals.items():
+    if not _LABELED_METRICS.fullmatch(name):
+      means[name] = value / count
+    elif np.all(labeled > 0):
+      means[name] = value / labeled
+  return means
+
+
 def make_evaluator(exp, split: str = "test"):
   """Returns `evaluate(state) -> {metric: np.ndarray [S]}` over `split`.
 
@@ -457,8 +494,7 @@ def make_evaluator(exp, split: str = "test"):
       for name, value in sums.items():
         totals[name] = totals.get(name, 0.0) + parallel.to_host(
             value).astype(np.float64)
-    count = totals.pop("count")
-    return {name: value / count for name, value in totals.items()}
+    return per_point_means(totals)
 
   return evaluate
 
@@ -498,13 +534,30 @@ def _initial_checkpoint_tree(
 
 
 def _selection_metric(exp: Experiment) -> str:
-  """The validation metric each seed's state is selected on, checked."""
+  """The validation metric each seed's state is selected on, checked.
+
+  A validation split without labeled points (a user's unlabeled data) has
+  no accuracy or log loss: 'auto' then selects on the ELBO.
+  """
   metric = (selection_lib.resolve_metric(exp.config)
             if exp.dataset.validation is not None else selection_lib.LAST)
   if metric not in (selection_lib.LAST, *selection_lib.MAXIMIZE):
     raise config_validation.ConfigError(
         f"config.train.select_metric: {metric!r} is not one of "
         f"{selection_lib.SELECT_METRICS}.")
+  if (metric in ("accuracy", "log_loss")
+      and not len(data_lib.labeled_rows(exp.dataset.validation.y))):
+    variant = exp.config.model.variant
+    if (exp.config.train.select_metric != selection_lib.AUTO
+        or not model_spec.has_decoder(variant)):
+      raise config_validation.ConfigError(
+          f"config.train.select_metric: the validation split of "
+          f"{exp.dataset.name!r} has no labeled points, so there is no "
+          f"validation {metric} to select on; use 'elbo' (or 'last') with "
+          f"model.variant={variant!r}, or give labels.")
+    logging.info("The validation split has no labeled points: selecting on "
+                 "the validation ELBO (train.select_metric='auto').")
+    metric = "elbo"
   return metric
 
 
@@ -599,10 +652,17 @@ def describe_splits(exp: Experiment) -> str:
   return (f"Data {data.name}: training {size(data.train)} points"
           + (f" (class {held_out} held out)" if held_out >= 0 else "")
           + f"; {validation}; test {size(data.test)} points, "
-          + ("a class-stratified random split of digits' images (it has no "
-             "official test split), so validation and test come from one "
-             "distribution." if data.name == "digits" else
-             "the data set's official test split."))
+          + _test_split_origin(exp.config, data.name))
+
+
+def _test_split_origin(config, name: str) -> str:
+  if name == "digits":
+    return ("a class-stratified random split of digits' images (it has no "
+            "official test split), so validation and test come from one "
+            "distribution.")
+  if name == data_lib.ARRAYS_NAME:
+    return f"the file data.test_path={config.data.test_path}."
+  return "the data set's official test split."
 
 
 def _train_loop(config, exp: Experiment, workdir: str,

@@ -140,7 +140,7 @@ def test_build_model_passes_family_fields_and_defaults():
 
 def test_unknown_family_is_refused_naming_the_registry():
   with pytest.raises(ValueError, match=r"config\.model\.family: 'mlp' is not "
-                     r"one of \('dense', 'cnn', 'rnn', 'multihead_cnn'\)"):
+                     r"one of \('dense', 'cnn', 'rnn', 'multihead_cnn', 'auto'\)"):
     validate_model(family="mlp")
 
 

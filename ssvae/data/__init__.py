@@ -3,8 +3,11 @@
 from ssvae.data.dataset import Dataset
 from ssvae.data.dataset import Split
 from ssvae.data.labels import hold_out_class
+from ssvae.data.labels import labeled_rows
+from ssvae.data.labels import UNLABELED
 from ssvae.data.labels import select_labeled_indices
 from ssvae.data.labels import split_validation
+from ssvae.data.registry import ARRAYS_NAME
 from ssvae.data.registry import default_validation_size
 from ssvae.data.registry import load_dataset
 from ssvae.data.sampler import make_pools
@@ -18,6 +21,8 @@ __all__ = [
     "Dataset",
     "Split",
     "hold_out_class",
+    "labeled_rows",
+    "UNLABELED",
     "load_dataset",
     "make_pools",
     "Pools",
@@ -28,4 +33,5 @@ __all__ = [
     "select_labeled_indices",
     "split_validation",
     "default_validation_size",
+    "ARRAYS_NAME",
 ]

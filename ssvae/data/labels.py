@@ -8,6 +8,9 @@ import numpy as np
 from ssvae import errors
 from ssvae.data import dataset as dataset_lib
 
+# The label of a point that has none (a user's own data, ssvae.data.arrays).
+UNLABELED = -1
+
 
 def _round_half_up(value: float) -> int:
   # Python's round() rounds halves to even; half-up is easier to predict.
@@ -21,10 +24,22 @@ def _check_labels(y: np.ndarray, num_classes: int) -> None:
   if not np.issubdtype(y.dtype, np.integer):
     raise errors.DataError(f"Labels y must be integers, got dtype {y.dtype}.")
   classes = y if y.ndim == 1 else y[:, 0]
-  if classes.size and (classes.min() < 0 or classes.max() >= num_classes):
+  lowest = UNLABELED if y.ndim == 1 else 0
+  if classes.size and (classes.min() < lowest
+                       or classes.max() >= num_classes):
     raise errors.DataError(
         f"Labels must lie in 0..{num_classes - 1} (num_classes="
-        f"{num_classes}), found {classes.min()}..{classes.max()}.")
+        f"{num_classes}; {UNLABELED} = unlabeled for [N] labels), found "
+        f"{classes.min()}..{classes.max()}.")
+
+
+def labeled_rows(y: np.ndarray) -> np.ndarray:
+  """Sorted int32 indices of the points that have a label (y != UNLABELED;
+  every point of [N, F] multi-factor labels)."""
+  y = np.asarray(y)
+  if y.ndim == 2:
+    return np.arange(len(y), dtype=np.int32)
+  return np.flatnonzero(y != UNLABELED).astype(np.int32)
 
 
 def _resolve_request(num_labels: Optional[int],
@@ -68,10 +83,11 @@ def select_labeled_indices(y: np.ndarray,
 
   Class-balanced for [N] labels: num_labels / (classes present) per class, or
   round(fraction * class size) per class. For [N, F] multi-factor labels the
-  points are drawn uniformly without balancing.
+  points are drawn uniformly without balancing. Points labeled UNLABELED
+  are never chosen ("all" means every labeled point).
 
   Args:
-    y: int labels [N] or [N, F].
+    y: int labels [N] (UNLABELED where a point has none) or [N, F].
     num_labels: how many labeled points; None or -1 means all.
     fraction: instead of num_labels, the share of each class in [0, 1].
     num_classes: classes of y (of column 0 for [N, F]); used for validation.
@@ -83,20 +99,25 @@ def select_labeled_indices(y: np.ndarray,
   y = np.asarray(y)
   _check_labels(y, num_classes)
   num_labels, fraction = _resolve_request(num_labels, fraction)
-  num_points = len(y)
+  candidates = labeled_rows(y)
   if num_labels is None and fraction is None:
-    return np.arange(num_points, dtype=np.int32)
+    return candidates
+  num_points = len(candidates)
   if num_labels is not None and num_labels > num_points:
+    what = ("training points" if num_points == len(y) else
+            f"labeled training points (of {len(y)})")
     raise errors.ConfigError(
         f"Asked for {num_labels} labels but there are only {num_points} "
-        "training points.")
+        f"{what}.")
+  if num_labels == 0:
+    return np.zeros(0, np.int32)
   rng = np.random.default_rng(seed)
   if y.ndim == 2:
     count = (num_labels if fraction is None
              else _round_half_up(fraction * num_points))
     chosen = rng.choice(num_points, size=count, replace=False)
     return np.sort(chosen).astype(np.int32)
-  classes, class_sizes = np.unique(y, return_counts=True)
+  classes, class_sizes = np.unique(y[candidates], return_counts=True)
   counts = _per_class_counts(class_sizes, num_labels, fraction)
   chosen = []
   for cls, size, count in zip(classes, class_sizes, counts):

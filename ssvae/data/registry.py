@@ -14,7 +14,9 @@ IDX_NAMES = ("mnist", "fashion_mnist")
 # Written as separate modules ssvae/data/<name>.py exposing
 # load(source: str, data_dir: str) -> Dataset; imported on first use.
 MODULE_NAMES = ("dsprites", "smallnorb", "uci_har")
-NAMES = EMBEDDED_NAMES + IDX_NAMES + MODULE_NAMES
+# A user's own files, data.train_path and data.test_path (ssvae.data.arrays).
+ARRAYS_NAME = "arrays"
+NAMES = EMBEDDED_NAMES + IDX_NAMES + MODULE_NAMES + (ARRAYS_NAME,)
 # Validation points held out of the training split when
 # data.validation_size = -1: Kingma et al.'s 50k/10k split for the MNISTs,
 # DEFAULT_VALIDATION_FRACTION of the training points for the rest.
@@ -90,7 +92,8 @@ def load_dataset(data_config: Any) -> dataset_lib.Dataset:
   Args:
     data_config: object with fields name, source ('auto' | 'files' | 'tfds' |
       'embedded') and data_dir ('' = known locations / tfds default). For tfds
-      sources data_dir is the tfds data_dir. An optional verify_checksums
+      sources data_dir is the tfds data_dir. For name 'arrays', the fields
+      ssvae.data.arrays.load reads. An optional verify_checksums
       (default True) checks MNIST's and Fashion-MNIST's IDX files against
       the official ones (ssvae.data.idx.check_official).
 
@@ -110,5 +113,8 @@ def load_dataset(data_config: Any) -> dataset_lib.Dataset:
     return _load_idx_family(name, source, data_dir, verify_checksums)
   if name in MODULE_NAMES:
     return _load_from_module(name, source, data_dir)
+  if name == ARRAYS_NAME:
+    from ssvae.data import arrays  # pylint: disable=g-import-not-at-top
+    return arrays.load(data_config)
   raise errors.ConfigError(
       f"Unknown data set name {name!r}; expected one of {NAMES}.")

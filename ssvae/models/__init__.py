@@ -12,7 +12,8 @@ family also keeps a 'batch_stats' collection (apply with
 mutable=['batch_stats'] when train=True).
 
 Config fields (config.model), read by `build_model`:
-  family: one of FAMILIES.
+  family: one of FAMILIES, or AUTO: chosen from the data (family_for_input;
+    resolved by ssvae.train before build_model is called).
   variant: one of model_spec.VARIANTS; m2 (Kingma et al.'s M2) for M2_FAMILIES
     only, which also provide classify(x) and encode_z(x, y).
   decoder_y, gumbel_temperature, gumbel_temperature_min, gumbel_anneal_steps:
@@ -50,6 +51,8 @@ CNN = "cnn"
 RNN = "rnn"
 MULTIHEAD_CNN = "multihead_cnn"
 FAMILIES = (DENSE, CNN, RNN, MULTIHEAD_CNN)
+# model.family "auto": chosen from the shape of one example (family_for_input).
+AUTO = "auto"
 # Families that implement the m2 variant.
 M2_FAMILIES = (DENSE,)
 # Families whose decoder sees y, and so take model.decoder_y.
@@ -110,6 +113,19 @@ def decoder_y_from_config(model_config: Any) -> common.DecoderY:
           "gumbel_anneal_steps", default.gumbel_anneal_steps))
 
 
+def family_for_input(input_shape: tuple) -> str:
+  """The family model.family='auto' means for examples of `input_shape`:
+  rnn for time series [T, features], dense for images [H, W, C]."""
+  if len(input_shape) == 2:
+    return RNN
+  if len(input_shape) == 3:
+    return DENSE
+  raise errors.ConfigError(
+      f"config.model.family='auto' cannot choose a family for examples of "
+      f"shape {tuple(input_shape)}: expected time series [T, features] or "
+      "images [H, W, C]; set model.family.")
+
+
 def build_model(model_config: Any, *, input_shape: tuple, num_classes: int,
                 likelihood: str, factor_sizes: tuple = ()) -> nn.Module:
   """Builds the model that `model_config` (config.model) describes.
@@ -166,6 +182,6 @@ def init_variables(model: nn.Module, rng: jax.Array,
 
 
 __all__ = [
-    "DECODER_Y_FAMILIES", "FAMILIES", "M2_FAMILIES", "build_model", "init_variables", "CnnVAE", "DenseVAE",
+    "AUTO", "DECODER_Y_FAMILIES", "FAMILIES", "M2_FAMILIES", "build_model", "family_for_input", "init_variables", "CnnVAE", "DenseVAE",
     "MultiHeadCnnVAE", "RnnVAE",
 ]

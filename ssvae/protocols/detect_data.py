@@ -1,9 +1,8 @@
 """What a user hands the anomaly detector: arrays to score and feedback CSVs.
 
-Arrays come from `.npy` or `.npz` files (read with allow_pickle=False, so a
-file holding Python objects is refused, never unpickled) or from IDX image
-files (`*-ubyte`, `*-ubyte.gz`, as MNIST ships). Every problem is raised as
-InputError, one line that names the file and what to do.
+Arrays come from `.npy` or `.npz` files or from IDX image files (`*-ubyte`,
+`*-ubyte.gz`, as MNIST ships), read by ssvae.data.array_files. Every problem
+is raised as InputError, one line that names the file and what to do.
 """
 
 import csv
@@ -13,7 +12,7 @@ import re
 
 import numpy as np
 
-from ssvae import errors
+from ssvae.data import array_files
 from ssvae.data import idx
 from ssvae.protocols import feedback
 
@@ -23,71 +22,9 @@ FEEDBACK_LABELS = (FALSE_POSITIVE, FALSE_NEGATIVE)
 FEEDBACK_HEADER = ("index", "label")
 
 
-class InputError(errors.DataError):
-  """A user-supplied file cannot be used; the message says why."""
-
-
-def _load_numpy(path: str, npz_key: str) -> np.ndarray:
-  try:
-    loaded = np.load(path, allow_pickle=False)
-  except ValueError as err:
-    if "allow_pickle" in str(err):
-      raise InputError(
-          f"{path} holds a pickled object array, which is refused (it could "
-          "run code); save a numeric array with numpy.save.") from err
-    raise InputError(f"{path} is not a readable .npy/.npz file: {err}") from err
-  except EOFError as err:
-    raise InputError(f"{path} is empty or truncated.") from err
-  if isinstance(loaded, np.ndarray):
-    return loaded
-  with loaded:
-    keys = loaded.files
-    if not keys:
-      raise InputError(f"{path} holds no arrays.")
-    key = npz_key or ("x" if "x" in keys else keys[0] if len(keys) == 1
-                      else None)
-    if key is None or key not in keys:
-      raise InputError(f"{path} holds arrays {keys}; choose one with "
-                       "--npz_key (an array named 'x' is used by default).")
-    try:
-      return loaded[key]
-    except ValueError as err:
-      raise InputError(
-          f"{path}[{key!r}] is a pickled object array, which is refused (it "
-          "could run code); save a numeric array with numpy.savez.") from err
-
-
-def _load_idx(path: str) -> np.ndarray:
-  try:
-    return idx.read_idx_images(path)
-  except ValueError as err:
-    raise InputError(f"{err} (expected .npy, .npz or an IDX images file)."
-                     ) from err
-
-
-def read_array(path: str, npz_key: str = "") -> np.ndarray:
-  """The array stored in path (.npy, .npz or IDX images): numeric, finite,
-  with at least one example."""
-  if not os.path.isfile(path):
-    raise InputError(f"{path} does not exist or is not a file.")
-  if os.path.getsize(path) == 0:
-    raise InputError(f"{path} is empty (0 bytes).")
-  if path.endswith((".npy", ".npz")):
-    array = _load_numpy(path, npz_key)
-  else:
-    array = _load_idx(path)
-  if not (np.issubdtype(array.dtype, np.number)
-          or array.dtype == np.bool_) or np.iscomplexobj(array):
-    raise InputError(f"{path} holds {array.dtype} values; expected numbers.")
-  if array.ndim == 0 or len(array) == 0:
-    raise InputError(f"{path} holds no examples (shape {array.shape}).")
-  if np.issubdtype(array.dtype, np.floating):
-    bad = ~np.isfinite(array.reshape(len(array), -1)).all(axis=1)
-    if bad.any():
-      raise InputError(
-          f"{path} has NaN or infinite values in {int(bad.sum())} "
-          f"example(s), first at index {int(np.argmax(bad))}.")
-  return array
+# One error type for every file the detector reads (arrays and CSVs).
+InputError = array_files.ArrayFileError
+read_array = array_files.read_array
 
 
 def _reshape_to(array: np.ndarray, input_shape: tuple, path: str) -> np.ndarray:

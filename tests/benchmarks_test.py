@@ -73,7 +73,6 @@ NEEDS_TORCH = {"torch_step_cnn", "torch_step_dense",
 # SSVAE_SLOW_TESTS=1 (bash scripts/test.sh with it set runs everything).
 SLOW = {"train_step_cnn", "train_step_multihead_cnn", "m2_step",
         "profile_step", "cnn_parity"}
-RUN_SLOW = os.environ.get("SSVAE_SLOW_TESTS") == "1"
 
 
 def write_tiny_mnist(directory: pathlib.Path) -> None:
@@ -112,10 +111,10 @@ def last_line(stdout: str) -> str:
   return lines[-1] if lines else ""
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=pytest.mark.slow) if name in SLOW else name
+    for name in sorted(CASES)])
 def test_benchmark_ends_with_examples_per_s(name, tmp_path):
-  if name in SLOW and not RUN_SLOW:
-    pytest.skip("slow benchmark smoke test: set SSVAE_SLOW_TESTS=1")
   module, *args = CASES[name]
   python = sys.executable
   if name in NEEDS_TORCH:

@@ -16,6 +16,8 @@ import os
 import shutil
 import tempfile
 
+import pytest
+
 os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
                            + " --xla_force_host_platform_device_count=8")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -31,6 +33,21 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
   os.environ["JAX_COMPILATION_CACHE_DIR"] = _OWN_CACHE_DIR
   os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
   os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
+
+
+# Tests marked @pytest.mark.slow (end-to-end runs that repeat what faster
+# tests cover, at minutes each on 2 cores) run only with SSVAE_SLOW_TESTS=1.
+RUN_SLOW = os.environ.get("SSVAE_SLOW_TESTS") == "1"
+
+
+def pytest_collection_modifyitems(config, items):
+  del config
+  if RUN_SLOW:
+    return
+  skip = pytest.mark.skip(reason="slow end-to-end test: set SSVAE_SLOW_TESTS=1")
+  for item in items:
+    if "slow" in item.keywords:
+      item.add_marker(skip)
 
 
 def pytest_sessionfinish(session):

@@ -20,6 +20,10 @@ import pytest
 from experiments import device_results
 from ssvae.protocols import sweep
 
+# The dry run trains every CNN table's quick cell and both benchmarks (about
+# 4 minutes of 2 cores): run before a device call, with SSVAE_SLOW_TESTS=1.
+pytestmark = pytest.mark.slow
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TABLES = ("table3_mnist_cnn", "table4_mnist_cnn", "table7_fashion_mnist_cnn",
           "table8_fashion_mnist_cnn")

@@ -100,8 +100,11 @@ def test_comparison_rows_at_every_label_count():
       100, 1000}
 
 
-@pytest.mark.parametrize("module_name",
-                         ["unlabeled_diagnosis_mnist", "semi_supervised_mnist"])
+@pytest.mark.parametrize("module_name", [
+    # The diagnosis sweep's quick grid (every decoder_y mode) is slow; the
+    # same train-and-score path runs on semi_supervised_mnist by default.
+    pytest.param("unlabeled_diagnosis_mnist", marks=pytest.mark.slow),
+    "semi_supervised_mnist"])
 def test_quick_sweeps_train_and_score_end_to_end(module_name, tmp_path):
   _, config = load(module_name, "quick")
   summary = sweep.run_sweep(config, str(tmp_path), command="python -m test",

@@ -1,13 +1,19 @@
 """Data sets prepared by tensorflow-datasets, read without TensorFlow.
 
-`tfds.data_source` gives random access to data prepared in the array_record
-format and decodes it with numpy only. Preparing (downloading and converting)
-a data set needs TensorFlow and internet access, so this module never
-prepares: it only reads what is already there.
+tfds writes two formats: array_record (`tfds build --file_format=
+array_record`), which `tfds.data_source` reads with random access, and
+TFRecord (what `tfds.load` writes by default), which `tfds.data_source`
+refuses. TFRecord shards are read here with our own reader (ssvae.data.
+tfrecord, every checksum checked); both paths decode each record with tfds's
+numpy-only parser (`features.deserialize_example_np`), so they give the same
+arrays. Preparing (downloading and converting) a data set needs TensorFlow and
+internet access, so this module never prepares: it only reads what is already
+there.
 """
 
+import collections.abc
 import contextlib
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from absl import logging
 import numpy as np
@@ -15,6 +21,7 @@ import numpy as np
 from ssvae import errors
 from ssvae.data import dataset as dataset_lib
 from ssvae.data import idx
+from ssvae.data import tfrecord
 
 TFDS_NAMES = ("mnist", "fashion_mnist")
 
@@ -32,14 +39,33 @@ def _quiet_tfds_search():
     logging.set_verbosity(verbosity)
 
 
-def _open_data_source(tfds_name: str, split: str, data_dir: Optional[str]):
-  """tfds.data_source without download; clear errors when data is missing."""
+def _import_tfds(tfds_name: str):
   try:
     import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   except ImportError as err:
     raise errors.DataNotFoundError(
         f"Cannot load {tfds_name!r} through tfds: tensorflow-datasets is not "
         f"installed ({err}). Use data.source='files' instead.") from err
+  return tfds
+
+
+def _not_prepared_error(tfds_name: str, split: str, data_dir: Optional[str],
+                        reason: str) -> errors.DataNotFoundError:
+  where = data_dir or (
+      "the default tfds data_dir (TFDS_DATA_DIR or ~/tensorflow_datasets)")
+  return errors.DataNotFoundError(
+      f"tfds found no prepared {tfds_name!r} split {split!r} (TFRecord or "
+      f"array_record) in {where} ({reason}). Preparing it needs TensorFlow "
+      f"and internet access (e.g. `tfds build {tfds_name}`); without them use "
+      "data.source='files' with the official raw files.")
+
+
+def _open_data_source(tfds_name: str, split: str, data_dir: Optional[str],
+                      unprepared_dir: Optional[str] = None):
+  """tfds.data_source (array_record) without download; clear errors when
+  data is missing. unprepared_dir: where tfds.builder found nothing prepared,
+  a clearer reason than what tfds.data_source then says."""
+  tfds = _import_tfds(tfds_name)
   try:
     with _quiet_tfds_search():
       return tfds.data_source(
@@ -51,16 +77,91 @@ def _open_data_source(tfds_name: str, split: str, data_dir: Optional[str]):
     # tfds reports missing data in several ways (NotImplementedError about
     # the file format, FileNotFoundError, AssertionError, ...); all mean the
     # same thing to the user.
-    where = data_dir or (
-        "the default tfds data_dir (TFDS_DATA_DIR or ~/tensorflow_datasets)")
+    first_line = str(err).strip().split("\n", 1)[0]
+    reason = (f"no dataset_info.json in {unprepared_dir}" if unprepared_dir
+              else f"tfds said: {type(err).__name__}: {first_line}")
+    raise _not_prepared_error(tfds_name, split, data_dir, reason) from err
+
+
+def _find_builder(tfds_name: str, data_dir: Optional[str]):
+  """tfds.builder, which finds the prepared version folder and restores its
+  dataset_info.json (file format, splits, shard lengths) without TensorFlow;
+  None where it fails (_open_data_source then meets and reports the same)."""
+  tfds = _import_tfds(tfds_name)
+  try:
+    with _quiet_tfds_search():
+      return tfds.builder(tfds_name, data_dir=data_dir or None)
+  except Exception:  # pylint: disable=broad-except
+    return None
+
+
+def _is_tfrecord_only(info) -> bool:
+  """Whether tfds.data_source would refuse the prepared data as TFRecord."""
+  # pylint: disable-next=g-import-not-at-top
+  from tensorflow_datasets.core import file_adapters
+  tfrecord_format = file_adapters.FileFormat.TFRECORD
+  # dataset_info.json files older than the fileFormat field mean TFRecord.
+  formats = info.available_file_formats() or {tfrecord_format}
+  return (tfrecord_format in formats
+          and not formats & file_adapters.FileFormat.with_random_access())
+
+
+class _TFRecordSource(collections.abc.Sequence):
+  """A split's serialized records, decoded on access as tfds.data_source
+  items are (same parser, same dicts of numpy arrays)."""
+
+  def __init__(self, records: list[bytes], features: Any):
+    self._records = records
+    self._features = features
+
+  def __len__(self) -> int:
+    return len(self._records)
+
+  def __getitem__(self, index: int):
+    return self._features.deserialize_example_np(self._records[index])
+
+
+def _split_records(builder, split: str) -> list[bytes]:
+  """The serialized records of split (e.g. "train[:80%]"), in tfds's order.
+
+  Each shard must hold the number of records dataset_info.json gives, so a
+  shard cut at a record boundary is an error, not a shorter split.
+  """
+  splits = builder.info.splits
+  try:
+    instructions = splits[split].file_instructions
+  except (KeyError, ValueError) as err:
     first_line = str(err).strip().split("\n", 1)[0]
     raise errors.DataNotFoundError(
-        f"tfds found no prepared {tfds_name!r} split {split!r} in the "
-        f"array_record format in {where} (tfds said: {type(err).__name__}: "
-        f"{first_line}). Preparing it needs TensorFlow and internet access "
-        f"(e.g. `tfds build {tfds_name} --file_format=array_record`); "
-        "without them use "
-        "data.source='files' with the official raw files.") from err
+        f"tfds data set {builder.name!r} in {builder.data_dir} has no split "
+        f"{split!r}; it has {sorted(splits)} (tfds said: {first_line})."
+    ) from err
+  records = []
+  for instruction in instructions:
+    shard = list(tfrecord.read_records(instruction.filename))
+    if len(shard) != instruction.examples_in_shard:
+      raise errors.DataError(
+          f"TFRecord file {instruction.filename} holds {len(shard)} records; "
+          f"its dataset_info.json says {instruction.examples_in_shard}. "
+          "Prepare the data set again.")
+    records.extend(shard[instruction.skip:instruction.skip + instruction.take])
+  return records
+
+
+def _open_source(tfds_name: str, split: str,
+                 data_dir: Optional[str]) -> Sequence[Any]:
+  """The split's examples, from a TFRecord or an array_record cache."""
+  builder = _find_builder(tfds_name, data_dir)
+  if builder is None:
+    return _open_data_source(tfds_name, split, data_dir)
+  with _quiet_tfds_search():
+    prepared = builder.is_prepared()
+  if prepared and _is_tfrecord_only(builder.info):
+    return _TFRecordSource(_split_records(builder, split),
+                           builder.info.features)
+  # array_record, or nothing: mock_data (tests) mocks only this path.
+  return _open_data_source(tfds_name, split, data_dir,
+                           None if prepared else str(builder.data_dir))
 
 
 def _stack_labels(columns: list[np.ndarray]) -> np.ndarray:
@@ -93,12 +194,13 @@ def load_tfds_arrays(
 
   Raises:
     FileNotFoundError: the data is not prepared (or tfds is missing).
-    ValueError: unknown tfds name or feature key, or an empty split.
+    ValueError: unknown tfds name or feature key, an empty split, or a
+      corrupt or truncated TFRecord shard (all errors.DataError).
   """
   if isinstance(label_keys, str):
     label_keys = (label_keys,)
   label_keys = tuple(label_keys)
-  source = _open_data_source(tfds_name, split, data_dir)
+  source = _open_source(tfds_name, split, data_dir)
   num_examples = len(source)
   if num_examples == 0:
     raise errors.DataError(f"tfds split {tfds_name}/{split} is empty.")

@@ -1,4 +1,5 @@
-r"""Training parity of the CNN's old and new paths (issue 13).
+r"""Training parity of the CNN's old and new paths (BUILD_NOTES, "CNN speed
+on CPU").
 
   python -m benchmarks.cnn_parity [--steps=300] [--num_labels=100]
       [--num_seeds=2] [--workdir=/tmp/cnn_parity] [--data_dir=DIR]

@@ -15,7 +15,7 @@ synthetic data. Two paths, each in its own worker process (XLA reads its
 flags once per process):
 
   old: XLA's default flags, conv_impl='xla' (flax's layers), and the
-       trainer's chunk as before issue 13: lax.scan over
+       trainer's chunk before the CPU speed-up: lax.scan over
        OLD_STEPS_PER_CALL steps with scan_unroll=True;
   new: the trainer's path: the library's XLA:CPU flags (ssvae/xla_flags.py),
        conv_impl='auto' (ssvae/models/fast_conv.py's forms on the CPU,
@@ -75,7 +75,8 @@ MATMUL, MATMUL_SIZE = "matmul", 2048
 # --ablation: the new path less one lever (its chunk is the new one).
 NO_FLAGS, NO_FORMS = "new-flags", "new-forms"
 PATHS = (OLD, NEW, NO_FLAGS, NO_FORMS)
-# The CNN and multi-head configs' chunk before issue 13.
+# The CNN and multi-head configs' chunk before the CPU speed-up (BUILD_NOTES,
+# "CNN speed on CPU").
 OLD_STEPS_PER_CALL = 10
 OLD_SCAN_UNROLL = True
 # dSprites factor sizes (shape, scale, orientation, pos_x, pos_y) of the
@@ -135,7 +136,7 @@ def synthetic(family: str, num_train: int = 2000) -> data_lib.Dataset:
 
 
 def lax_scan(body, carry, length, unroll):
-  """The trainer's loop before issue 13: always a lax.scan."""
+  """The trainer's loop before the CPU speed-up: always a lax.scan."""
   return jax.lax.scan(body, carry, None, length=length, unroll=unroll)
 
 

@@ -19,7 +19,7 @@ accuracy per seed; disentanglement_lib's defaults: batch 64, 10000 train and
 5000 eval points), computed on the encoder mean over the complete factor grid.
 
 Training length: NUM_STEPS = 400 steps at batch 64 (~0.56 epochs), a CPU
-budget (BUILD_NOTES, "dSprites on CPU", has the measured costs; since issue 13
+budget (BUILD_NOTES, "dSprites on CPU", has the measured costs; since then
 the trainer's chunk runs faster, BUILD_NOTES "CNN speed"). At this length the
 model is far from converged, so the scores describe early training. Raise it
 with --config.train.num_steps where compute allows; the paper trains far

@@ -1,4 +1,5 @@
-r"""Issue 9's comparison on Fashion-MNIST: configs/semi_supervised_mnist.py's
+r"""Does unlabeled data help the classifier, on Fashion-MNIST?
+configs/semi_supervised_mnist.py's
 four rows (supervised sibling, the paper's model, + REMEDY, M2) at 100 and
 1000 labels, 3 seeds, dense model (configs/fashion_mnist_dense.py, the
 converged protocol). REMEDY and M2_LATENT_DIM are the MNIST config's.

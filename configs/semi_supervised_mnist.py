@@ -1,4 +1,5 @@
-r"""Issue 9's comparison: does the unlabeled data help the classifier?
+r"""Does the unlabeled data help the classifier? The paper's model against its
+siblings, a remedy and M2.
 
 MNIST, dense model (configs/mnist_dense.py, its converged protocol:
 validation-selected, early stopping), at 100, 600, 1000 and 3000

@@ -1,4 +1,5 @@
-r"""Issue 9's diagnosis: why the unlabeled half of each batch erodes q(y|x).
+r"""The unlabeled-data diagnosis: why the unlabeled half of each batch
+erodes q(y|x).
 
 MNIST, dense model (configs/mnist_dense.py), 100 labels, 2 seeds per cell.
 Cells, one run each:

@@ -1,4 +1,5 @@
-r"""Figure and numbers of the unlabeled-data diagnosis sweep (issue 9).
+r"""Figure and numbers of the unlabeled-data diagnosis sweep
+(configs/unlabeled_diagnosis_mnist.py).
 
 Reads the cells of configs/unlabeled_diagnosis_mnist.py from the sweep's
 workdir (finished or still running) and writes:

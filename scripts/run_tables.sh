@@ -4,7 +4,8 @@
 # session continues where the last one stopped. Commit results/ after.
 #   nohup bash scripts/run_tables.sh > /tmp/tables.log 2>&1 &
 # JOBS entries are CONFIG or CONFIG@REGEX (sweep --only=REGEX: those cells
-# first). The issue-9 rows come last, cheapest first, M2's alpha selection
+# first). The unlabeled-data rows (remedies, M2) come last, cheapest
+# first, M2's alpha selection
 # before its rows; an M2 cell costs ~4x
 # a paper-model cell (hours on 2 CPU cores): on a lent GPU run them as
 # --shard=i/n jobs.

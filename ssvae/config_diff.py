@@ -19,7 +19,8 @@ from ssvae import io_utils
 # field -> the value that behaves as the code did before the field existed.
 ADDED_FIELDS = {
     "train.min_delta": 0.0,
-    # The unlabeled-data options (issue 9); defaults are the paper's model.
+    # The unlabeled-data options (decoder_y, entropy penalty, M2); defaults
+    # are the paper's model.
     "model.decoder_y": "softmax",
     "model.gumbel_temperature": 1.0,
     "model.gumbel_temperature_min": 0.5,
@@ -32,7 +33,7 @@ ADDED_FIELDS = {
     "optimizer.warmup_steps": 0,
     "optimizer.decay_steps": 0,
     "data.labeled_fraction_of_batch": 0.5,
-    # The official files' MD5 check (issue 25); every result so far was
+    # The official files' MD5 check; every result so far was
     # trained on the official files.
     "data.verify_checksums": True,
     # Train scalars once per chunk, as before train.log_every existed.

@@ -1,6 +1,6 @@
 """Checks a config before any work starts, naming the offending field.
 
-The one place a config's fields are checked (issue 11): train, sweep and the
+The one place a config's fields are checked: train, sweep and the
 feedback protocol call `validate` where a config enters, and the library
 below (models.build_model, the model modules, the sampler) trusts it. What
 depends on the data (input shapes, factor sizes, the likelihood) is checked
@@ -93,7 +93,8 @@ def _field(config, field: str):
 
 
 def _validate_unlabeled_options(config) -> None:
-  """The issue-9 options: decoder_y, Gumbel schedule, entropy penalty, m2."""
+  """The unlabeled-data options: decoder_y, Gumbel schedule, entropy
+  penalty, m2."""
   variant, family = config.model.variant, config.model.family
   chosen = lambda families: family in families or family == models.AUTO
   if variant == model_spec.M2:

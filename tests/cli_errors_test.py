@@ -1,4 +1,4 @@
-"""The bad-input catalogue: every entry point, as a user runs it (issue 10).
+"""The bad-input catalogue: every entry point, as a user runs it.
 
 Each case runs one real command in a subprocess, on tiny data (the default
 config's 8x8 digits, or tiny synthetic IDX / .npz files written here), and
@@ -641,7 +641,7 @@ ALREADY_FINE_CASES = [
          traceback=r"ConfigError: config\.train\.batch_size"),
 ]
 
-# The same guarantees for what main gained beside issue 10: the protocol's
+# The same guarantees for what came after the first catalogue: the protocol's
 # config fields, M2 and decoder_y, sweep shards and --status_only, and the
 # detect and learning_curves entry points.
 MERGED_CASES = [
@@ -731,7 +731,7 @@ MERGED_CASES = [
 
 
 
-# ------------------------------------------- issue 25: files read back, faults
+# ----------------------------------------------- files read back, faults
 
 OFFICIAL_FASHION_MNIST = pathlib.Path(idx.KNOWN_LOCATIONS["fashion_mnist"][0])
 
@@ -894,7 +894,7 @@ def optimizer_case(overrides: str, error: str) -> Case:
   return refused(name, lambda p: train_cli(*args, f"--workdir={p.w}"), error)
 
 
-ISSUE25_CASES = [
+READ_BACK_CASES = [
     refused("fashion_mnist_files_read_as_mnist",
             lambda p: train_cli(*mnist_args(official_fashion_mnist()),
                                 f"--workdir={p.w}"),
@@ -1019,7 +1019,7 @@ PATH_CASES = [Case(f"resume_in_workdir_with_{key}",
               for key, name in ODD_WORKDIR_NAMES.items()]
 
 CASES = (BAD_CASES + TRACEBACK_CASES + ALREADY_FINE_CASES + MERGED_CASES
-         + ISSUE25_CASES + PATH_CASES)
+         + READ_BACK_CASES + PATH_CASES)
 
 
 def snapshot(directory: pathlib.Path) -> Optional[dict]:

@@ -1,4 +1,5 @@
-"""Tests for issue 9's sweep configs: configs/unlabeled_diagnosis_mnist.py,
+"""Tests for the unlabeled-data sweep configs:
+configs/unlabeled_diagnosis_mnist.py,
 configs/semi_supervised_mnist.py and configs/semi_supervised_fashion_mnist.py.
 """
 

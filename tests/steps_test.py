@@ -1,4 +1,4 @@
-"""Tests for ssvae/steps.py: the options of issue 9 change what they should
+"""Tests for ssvae/steps.py: the unlabeled-data options change what they should
 and nothing else."""
 
 import chex
@@ -62,7 +62,8 @@ def _step(model, loss_config=None, diagnostics=False, state=None):
 
 
 def _paper_step(model):
-  """The train step as it was before issue 9: softmax y, no penalty."""
+  """The train step as it was before the unlabeled-data options: softmax y,
+  no penalty."""
   tx, state = _setup(model)
   batch = _batch()
   latent_key, dropout_key = jax.random.split(jax.random.key(1))

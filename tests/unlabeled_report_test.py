@@ -25,7 +25,7 @@ def test_cell_labels():
       "paper, latent 10, decoder_y=detached")
   assert report.cell_label(_config(entropy=20.0)) == (
       "paper, latent 10, entropy x20")
-  old = _config()  # a config.json saved before the issue-9 fields existed
+  old = _config()  # a config.json saved before the unlabeled-data fields
   del old["model"]["decoder_y"], old["loss"]["unlabeled_entropy_weight"]
   assert report.cell_label(old) == "paper, latent 10"
 

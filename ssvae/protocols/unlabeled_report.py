@@ -1,4 +1,4 @@
-"""Issue 9's reports: the unlabeled-data diagnosis and the comparisons.
+"""Reports of the unlabeled-data study: the diagnosis and the comparisons.
 
 Reads the cells of configs/unlabeled_diagnosis_mnist.py from a sweep
 workdir (finished or still running): accuracy against step for the paper's

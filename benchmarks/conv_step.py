@@ -59,6 +59,7 @@ from benchmarks import worker_protocol
 from configs import dsprites_multihead
 from configs import mnist_cnn
 from ssvae import data as data_lib
+from ssvae import experiment as experiment_lib
 from ssvae import model_spec
 from ssvae import rng
 from ssvae import train
@@ -168,7 +169,7 @@ def _runners(family: str, path: str, extra_chunks: list[int]) -> dict:
   config.train.steps_per_call = settings["steps_per_call"]
   config.train.scan_unroll = settings["scan_unroll"]
   config.model.conv_impl = settings["conv_impl"]
-  exp = train.experiment_from_dataset(config, synthetic(family),
+  exp = experiment_lib.experiment_from_dataset(config, synthetic(family),
                                       jax.devices()[:1])
   keys = rng.seed_keys(exp.seeds, "train")
   x, y = jnp.asarray(exp.dataset.train.x), jnp.asarray(exp.dataset.train.y)
@@ -179,7 +180,7 @@ def _runners(family: str, path: str, extra_chunks: list[int]) -> dict:
   runners = {}
 
   def add(mode, call, steps_per_call):
-    holder = {"state": train.init_train_state(exp)}
+    holder = {"state": experiment_lib.init_train_state(exp)}
 
     def run(steps):
       calls = max(-(-steps // steps_per_call), 1)

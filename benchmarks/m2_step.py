@@ -34,6 +34,7 @@ from benchmarks import train_step as train_step_benchmark
 from configs import mnist_dense
 from ssvae import cli
 from ssvae import errors
+from ssvae import experiment as experiment_lib
 from ssvae import rng
 from ssvae import train
 
@@ -51,14 +52,14 @@ def chunk_runner(variant: str, enumerate_labeled: bool = False):
   config.model.variant = variant
   config.model.latent_dim = _LATENT.value
   config.train.batch_size = flags.FLAGS.batch_size
-  exp = train.experiment_from_dataset(
+  exp = experiment_lib.experiment_from_dataset(
       config, train_step_benchmark.synthetic_mnist(), jax.devices()[:1])
   layout = (mock.patch.object(train.data_lib, "labeled_first",
                              lambda *_: 0)
             if enumerate_labeled else contextlib.nullcontext())
   with layout:  # bound into the step when the chunk is built
     chunk = train.make_train_chunk(exp, _STEPS.value)
-  holder = {"state": train.init_train_state(exp)}
+  holder = {"state": experiment_lib.init_train_state(exp)}
   keys = rng.seed_keys(exp.seeds, "train")
   x, y = jnp.asarray(exp.dataset.train.x), jnp.asarray(exp.dataset.train.y)
   pools = jax.tree.map(jnp.asarray, exp.pools)

@@ -41,6 +41,7 @@ from configs import default
 from configs import mnist_dense
 from ssvae import cli
 from ssvae import data as data_lib
+from ssvae import experiment as experiment_lib
 from ssvae import rng
 from ssvae import train
 
@@ -114,7 +115,7 @@ def on_device_runner(exp, steps_per_call: int, calls: int):
   """run(): `calls` chunks of the trainer's scan of steps_per_call steps,
   batches sampled on device, waited for."""
   chunk = train.make_train_chunk(exp, steps_per_call)
-  holder = {"state": train.init_train_state(exp)}
+  holder = {"state": experiment_lib.init_train_state(exp)}
   keys = rng.seed_keys(exp.seeds, "train")
   x, y = jnp.asarray(exp.dataset.train.x), jnp.asarray(exp.dataset.train.y)
   pools = jax.tree.map(jnp.asarray, exp.pools)
@@ -160,7 +161,7 @@ def torch_comparison(exp, steps_per_call: int, calls: int,
 def host_fed_examples_per_s(exp, num_steps: int) -> float:
   """One jitted step per batch; the batch is drawn by numpy and sent."""
   step = train.make_parallel_train_step(exp)
-  holder = {"state": train.init_train_state(exp)}
+  holder = {"state": experiment_lib.init_train_state(exp)}
   keys = rng.seed_keys(exp.seeds, "train")
   x, y = exp.dataset.train.x, exp.dataset.train.y
   labeled, unlabeled = exp.pools.labeled[0], exp.pools.unlabeled[0]
@@ -181,7 +182,7 @@ def host_fed_examples_per_s(exp, num_steps: int) -> float:
 
 
 def xla_flops_per_example(exp) -> float:
-  state = train.init_train_state(exp)
+  state = experiment_lib.init_train_state(exp)
   keys = rng.seed_keys(exp.seeds, "train")
   batch = jax.tree.map(lambda a: a[None], data_lib.sample_batch(
       keys[0], jnp.asarray(exp.dataset.train.x),
@@ -207,7 +208,8 @@ def main(_):
 
   config = mnist_dense.get_config()
   config.train.batch_size = _BATCH.value
-  exp = train.experiment_from_dataset(config, synthetic_mnist(), devices)
+  exp = experiment_lib.experiment_from_dataset(config, synthetic_mnist(),
+                                               devices)
   flops = dense_model_flops_per_example(
       784, tuple(config.model.hidden_sizes), config.model.latent_dim, 10)
   print(f"FLOPs/example: {flops / 1e6:.2f} M by hand (matmuls), "
@@ -221,7 +223,7 @@ def main(_):
 
   # A small model, where per-step dispatch matters more than the matmuls.
   small = default.get_config()
-  small_exp = train.experiment_from_dataset(
+  small_exp = experiment_lib.experiment_from_dataset(
       small, data_lib.load_dataset(small.data), devices)
   small_device = on_device_examples_per_s(small_exp, n, calls)
   small_host = host_fed_examples_per_s(small_exp, max(calls * n // 4, 1))

@@ -40,6 +40,7 @@ from configs import mnist_cnn
 from configs import mnist_dense
 from ssvae import cli
 from ssvae import errors
+from ssvae import experiment as experiment_lib
 from ssvae import rng
 from ssvae import train
 
@@ -104,8 +105,8 @@ def vmapped_and_sequential(family: str, num_seeds: int, num_steps: int,
   calls = max(num_steps // steps_per_call, 1)
   x, y = jnp.asarray(dataset.train.x), jnp.asarray(dataset.train.y)
 
-  exp = train.experiment_from_dataset(config, dataset, devices)
-  state = train.init_train_state(exp)
+  exp = experiment_lib.experiment_from_dataset(config, dataset, devices)
+  state = experiment_lib.init_train_state(exp)
   keys = rng.seed_keys(exp.seeds, "train")
   pools = jax.tree.map(jnp.asarray, exp.pools)
   # Per-seed copies of the same start, taken before the vmapped chunk
@@ -121,7 +122,7 @@ def vmapped_and_sequential(family: str, num_seeds: int, num_steps: int,
   vmapped.run(1)  # warm-up
   vmapped_s = train_step_benchmark.min_seconds(lambda: vmapped.run(calls), repeats)
 
-  single_exp = train.experiment_from_dataset(
+  single_exp = experiment_lib.experiment_from_dataset(
       family_config(family, num_steps, 1, batch_size), dataset, devices)
   single_chunk = _compiled_chunk(single_exp, steps_per_call, *seed_args[0],
                                  x, y)

@@ -20,23 +20,22 @@ import functools
 import os
 import re
 import time
-from typing import Any, Optional
+from typing import Optional
 
 from absl import logging
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 
 from ssvae import checkpointing
 from ssvae import config_diff
 from ssvae import config_validation
 from ssvae import data as data_lib
 from ssvae import errors
+from ssvae import experiment as experiment_lib
 from ssvae import io_utils
 from ssvae import model_spec
-from ssvae import models
 from ssvae import parallel
 from ssvae import progress
 from ssvae import rng
@@ -54,148 +53,7 @@ _RESUMABLE_FIELDS = ("train.num_steps", "train.patience", "train.min_delta",
                      "train.scan_unroll", "train.eval_batch_size")
 
 
-@dataclasses.dataclass(frozen=True)
-class Experiment:
-  """Everything derived from a config before training starts."""
-  config: ml_collections.ConfigDict
-  dataset: data_lib.Dataset
-  model: Any
-  tx: optax.GradientTransformation
-  mesh: Any
-  seeds: tuple
-  sampling_mode: str
-  pools: data_lib.Pools  # numpy, leading seed axis
-
-  @property
-  def num_seeds(self) -> int:
-    return len(self.seeds)
-
-
-def labeled_indices_from_config(config, y: np.ndarray, num_classes: int,
-                                seed: int) -> np.ndarray:
-  """The labeled rows of `y` for one seed, as config.data asks: a
-  class-balanced label_fraction (when >= 0) or num_labels (-1 = every row
-  that has a label)."""
-  data = config.data
-  if data.label_fraction >= 0:
-    return data_lib.select_labeled_indices(
-        y, fraction=data.label_fraction, num_classes=num_classes, seed=seed)
-  if data.num_labels == -1:
-    return data_lib.labeled_rows(y)
-  return data_lib.select_labeled_indices(
-      y, num_labels=data.num_labels, num_classes=num_classes, seed=seed)
-
-
-def build_experiment(config: ml_collections.ConfigDict,
-                     devices=None) -> Experiment:
-  """Validates the config, loads its data and builds everything else."""
-  config_validation.validate(config)
-  return experiment_from_dataset(config, data_lib.load_dataset(config.data),
-                                 devices)
-
-
-def experiment_from_dataset(config: ml_collections.ConfigDict,
-                            dataset: data_lib.Dataset, devices=None,
-                            labeled_indices=None) -> Experiment:
-  """Builds an experiment on a given data set.
-
-  labeled_indices: optional explicit labeled subset of the train split, one
-    int array per seed (all of one length); by default it is selected from
-    config.data.num_labels / label_fraction, class-balanced, per seed.
-  """
-  config_validation.validate(config)
-  if config.data.held_out_class >= 0:
-    dataset = data_lib.hold_out_class(dataset, config.data.held_out_class)
-  if labeled_indices is None and dataset.validation is None:
-    # After the hold-out, so validation holds normal classes only.
-    dataset = data_lib.split_validation(
-        dataset, validation_size(config, dataset), config.data.split_seed)
-  seeds = tuple(config.seed + i for i in range(config.train.num_seeds))
-  if labeled_indices is None:
-    labeled = [labeled_indices_from_config(config, dataset.train.y,
-                                           dataset.num_classes, s)
-               for s in seeds]
-  else:
-    labeled = [np.asarray(idx, np.int32) for idx in labeled_indices]
-    if len(labeled) != len(seeds) or len({len(i) for i in labeled}) != 1:
-      raise ValueError(
-          f"labeled_indices must hold {len(seeds)} arrays of equal length "
-          f"(one per seed), got lengths {[len(i) for i in labeled]}.")
-  num_train = len(dataset.train)
-  _check_batch_fits(config, dataset)
-  mode = data_lib.sampling_mode(config.model.variant, len(labeled[0]),
-                                num_train)
-  pool_list = [data_lib.make_pools(num_train, idx, config.model.variant)
-               for idx in labeled]
-  pools = jax.tree.map(lambda *a: np.stack(a), *pool_list)
-  model = models.build_model(
-      model_config_for(config, dataset.input_shape),
-      input_shape=dataset.input_shape,
-      num_classes=dataset.num_classes, likelihood=dataset.likelihood,
-      factor_sizes=dataset.factor_sizes)
-  mesh = parallel.make_mesh(len(seeds), devices)
-  parallel.check_batch_divisible(mesh, config.train.batch_size)
-  return Experiment(config=config, dataset=dataset, model=model,
-                    tx=steps.make_optimizer(config.optimizer), mesh=mesh,
-                    seeds=seeds, sampling_mode=mode, pools=pools)
-
-
-def model_config_for(config, input_shape: tuple):
-  """config.model, with family 'auto' resolved for examples of input_shape
-  (models.family_for_input) and the chosen family's fields validated. The
-  config itself keeps 'auto': the data choose again, the same way, when a
-  run resumes."""
-  if config.model.family != models.AUTO:
-    return config.model
-  resolved = config.copy_and_resolve_references()
-  resolved.model.family = models.family_for_input(input_shape)
-  logging.info("model.family='auto': %s for examples of shape %s.",
-               resolved.model.family, tuple(input_shape))
-  config_validation.validate(resolved)
-  return resolved.model
-
-
-def _check_batch_fits(config, dataset: data_lib.Dataset) -> None:
-  """A training batch no larger than the training split (what is left for
-  training after the validation split and a held-out class): a larger one
-  only repeats points, and at a huge size runs out of memory."""
-  batch_size, num_train = config.train.batch_size, len(dataset.train)
-  if batch_size <= num_train:
-    return
-  validation = dataset.validation
-  held_out = (f" and class {config.data.held_out_class} held out"
-              if config.data.held_out_class >= 0 else "")
-  raise errors.ConfigError(
-      f"config.train.batch_size={batch_size} is larger than the training "
-      f"split: {dataset.name!r} has {num_train} training points (after "
-      f"{0 if validation is None else len(validation)} validation points"
-      f"{held_out}); use a batch of at most {num_train}.")
-
-
-def labeled_fraction(config) -> float:
-  """config.data.labeled_fraction_of_batch (the paper's 0.5 in configs
-  written before the field existed)."""
-  return config.data.get("labeled_fraction_of_batch",
-                         data_lib.PAPER_LABELED_FRACTION)
-
-
-def validation_size(config, dataset: data_lib.Dataset) -> int:
-  """config.data.validation_size, with -1 resolved to the data set default."""
-  size = config.data.validation_size
-  if size == -1:
-    return data_lib.default_validation_size(dataset.name, len(dataset.train))
-  return size
-
-
-def init_train_state(exp: Experiment) -> steps.TrainState:
-  init_keys = rng.seed_keys(exp.seeds, "params")
-  example = jnp.asarray(exp.dataset.train.x[:2])
-  init = jax.vmap(lambda k: steps.init_state(exp.model, exp.tx, k, example))
-  return jax.jit(init, out_shardings=parallel.per_seed(exp.mesh))(
-      parallel.put(init_keys, parallel.per_seed(exp.mesh)))
-
-
-def _train_step_fn(exp: Experiment):
+def _train_step_fn(exp: experiment_lib.Experiment):
   """steps.train_step with the experiment's static arguments bound."""
   return functools.partial(
       steps.train_step, model=exp.model, tx=exp.tx,
@@ -203,10 +61,11 @@ def _train_step_fn(exp: Experiment):
       diagnostics=bool(exp.config.train.get("diagnostics", False)),
       labeled_first=data_lib.labeled_first(exp.sampling_mode,
                                            exp.config.train.batch_size,
-                                           labeled_fraction(exp.config)))
+                                           experiment_lib.labeled_fraction(
+                                               exp.config)))
 
 
-def make_parallel_train_step(exp: Experiment):
+def make_parallel_train_step(exp: experiment_lib.Experiment):
   """jit(vmap(train_step)) on explicit batches [S, B, ...]; donates the state."""
   step = _train_step_fn(exp)
   seed_sharded = parallel.per_seed(exp.mesh)
@@ -233,7 +92,7 @@ def unrolled_scan(body, carry, length: int, unroll):
   return jax.lax.scan(body, carry, None, length=length, unroll=unroll)
 
 
-def make_train_chunk(exp: Experiment, num_steps: int):
+def make_train_chunk(exp: experiment_lib.Experiment, num_steps: int):
   """Jitted `(state, pools, train_keys, x, y) -> (state, metrics)`.
 
   Runs `num_steps` steps in a lax.scan, sampling each batch on device with
@@ -251,7 +110,7 @@ def make_train_chunk(exp: Experiment, num_steps: int):
           jax.random.fold_in(train_key, state.step))
       batch = data_lib.sample_batch(batch_key, x, y, pools,
                                     cfg.train.batch_size, exp.sampling_mode,
-                                    labeled_fraction(cfg))
+                                    experiment_lib.labeled_fraction(cfg))
       batch = jax.lax.with_sharding_constraint(batch, batch_spec)
       return step_fn(state, batch, step_key)
     # XLA:CPU runs convolutions inside a while loop ~10x slower
@@ -420,7 +279,7 @@ class Run:
   ('last' = no selection). stop_reason: 'early_stop' (patience exhausted),
   'num_steps' (the cap) or 'interrupted' (stop_after_step).
   """
-  exp: Experiment
+  exp: experiment_lib.Experiment
   last: steps.TrainState
   selection: selection_lib.Selection
   metric: str
@@ -518,13 +377,14 @@ def _evaluate_and_select(step, state, selection, evaluators, metric, writer,
 
 
 def _initial_checkpoint_tree(
-    exp: Experiment, state: Optional[steps.TrainState] = None) -> dict:
+    exp: experiment_lib.Experiment,
+    state: Optional[steps.TrainState] = None) -> dict:
   """What a checkpoint holds: train state, selection, elapsed time.
 
   state: the seed-stacked state to start from; default a fresh init.
   """
   if state is None:
-    state = init_train_state(exp)
+    state = experiment_lib.init_train_state(exp)
   else:
     state = parallel.put(state, parallel.per_seed(exp.mesh))
   return {"state": state,
@@ -533,7 +393,7 @@ def _initial_checkpoint_tree(
           "clock": {"wall_s": np.float64(0), "cpu_s": np.float64(0)}}
 
 
-def _selection_metric(exp: Experiment) -> str:
+def _selection_metric(exp: experiment_lib.Experiment) -> str:
   """The validation metric each seed's state is selected on, checked.
 
   A validation split without labeled points (a user's unlabeled data) has
@@ -607,7 +467,7 @@ def claimed(workdir: str):
 
 def train(config: ml_collections.ConfigDict, workdir: str, *, devices=None,
           stop_after_step: Optional[int] = None,
-          experiment: Optional[Experiment] = None,
+          experiment: Optional[experiment_lib.Experiment] = None,
           init_state: Optional[steps.TrainState] = None) -> Run:
   """Trains, resuming from `workdir`'s last intact checkpoint.
 
@@ -616,17 +476,18 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, devices=None,
   _accept_workdir); holds its lock meanwhile. `stop_after_step` stops after
   that step's chunk (as a killed run would); the next call resumes from the
   last checkpoint. `experiment` replaces the one built from the config
-  (custom data or labeled subsets, see experiment_from_dataset).
+  (custom data or labeled subsets, see
+  experiment.experiment_from_dataset).
   `init_state` (seed-stacked) replaces the fresh initialization, e.g. to
   fine-tune a trained state; a workdir with a checkpoint resumes from it
   instead.
   """
-  exp = experiment or build_experiment(config, devices)
+  exp = experiment or experiment_lib.build_experiment(config, devices)
   with claimed(workdir):
     return train_claimed(config, exp, workdir, stop_after_step, init_state)
 
 
-def train_claimed(config, exp: Experiment, workdir: str,
+def train_claimed(config, exp: experiment_lib.Experiment, workdir: str,
                   stop_after_step: Optional[int] = None,
                   init_state: Optional[steps.TrainState] = None) -> Run:
   """train() on a claimed workdir; closes the checkpointer however it ends
@@ -640,32 +501,7 @@ def train_claimed(config, exp: Experiment, workdir: str,
     ckpt.close()
 
 
-def describe_splits(exp: Experiment) -> str:
-  """Where the training, validation and test points come from, in words."""
-  data, size = exp.dataset, lambda split: len(split.y)
-  held_out = exp.config.data.held_out_class
-  validation = ("no validation split (the last step is reported)"
-                if data.validation is None else
-                f"validation {size(data.validation)} points held out of the "
-                "training split (class-stratified, data.split_seed="
-                f"{exp.config.data.split_seed}), the same for every seed")
-  return (f"Data {data.name}: training {size(data.train)} points"
-          + (f" (class {held_out} held out)" if held_out >= 0 else "")
-          + f"; {validation}; test {size(data.test)} points, "
-          + _test_split_origin(exp.config, data.name))
-
-
-def _test_split_origin(config, name: str) -> str:
-  if name == "digits":
-    return ("a class-stratified random split of digits' images (it has no "
-            "official test split), so validation and test come from one "
-            "distribution.")
-  if name == data_lib.ARRAYS_NAME:
-    return f"the file data.test_path={config.data.test_path}."
-  return "the data set's official test split."
-
-
-def _train_loop(config, exp: Experiment, workdir: str,
+def _train_loop(config, exp: experiment_lib.Experiment, workdir: str,
                 ckpt: checkpointing.Checkpointer, metric: str,
                 stop_after_step: Optional[int],
                 init_state: Optional[steps.TrainState]) -> Run:
@@ -678,7 +514,7 @@ def _train_loop(config, exp: Experiment, workdir: str,
   if is_writer:
     _ready_workdir(config, workdir, ckpt, start, damaged)
   start = start or 0
-  logging.info("%s", describe_splits(exp))
+  logging.info("%s", experiment_lib.describe_splits(exp))
   if start:
     logging.info("Resuming %s from step %d.", workdir, start)
     ckpt_tree = ckpt.restore(start, like=ckpt_tree)
@@ -771,7 +607,8 @@ def _train_loop(config, exp: Experiment, workdir: str,
 
 
 def load_run(workdir: str, devices=None,
-             which: str = "selected") -> tuple[Experiment, steps.TrainState]:
+             which: str = "selected"
+             ) -> tuple[experiment_lib.Experiment, steps.TrainState]:
   """Rebuilds a run from its workdir: saved config plus last intact checkpoint.
 
   which: 'selected' (each seed's validation-selected state) or 'last'.
@@ -779,7 +616,7 @@ def load_run(workdir: str, devices=None,
   """
   if which not in ("selected", "last"):
     raise ValueError(f"which must be 'selected' or 'last', got {which!r}.")
-  exp = build_experiment(load_config(workdir), devices)
+  exp = experiment_lib.build_experiment(load_config(workdir), devices)
   return exp, restore_state(exp, workdir, which)
 
 
@@ -814,7 +651,7 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
   return config
 
 
-def restore_state(exp: Experiment, workdir: str,
+def restore_state(exp: experiment_lib.Experiment, workdir: str,
                   which: str = "selected") -> steps.TrainState:
   """The seed-stacked state in workdir's last intact checkpoint, for `exp`.
 

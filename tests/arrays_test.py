@@ -16,7 +16,9 @@ from configs import arrays as arrays_config
 from experiments import make_sensor_windows
 from ssvae import data as data_lib
 from ssvae import errors
+from ssvae import experiment as experiment_lib
 from ssvae import model_spec
+from ssvae import models
 from ssvae import steps
 from ssvae import train
 from ssvae.data import array_files
@@ -115,8 +117,8 @@ def test_labels_are_drawn_from_the_labeled_points_only():
 def test_accuracy_and_log_loss_count_labeled_points_only():
   config = arrays_config.get_config()
   config.model.family = "dense"
-  model = train.models.build_model(config.model, input_shape=(6, 2),
-                                   num_classes=3, likelihood="gaussian")
+  model = models.build_model(config.model, input_shape=(6, 2),
+                             num_classes=3, likelihood="gaussian")
   x, y = jnp.asarray(series(8)), jnp.array([0, -1, 1, -1, 2, 2, -1, 0])
   state = steps.init_state(model, steps.make_optimizer(config.optimizer),
                            jax.random.key(0), x)
@@ -141,7 +143,7 @@ def experiment(tmp_path, variant, labels):
   config.data.test_path = str(tmp_path / "test.npy")
   config.model.variant = variant
   config.train.batch_size = 8
-  return train.build_experiment(config, devices=jax.devices()[:1])
+  return experiment_lib.build_experiment(config, devices=jax.devices()[:1])
 
 
 def test_an_unlabeled_validation_split_selects_on_the_elbo(tmp_path):

@@ -10,6 +10,7 @@ import pytest
 
 from configs import dsprites_multihead
 from ssvae import batching
+from ssvae import experiment as experiment_lib
 from ssvae import steps
 from ssvae import train
 from ssvae.data import dsprites
@@ -116,7 +117,7 @@ def test_hook_is_opt_in(trained):
 
 def _untrained(config):
   """An experiment without parameters: every check runs before they are used."""
-  exp = train.experiment_from_dataset(
+  exp = experiment_lib.experiment_from_dataset(
       config, dsprites.dataset_from_arrays(*_grid_images()),
       devices=jax.devices()[:1])
   return exp, None

@@ -14,6 +14,7 @@ import pytest
 
 from configs import common
 from configs import default
+from ssvae import experiment as experiment_lib
 from ssvae import train
 from ssvae.eval import generation
 
@@ -82,9 +83,11 @@ def test_default_traversals_cover_every_class(trained, tmp_path):
 
 
 def test_no_traversal_without_2d_latent(tmp_path):
-  exp = train.build_experiment(tiny_config(latent_dim=3), jax.devices()[:1])
-  paths = generation.figures_from_state(exp, train.init_train_state(exp),
-                                      str(tmp_path), num_per_class=3)
+  exp = experiment_lib.build_experiment(tiny_config(latent_dim=3),
+                                        jax.devices()[:1])
+  paths = generation.figures_from_state(
+      exp, experiment_lib.init_train_state(exp), str(tmp_path),
+      num_per_class=3)
   assert [p.name for p in paths] == ["class_conditional_seed0.png"]
 
 

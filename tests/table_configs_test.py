@@ -14,7 +14,7 @@ import jax
 import numpy as np
 import pytest
 
-from ssvae import train
+from ssvae import experiment as experiment_lib
 from ssvae.data import uci_har
 from ssvae.eval import evaluation
 from ssvae.protocols import sweep
@@ -119,7 +119,7 @@ def test_har_quick_cells_build_on_synthetic_files(module_name, tmp_path):
   _, config = load(module_name, "quick")
   config.base.data.data_dir = str(synthetic_har.write_synthetic_har(tmp_path))
   for cell in sweep.expand_cells(config):
-    exp = train.build_experiment(cell.config)
+    exp = experiment_lib.build_experiment(cell.config)
     assert exp.dataset.input_shape == (uci_har.WINDOW_LENGTH, 6)
     if cell.axes["variant"] != "unsupervised":
       assert exp.pools.labeled.shape[1] > 0

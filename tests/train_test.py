@@ -17,6 +17,7 @@ from ssvae import config_diff
 from ssvae import config_validation
 from ssvae import data as data_lib
 from ssvae import errors
+from ssvae import experiment as experiment_lib
 from ssvae import rng
 from ssvae import steps
 from ssvae import train
@@ -104,8 +105,8 @@ def test_eight_devices_match_one_device_on_the_same_batch():
   batch = None
   params = {}
   for n in (1, 8):
-    exp = train.build_experiment(config, devices=jax.devices()[:n])
-    state = train.init_train_state(exp)
+    exp = experiment_lib.build_experiment(config, devices=jax.devices()[:n])
+    state = experiment_lib.init_train_state(exp)
     if batch is None:
       x = jnp.asarray(exp.dataset.train.x)
       y = jnp.asarray(exp.dataset.train.y)
@@ -137,8 +138,9 @@ def test_vmapped_seeds_match_separate_runs(tmp_path):
 def test_train_chunk_traces_the_step_once(monkeypatch):
   monkeypatch.setattr(steps, "train_step",
                       chex.assert_max_traces(steps.train_step, n=1))
-  exp = train.build_experiment(tiny_config(), devices=jax.devices()[:1])
-  state = train.init_train_state(exp)
+  exp = experiment_lib.build_experiment(tiny_config(),
+                                        devices=jax.devices()[:1])
+  state = experiment_lib.init_train_state(exp)
   keys = rng.seed_keys(exp.seeds, "train")
   x, y = jnp.asarray(exp.dataset.train.x), jnp.asarray(exp.dataset.train.y)
   pools = jax.tree.map(jnp.asarray, exp.pools)
@@ -165,9 +167,9 @@ def test_unrolled_scan_is_lax_scan(unroll):
 def test_unrolled_chunk_matches_the_scanned_chunk():
   states = []
   for unroll in (1, True):
-    exp = train.build_experiment(tiny_config(scan_unroll=unroll),
+    exp = experiment_lib.build_experiment(tiny_config(scan_unroll=unroll),
                                  devices=jax.devices()[:1])
-    state = train.init_train_state(exp)
+    state = experiment_lib.init_train_state(exp)
     chunk = train.make_train_chunk(exp, 3)
     states.append(chunk(state, jax.tree.map(jnp.asarray, exp.pools),
                         rng.seed_keys(exp.seeds, "train"),
@@ -248,15 +250,15 @@ def test_labeled_fraction_of_batch_sets_the_labeled_share_of_the_loss():
   labeled_first the step is built with, and the mask the sampler draws."""
   config = tiny_config(batch_size=16)
   config.data.labeled_fraction_of_batch = 0.25
-  exp = train.experiment_from_dataset(
+  exp = experiment_lib.experiment_from_dataset(
       config, data_lib.load_dataset(config.data), jax.devices()[:1])
   assert data_lib.labeled_first(exp.sampling_mode, 16,
-                                train.labeled_fraction(config)) == 4
+                                experiment_lib.labeled_fraction(config)) == 4
   batch = data_lib.sample_batch(
       jax.random.key(0), jnp.asarray(exp.dataset.train.x),
       jnp.asarray(exp.dataset.train.y),
       jax.tree.map(lambda a: jnp.asarray(a[0]), exp.pools), 16,
-      exp.sampling_mode, train.labeled_fraction(config))
+      exp.sampling_mode, experiment_lib.labeled_fraction(config))
   np.testing.assert_array_equal(batch["label_mask"], [1] * 4 + [0] * 12)
   labeled = set(np.asarray(exp.pools.labeled[0]).tolist())
   # The first 4 points come from the labeled pool, the other 12 do not.
@@ -265,7 +267,8 @@ def test_labeled_fraction_of_batch_sets_the_labeled_share_of_the_loss():
            for b in batch["x"]]
   assert set(drawn[:4]) <= labeled and not set(drawn[4:]) & labeled
   state, _ = train.make_train_chunk(exp, 2)(
-      train.init_train_state(exp), jax.tree.map(jnp.asarray, exp.pools),
+      experiment_lib.init_train_state(exp),
+      jax.tree.map(jnp.asarray, exp.pools),
       rng.seed_keys(exp.seeds, "train"), jnp.asarray(exp.dataset.train.x),
       jnp.asarray(exp.dataset.train.y))
   assert int(state.step[0]) == 2
@@ -315,7 +318,7 @@ def test_validation_is_held_out_of_training_and_disjoint_from_test():
   config = tiny_config()
   config.data.validation_size = 150
   full = data_lib.load_dataset(config.data)
-  exp = train.build_experiment(config, devices=jax.devices()[:1])
+  exp = experiment_lib.build_experiment(config, devices=jax.devices()[:1])
   train_x, val_x = exp.dataset.train.x, exp.dataset.validation.x
   assert len(val_x) == 150 and len(train_x) == len(full.train) - 150
   rows = lambda a: {r.tobytes() for r in a.reshape(len(a), -1)}
@@ -334,7 +337,7 @@ def test_validation_holds_no_point_of_the_held_out_class():
   config = tiny_config()
   config.data.held_out_class = 3
   config.data.label_fraction = 0.1
-  exp = train.build_experiment(config, devices=jax.devices()[:1])
+  exp = experiment_lib.build_experiment(config, devices=jax.devices()[:1])
   assert 3 not in exp.dataset.validation.y
   assert 3 in exp.dataset.test.y
 
@@ -446,12 +449,14 @@ def test_labeled_indices_from_config_covers_every_label_setting():
   config.data.label_fraction = -1.0
   config.data.num_labels = -1
   np.testing.assert_array_equal(
-      train.labeled_indices_from_config(config, y, 3, seed=0), np.arange(30))
+      experiment_lib.labeled_indices_from_config(config, y, 3, seed=0),
+      np.arange(30))
   config.data.num_labels = 6
-  chosen = train.labeled_indices_from_config(config, y, 3, seed=0)
+  chosen = experiment_lib.labeled_indices_from_config(config, y, 3, seed=0)
   assert len(chosen) == 6 and np.bincount(y[chosen]).tolist() == [2, 2, 2]
   config.data.label_fraction = 0.5
-  assert len(train.labeled_indices_from_config(config, y, 3, seed=0)) == 15
+  assert len(experiment_lib.labeled_indices_from_config(
+      config, y, 3, seed=0)) == 15
 
 
 def test_train_log_windows_cut_at_multiples_of_log_every():

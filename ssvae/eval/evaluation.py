@@ -14,6 +14,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from ssvae import experiment as experiment_lib
 from ssvae import io_utils
 from ssvae import model_spec
 from ssvae import parallel
@@ -68,7 +69,7 @@ def _protocol(run: train.Run) -> dict:
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                        *, devices=None,
-                       experiment: Optional[train.Experiment] = None,
+                       experiment: Optional[experiment_lib.Experiment] = None,
                        provenance: Optional[dict] = None) -> dict:
   """Trains (or resumes) and writes the final metrics to results.json.
 
@@ -80,7 +81,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   the commit and machine that trained it). The workdir stays locked until
   results.json is written. `experiment`: as for train.train().
   """
-  exp = experiment or train.build_experiment(config, devices)
+  exp = experiment or experiment_lib.build_experiment(config, devices)
   with train.claimed(workdir):
     run = train.train_claimed(config, exp, workdir, None)
     return _write_results(run, workdir, provenance)

@@ -21,6 +21,7 @@ from matplotlib.backends import backend_agg
 from matplotlib import figure
 
 from ssvae import errors
+from ssvae import experiment as experiment_lib
 from ssvae import io_utils
 from ssvae import model_spec
 from ssvae import rng as rng_lib
@@ -254,7 +255,7 @@ def _class_names(dataset) -> list[str]:
   return names
 
 
-def figures_from_state(exp: train.Experiment, state, out_dir: str, *,
+def figures_from_state(exp: experiment_lib.Experiment, state, out_dir: str, *,
                        seed_index: int = 0, num_per_class: int = 10,
                        traversal_classes: Optional[Sequence[int]] = None,
                        grid_size: int = 15, span: float = 2.0,

@@ -28,6 +28,7 @@ import numpy as np
 
 from ssvae import batching
 from ssvae import errors
+from ssvae import experiment as experiment_lib
 from ssvae import io_utils
 from ssvae import model_spec
 from ssvae import rng
@@ -90,7 +91,7 @@ class Detector:
   """
   workdir: str
   settings: Settings
-  base: train.Experiment
+  base: experiment_lib.Experiment
   base_state: steps.TrainState
   model: Any
   state: steps.TrainState

@@ -29,6 +29,7 @@ import numpy as np
 
 from ssvae import data as data_lib
 from ssvae import errors
+from ssvae import experiment as experiment_lib
 from ssvae import model_spec
 from ssvae import rng
 from ssvae import steps
@@ -137,10 +138,10 @@ def check_can_take_feedback(variant: str) -> None:
         f"{variant!r}. Train a 'semi_supervised' model to use feedback.")
 
 
-def extended_experiment(base: train.Experiment, seed_index: int,
+def extended_experiment(base: experiment_lib.Experiment, seed_index: int,
                         points: FeedbackPoints,
                         config: ml_collections.ConfigDict,
-                        devices=None) -> train.Experiment:
+                        devices=None) -> experiment_lib.Experiment:
   """The base run's data for one seed plus the (repeated) feedback points.
 
   The train split becomes [base training points..., FP copies, FN copies]
@@ -168,8 +169,8 @@ def extended_experiment(base: train.Experiment, seed_index: int,
       train=data_lib.Split(x=np.concatenate(blocks_x),
                            y=np.concatenate(blocks_y)))
   new_labeled = np.concatenate([labeled, num_base + np.arange(num_new)])
-  return train.experiment_from_dataset(config, extended, devices=devices,
-                                       labeled_indices=[new_labeled])
+  return experiment_lib.experiment_from_dataset(
+      config, extended, devices=devices, labeled_indices=[new_labeled])
 
 
 def _pad_to(trained: jax.Array, target: jax.ShapeDtypeStruct) -> jax.Array:
@@ -184,7 +185,7 @@ def _pad_to(trained: jax.Array, target: jax.ShapeDtypeStruct) -> jax.Array:
                                                       target.shape)])
 
 
-def grow_state(trained: steps.TrainState, exp: train.Experiment,
+def grow_state(trained: steps.TrainState, exp: experiment_lib.Experiment,
                seed: int) -> steps.TrainState:
   """One seed's trained state widened to exp's model, fresh optimizer, step 0.
 
@@ -207,7 +208,7 @@ def _stack(state: steps.TrainState) -> steps.TrainState:
   return jax.tree.map(lambda leaf: jnp.asarray(leaf)[None], state)
 
 
-def finetune(base: train.Experiment, base_state: steps.TrainState,
+def finetune(base: experiment_lib.Experiment, base_state: steps.TrainState,
              seed_index: int, points: FeedbackPoints, workdir: str,
              num_steps: int, devices=None):
   """Fine-tunes seed `seed_index` of a run on the feedback points.
@@ -225,8 +226,8 @@ def finetune(base: train.Experiment, base_state: steps.TrainState,
   return exp, steps.seed_slice(run.last, 0)
 
 
-def load_finetuned(base: train.Experiment, seed_index: int, workdir: str,
-                   devices=None):
+def load_finetuned(base: experiment_lib.Experiment, seed_index: int,
+                   workdir: str, devices=None):
   """(experiment, state of the one seed) of a finished fine-tuning run."""
   exp = extended_experiment(base, seed_index, load_points(workdir),
                             train.load_config(workdir), devices)

@@ -52,6 +52,7 @@ from ssvae import batching
 from ssvae import config_diff
 from ssvae import data as data_lib
 from ssvae import errors
+from ssvae import experiment as experiment_lib
 from ssvae import io_utils
 from ssvae import model_spec
 from ssvae import rng
@@ -161,7 +162,7 @@ def split_test_set(y: np.ndarray, anomaly_class: int,
 def build_round_experiment(config, dataset: data_lib.Dataset,
                            split: PoolEvalSplit,
                            labels: Sequence[feedback.FeedbackLabels],
-                           devices=None) -> train.Experiment:
+                           devices=None) -> experiment_lib.Experiment:
   """The experiment of one round: normal data plus each seed's feedback.
 
   dataset: the original data set (every class in train; the experiment
@@ -200,14 +201,14 @@ def build_round_experiment(config, dataset: data_lib.Dataset,
   normal_y = dataset.train.y[dataset.train.y != anomaly_class]
   num_normal = len(normal_y)
   seeds = [config.seed + s for s in range(config.train.num_seeds)]
-  normal_labeled = [train.labeled_indices_from_config(config, normal_y,
+  normal_labeled = [experiment_lib.labeled_indices_from_config(config, normal_y,
                                                      num_classes, s)
                     for s in seeds]
   starts = num_normal + np.cumsum([0] + [len(fb) for fb in labels[:-1]])
   labeled = [np.concatenate([idx, start + np.arange(len(fb))])
              for idx, start, fb in zip(normal_labeled, starts, labels)]
-  exp = train.experiment_from_dataset(config, extended, devices=devices,
-                                      labeled_indices=labeled)
+  exp = experiment_lib.experiment_from_dataset(
+      config, extended, devices=devices, labeled_indices=labeled)
   _check_layout(exp, num_normal, starts, blocks_y)
   unlabeled = np.stack([np.setdiff1d(np.arange(num_normal), idx)
                         for idx in normal_labeled]).astype(np.int32)

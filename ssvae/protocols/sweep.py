@@ -58,6 +58,7 @@ from ssvae import config_diff
 from ssvae import config_validation
 from ssvae import data as data_lib
 from ssvae import errors
+from ssvae import experiment as experiment_lib
 from ssvae import io_utils
 from ssvae import progress
 from ssvae import train
@@ -410,8 +411,8 @@ def check_cells_can_train(cells: Sequence[Cell], workdir: str,
   """
   for cell in cells:
     try:
-      train.experiment_from_dataset(cell.config, data.get(cell.config.data),
-                                    devices)
+      experiment_lib.experiment_from_dataset(
+          cell.config, data.get(cell.config.data), devices)
     except errors.UserInputError as e:
       raise _in_cell(cell, e) from e
   check_run_dirs(cells if run_dirs_of is None else run_dirs_of, workdir)
@@ -457,7 +458,7 @@ def run_cells(cells: Sequence[Cell], workdir: str, *, devices=None,
       try:
         results[cell.name] = evaluation.train_and_evaluate(
             cell.config, run_dir(workdir, cell), devices=devices,
-            experiment=train.experiment_from_dataset(
+            experiment=experiment_lib.experiment_from_dataset(
                 cell.config, data.get(cell.config.data), devices),
             provenance=trained_by)
       except errors.TrainingDiverged as e:

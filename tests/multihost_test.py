@@ -5,7 +5,9 @@ devices each, train one run on the 8 global devices (a (seed 2, data 4)
 mesh spanning both); one process with 8 devices trains the same config.
 Their metrics.jsonl and results.json agree, only process 0 writes the run's
 files, and both resume from their checkpoints alike. A process started with
---num_processes=2 and no partner stops with one `error:` line.
+--num_processes=2 and no partner stops with one `error:` line. A sweep
+(`python -m experiments.sweep --multihost`) across two processes writes what
+one process writes.
 
 The two runs agree to float32 rounding, not bitwise: the cross-process
 all-reduce (gloo) sums the data shards' gradients and evaluation sums in
@@ -13,103 +15,276 @@ another order than XLA's in-process all-reduce, which moves the last bits
 of a float32 (measured: relative differences up to ~1e-7, e.g. a KL of
 0.19604971 against 0.19604973; accuracies identical). So floats are
 compared with a relative tolerance of 1e-5, everything else exactly.
+
+What the module costs, and how it is kept small (measured on 2 cores): a
+process spends its CPU importing (~3 s), tracing (~1.5 s) and compiling
+(~65 small XLA programs, ~8-11 s cold); the steps themselves take
+milliseconds, so fewer steps, evaluations or checkpoints save nothing
+measurable. The processes share the test session's persistent compilation
+cache (tests/conftest.py sets JAX_COMPILATION_CACHE_DIR; _env keeps it),
+which cuts a one-process run, or a process 0, that finds its programs there
+from ~13 s of CPU to ~5-6 s. Process 1 of a pair gains nothing from it: jax
+writes the cache only from process 0, and process 1's cache keys differ
+from process 0's (its devices' topology), so every process 1 compiles
+everything, ~15 s of CPU a launch. So:
+- the train runs train the sweep's cell (_CELL_CONFIG), so the sweep's
+  process 0 and its one-process run find their programs in the cache (the
+  train runs' num_steps, eval_every and checkpoint_every are no part of a
+  program);
+- one module fixture (`launches`) starts every process the tests check,
+  each group as soon as what it needs has finished (a resume after its first
+  run, a sweep after the train run that fills its cache), so the two cores
+  stay busy while process 0 of a pair waits for its partner.
 """
 
 import csv
+import itertools
 import json
 import math
 import os
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_TIMEOUT_S = 600  # per process; a hung job fails the test instead
-_OVERRIDES = ("--config=configs/default.py",
-              "--config.train.steps_per_call=10",
-              "--config.train.eval_every=10",
-              "--config.train.checkpoint_every=10",
-              "--config.train.num_seeds=2",
-              "--config.model.hidden_sizes=(16,)")
+_TIMEOUT_S = 600  # per group of processes; a hung job fails the test instead
+# The lone process stops after its imports and --initialization_timeout
+# (3 s; jax's own deadline, which would abort it, is 2 * 3 + 30 s after its
+# imports: ssvae/cli.py), so 90 s bounds a hang even with the other
+# processes sharing the CPU.
+_ALONE_TIMEOUT_S = 90
+# The sweep: one cell of configs/table3_mnist_dense.py:quick, 2 seeds.
+_SWEEP_ARGS = ("--config=configs/table3_mnist_dense.py:quick",
+               "--config.axes=((\"model.variant\", (\"semi_supervised\",)),"
+               " (\"data.num_labels\", (100,)))")
+# The train runs' experiment config: that cell's, as the sweep builds it
+# (ssvae/protocols/sweep.py expand_cells), so that both compile the same
+# programs (the module docstring says why).
+_CELL_CONFIG = '''\
+"""The cell that tests/multihost_test.py sweeps, as an experiment config."""
+from configs import table3_mnist_dense
+
+
+def get_config():
+  sweep = table3_mnist_dense.get_config("quick")
+  config = sweep.base.copy_and_resolve_references()
+  config.model.variant = "semi_supervised"
+  config.data.num_labels = 100
+  config.train.num_seeds = sweep.num_seeds
+  return config
+'''
+_OVERRIDES = ("--config.train.eval_every=10",
+              "--config.train.checkpoint_every=10")
 # Fields that measure the machine, not the run.
 _TIMING = ("examples_per_s", "wall_s", "cpu_s")
+_LOG_NUMBERS = itertools.count()
 
 
-def _free_port() -> int:
-  with socket.socket() as s:
-    s.bind(("localhost", 0))
-    return s.getsockname()[1]
+def _free_ports(count: int) -> list:
+  """`count` distinct free ports (all bound at once, so none repeats)."""
+  sockets = [socket.socket() for _ in range(count)]
+  try:
+    for s in sockets:
+      s.bind(("localhost", 0))
+    return [s.getsockname()[1] for s in sockets]
+  finally:
+    for s in sockets:
+      s.close()
 
 
 def _env(devices: int) -> dict:
+  """os.environ (with the session's JAX_COMPILATION_CACHE_DIR), on CPU with
+  `devices` devices."""
   return dict(os.environ, JAX_PLATFORMS="cpu",
               XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
 
 
-def _start(workdir, num_steps, devices, *extra,
+def _start(workdir, devices, *args,
            module="experiments.train") -> subprocess.Popen:
   """The command, its stdout and stderr in files beside the workdir (a
   pipe nobody reads while another process is waited for could fill up and
-  stall it). num_steps None: a sweep, its arguments all in extra."""
-  log = f"{workdir}.{len(os.listdir(os.path.dirname(workdir)))}"
-  args = (() if num_steps is None else
-          (*_OVERRIDES, f"--config.train.num_steps={num_steps}"))
-  proc = subprocess.Popen(
-      [sys.executable, "-m", module, f"--workdir={workdir}", *args, *extra],
-      cwd=REPO, env=_env(devices), stdout=open(f"{log}.out", "w"),
-      stderr=open(f"{log}.err", "w"))
+  stall it)."""
+  log = f"{workdir}.{next(_LOG_NUMBERS)}"
+  with open(f"{log}.out", "w") as out, open(f"{log}.err", "w") as err:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", module, f"--workdir={workdir}", *args],
+        cwd=REPO, env=_env(devices), stdout=out, stderr=err)
   proc.logs = (f"{log}.out", f"{log}.err")
   return proc
 
 
-def _finish(proc: subprocess.Popen, timeout=_TIMEOUT_S) -> tuple:
-  """(status, stdout, stderr); fails the test if it runs past timeout."""
-  try:
-    proc.wait(timeout=timeout)
-  except subprocess.TimeoutExpired:
-    proc.kill()
-    proc.wait()
-  out, err = (open(path).read() for path in proc.logs)
-  if proc.returncode == -9:
-    pytest.fail(f"{proc.args} ran past {timeout} s: {err[-3000:]}")
-  return proc.returncode, out, err
+def _train_args(config_file, num_steps) -> tuple:
+  return (f"--config={config_file}", *_OVERRIDES,
+          f"--config.train.num_steps={num_steps}")
 
 
-def _two_processes(workdir, num_steps, *extra, **kwargs) -> list:
+def _multihost_args(port, process_id, timeout=120) -> tuple:
+  return ("--multihost", f"--coordinator_address=localhost:{port}",
+          "--num_processes=2", f"--process_id={process_id}",
+          f"--initialization_timeout={timeout}")
+
+
+def _two_processes(workdir, port, *args, **kwargs) -> list:
   """Both processes of one --multihost job, started together."""
-  port = _free_port()
-  procs = [_start(workdir, num_steps, 4, *extra, "--multihost",
-                  f"--coordinator_address=localhost:{port}",
-                  "--num_processes=2", f"--process_id={i}",
-                  "--initialization_timeout=120", **kwargs)
-           for i in range(2)]
-  return procs
+  return [_start(workdir, 4, *args, *_multihost_args(port, i), **kwargs)
+          for i in range(2)]
 
 
-def _run_all(procs) -> list:
-  results = [_finish(p) for p in procs]
-  for rc, _, err in results:
-    assert rc == 0, err[-3000:]
-  return results
+class _Group:
+  """Processes started together (a pair, or one), waited for together."""
+
+  def __init__(self, procs, timeout):
+    self.procs, self.deadline = procs, time.monotonic() + timeout
+    self.timeout, self.timed_out = timeout, False
+
+  def poll(self) -> bool:
+    """True once every process has ended. One that fails ends its partner
+    (which would wait for it until its own timeout); past the deadline all
+    are killed."""
+    codes = [p.poll() for p in self.procs]
+    if None not in codes:
+      return True
+    if any(c not in (None, 0) for c in codes) or (
+        time.monotonic() > self.deadline):
+      self.timed_out = time.monotonic() > self.deadline
+      for p in self.procs:
+        if p.poll() is None:
+          p.kill()
+          p.wait()
+      return True
+    return False
+
+  def results(self) -> list:
+    """[(status, stdout, stderr)] per process."""
+    def read(path):
+      with open(path) as f:
+        return f.read()
+    return [(p.returncode, *map(read, p.logs)) for p in self.procs]
+
+
+def _run_graph(jobs: dict) -> dict:
+  """Runs jobs {name: (names it needs, start() -> [Popen], timeout,
+  on_success(results) or None)}: each starts once those it needs have
+  succeeded (never, if one failed). Returns {name: (results or None,
+  timed_out, what kept it from starting or None)}."""
+  pending, running, done = dict(jobs), {}, {}
+  try:
+    while pending or running:
+      for name, (needs, start, timeout, _) in list(pending.items()):
+        failed = [n for n in needs if n in done and not _succeeded(done[n])]
+        if failed:
+          done[name] = (None, False, f"not started: {failed} failed")
+          del pending[name]
+        elif all(n in done for n in needs):
+          running[name] = _Group(start(), timeout)
+          del pending[name]
+      for name, group in list(running.items()):
+        if group.poll():
+          done[name] = (group.results(), group.timed_out, None)
+          del running[name]
+          on_success = jobs[name][3]
+          if on_success is not None and _succeeded(done[name]):
+            on_success(done[name][0])
+      time.sleep(0.05)
+  finally:  # an error here (or ^C) leaves no process behind
+    for group in running.values():
+      for p in group.procs:
+        if p.poll() is None:
+          p.kill()
+          p.wait()
+  return done
+
+
+def _succeeded(outcome) -> bool:
+  results, timed_out, _ = outcome
+  return results is not None and not timed_out and all(
+      rc == 0 for rc, _, _ in results)
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-  """Workdirs of the two-process and the one-process run, at 20 steps,
-  then resumed to 40; the outputs and copies of the files at each."""
+def launches(tmp_path_factory):
+  """Every process the tests check, run once for the module:
+  - "two_20", "one_20": the two-process and the one-process train run, 20
+    steps, side by side; "two_40", "one_40": each resumed to 40 steps;
+  - "alone": process 0 of 2 with no partner;
+  - "sweep_two", "sweep_one": the sweep on two processes and on one.
+  Returns the workdirs, each job's outcome (see _run_graph), and copies of
+  the train runs' files after 20 and after 40 steps."""
   root = tmp_path_factory.mktemp("multihost")
-  two, one = root / "two", root / "one"
-  out = {"two": two, "one": one}
-  for num_steps in (20, 40):
-    # The one-process reference runs beside the two-process job.
-    procs = _two_processes(two, num_steps) + [_start(one, num_steps, 8)]
-    out[num_steps] = _run_all(procs)
-    out[f"files_{num_steps}"] = {
-        name: {f: (d / f).read_text()
-               for f in ("metrics.jsonl", "results.json")}
-        for name, d in (("two", two), ("one", one))}
+  config_file = root / "cell_config.py"
+  config_file.write_text(_CELL_CONFIG)
+  dirs = {name: root / name
+          for name in ("two", "one", "alone", "sweep_two", "sweep_one")}
+  ports = dict(zip(("two_20", "two_40", "alone", "sweep_two"),
+                   _free_ports(4)))
+  files = {}
+
+  def copy_files(name, num_steps):
+    def on_success(results):
+      del results
+      files.setdefault(num_steps, {})[name] = {
+          f: (dirs[name] / f).read_text() if (dirs[name] / f).exists()
+          else None for f in ("metrics.jsonl", "results.json", "config.json")}
+    return on_success
+
+  def train(name, num_steps):
+    args = _train_args(config_file, num_steps)
+    if name == "one":
+      return lambda: [_start(dirs["one"], 8, *args)]
+    return lambda: _two_processes(dirs["two"], ports[f"two_{num_steps}"],
+                                  *args)
+
+  def sweep(name):
+    if name == "sweep_one":
+      return lambda: [_start(dirs[name], 8, *_SWEEP_ARGS,
+                             module="experiments.sweep")]
+    return lambda: _two_processes(dirs[name], ports[name], *_SWEEP_ARGS,
+                                  module="experiments.sweep")
+
+  alone = lambda: [_start(dirs["alone"], 4, *_train_args(config_file, 20),
+                          *_multihost_args(ports["alone"], 0, timeout=3))]
+  jobs = {
+      "two_20": ((), train("two", 20), _TIMEOUT_S, copy_files("two", 20)),
+      "one_20": ((), train("one", 20), _TIMEOUT_S, copy_files("one", 20)),
+      "alone": ((), alone, _ALONE_TIMEOUT_S, None),
+      # The sweeps after the train runs that compile (and cache) their
+      # programs: process 0 of a pair, the one process.
+      "sweep_one": (("one_20",), sweep("sweep_one"), _TIMEOUT_S, None),
+      "one_40": (("one_20",), train("one", 40), _TIMEOUT_S,
+                 copy_files("one", 40)),
+      "sweep_two": (("two_20",), sweep("sweep_two"), _TIMEOUT_S, None),
+      "two_40": (("two_20",), train("two", 40), _TIMEOUT_S,
+                 copy_files("two", 40)),
+  }
+  return {"dirs": dirs, "outcomes": _run_graph(jobs), "files": files,
+          "alone_port": ports["alone"]}
+
+
+def _results(launches, name) -> list:
+  """The job's [(status, stdout, stderr)]; fails the test if it did not
+  run or ran past its timeout."""
+  results, timed_out, not_started = launches["outcomes"][name]
+  if not_started:
+    pytest.fail(f"{name}: {not_started}")
+  if timed_out:
+    pytest.fail(f"{name} ran past its timeout: "
+                + "\n".join(err[-3000:] for _, _, err in results))
+  return results
+
+
+def _succeeded_results(launches, *names) -> list:
+  """_results of each job, every process of which must have exited 0 (a
+  pair's partner of a failed process is killed: both stderrs are shown)."""
+  out = []
+  for name in names:
+    results = _results(launches, name)
+    assert all(rc == 0 for rc, _, _ in results), "\n".join(
+        f"{name}, process {i}: status {rc}\n{err[-3000:]}"
+        for i, (rc, _, err) in enumerate(results))
+    out.append(results)
   return out
 
 
@@ -142,55 +317,65 @@ def _records(text: str) -> list:
 
 
 @pytest.mark.parametrize("num_steps", [20, 40])
-def test_two_processes_train_what_one_process_trains(runs, num_steps):
-  files = runs[f"files_{num_steps}"]
+def test_two_processes_train_what_one_process_trains(launches, num_steps):
+  _succeeded_results(launches, f"two_{num_steps}", f"one_{num_steps}")
+  files = launches["files"][num_steps]
+  for name in ("two", "one"):
+    assert None not in files[name].values(), (name, files[name])
   two, one = (_records(files[n]["metrics.jsonl"]) for n in ("two", "one"))
-  # Steps 10..num_steps, train + validation + test, 2 seeds; after the
-  # resume the first 20 steps' lines are kept, none repeated.
-  assert len(two) == num_steps // 10 * 3 * 2
+  # Every record once: a train record every log_every steps (0: every
+  # steps_per_call), validation and test every eval_every, each per seed;
+  # after the resume the first 20 steps' lines are kept, none repeated.
+  train = json.loads(files["two"]["config.json"])["train"]
+  results = json.loads(files["two"]["results.json"])
+  expected = sorted(
+      (step, split, seed) for seed in results["seeds"]
+      for split, every in (
+          ("train", train["log_every"] or train["steps_per_call"]),
+          ("validation", train["eval_every"]), ("test", train["eval_every"]))
+      for step in range(every, num_steps + 1, every))
   keys = [(r["step"], r["split"], r["seed"]) for r in two]
   assert len(set(keys)) == len(keys)
+  assert sorted(keys) == expected and len(results["seeds"]) == 2
   _assert_close(two, one, "metrics.jsonl")
   _assert_close(*(_without_timing(json.loads(files[n]["results.json"]))
                   for n in ("two", "one")), where="results.json")
-  assert json.loads(files["two"]["results.json"])["step"] == num_steps
+  assert results["step"] == num_steps
 
 
-def test_only_process_0_writes_the_runs_files(runs):
+def test_only_process_0_writes_the_runs_files(launches):
   """Process 1 writes its own checkpoint shards (orbax: ocdbt.process_1,
   array_metadatas/process_1) and nothing else: outside checkpoints/ the
   two-process workdir holds the same files as the one-process one (no
   second lock, metrics or event file), and only process 0 prints."""
+  runs = dict(zip((20, 40), _succeeded_results(launches, "two_20", "two_40")))
+  _succeeded_results(launches, "one_40")
+
   def files(workdir):
     return sorted(os.path.relpath(os.path.join(d, f), workdir)
                   for d, _, names in os.walk(workdir) for f in names)
-  two, one = files(runs["two"]), files(runs["one"])
+  two, one = (files(launches["dirs"][n]) for n in ("two", "one"))
   outside = lambda names: [n.split("events.out")[0] for n in names
                            if not n.startswith("checkpoints")]
   assert outside(two) == outside(one)
   process_1 = [n for n in two if "process_1" in n]
   assert process_1 and all(n.startswith("checkpoints") for n in process_1)
   for num_steps in (20, 40):
-    (_, out0, _), (_, out1, _), _ = runs[num_steps]
+    (_, out0, _), (_, out1, _) = runs[num_steps]
     # (gloo prints its connections on stdout, from C++, in both.)
     assert "Done:" in out0 and "Final test metrics" in out0
     assert "Done:" not in out1 and "Final test metrics" not in out1
 
 
-def test_a_process_without_its_partner_stops_with_one_error_line(tmp_path):
-  port = _free_port()
-  proc = _start(tmp_path, 20, 4, "--multihost",
-                f"--coordinator_address=localhost:{port}",
-                "--num_processes=2", "--process_id=0",
-                "--initialization_timeout=3")
-  rc, _, err = _finish(proc, timeout=120)
+def test_a_process_without_its_partner_stops_with_one_error_line(launches):
+  [(rc, _, err)] = _results(launches, "alone")
   assert rc == 2, err[-3000:]
   errors = [line for line in err.splitlines() if line.startswith("error:")]
   assert len(errors) == 1, err[-3000:]
-  assert f"localhost:{port}" in errors[0]
+  assert f"localhost:{launches['alone_port']}" in errors[0]
   assert "--initialization_timeout=3" in errors[0]
   assert "Traceback" not in err
-  assert not (tmp_path / "metrics.jsonl").exists()
+  assert not (launches["dirs"]["alone"] / "metrics.jsonl").exists()
 
 
 def _csv_rows(path) -> list:
@@ -206,17 +391,12 @@ def _csv_rows(path) -> list:
             for row in csv.DictReader(f)]
 
 
-def test_two_process_sweep_writes_what_one_process_writes(tmp_path):
+def test_two_process_sweep_writes_what_one_process_writes(launches):
   """One cell of configs/table3_mnist_dense.py:quick, 2 seeds (the whole
   quick sweep, 4 cells, was checked alike by hand: 2 x 4 devices against
   1 x 8, results.csv equal to float32 rounding; ~6 min on 2 cores)."""
-  sweep_args = ("--config=configs/table3_mnist_dense.py:quick",
-                "--config.axes=((\"model.variant\", (\"semi_supervised\",)),"
-                " (\"data.num_labels\", (100,)))")
-  two, one = tmp_path / "two", tmp_path / "one"
-  procs = (_two_processes(two, None, *sweep_args, module="experiments.sweep")
-           + [_start(one, None, 8, *sweep_args, module="experiments.sweep")])
-  _run_all(procs)
+  _succeeded_results(launches, "sweep_two", "sweep_one")
+  two, one = launches["dirs"]["sweep_two"], launches["dirs"]["sweep_one"]
   rows = _csv_rows(two / "results.csv")
   assert len(rows) == 2  # one cell x 2 seeds
   _assert_close(rows, _csv_rows(one / "results.csv"), "results.csv")

@@ -7,12 +7,12 @@ depends on the data (input shapes, factor sizes, the likelihood) is checked
 where the data are read.
 """
 
-import math
 
 import ml_collections
 
 from ssvae import config_diff
 from ssvae import errors
+from ssvae import io_utils
 from ssvae import model_spec
 from ssvae import models
 from ssvae import selection
@@ -135,24 +135,18 @@ def _validate_unlabeled_options(config) -> None:
            f"must be True or False, got {diagnostics!r}.")
 
 
-def _is_number(value) -> bool:
-  """A finite int or float (not a bool, not a string from a config.json)."""
-  return (isinstance(value, (int, float)) and not isinstance(value, bool)
-          and math.isfinite(value))
-
-
 def _validate_optimizer(config) -> None:
   """The learning rate, the optimizer's name, its two averages and the
   learning-rate schedule."""
   rate = config.optimizer.learning_rate
-  _require(_is_number(rate) and rate > 0, "optimizer.learning_rate",
-           f"must be > 0, got {rate!r}.")
+  _require(io_utils.is_finite_number(rate) and rate > 0,
+           "optimizer.learning_rate", f"must be > 0, got {rate!r}.")
   name = _field(config, "optimizer.name")
   _require(name in steps.OPTIMIZERS, "optimizer.name",
            f"{name!r} is not one of {steps.OPTIMIZERS}.")
   for field in ("optimizer.decay", "optimizer.momentum"):
     value = config.optimizer[field.split(".")[1]]
-    _require(_is_number(value) and 0.0 <= value < 1.0, field,
+    _require(io_utils.is_finite_number(value) and 0.0 <= value < 1.0, field,
              f"must be in [0, 1), got {value!r}.")
   schedule = _field(config, "optimizer.schedule")
   _require(schedule in steps.SCHEDULES, "optimizer.schedule",

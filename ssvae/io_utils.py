@@ -1,6 +1,7 @@
 """Small file helpers: atomic writes, JSON-lines metrics, TensorBoard events."""
 
 import json
+import math
 import os
 import secrets
 import time
@@ -220,6 +221,17 @@ class MetricsWriter:
 
   def __exit__(self, *exc):
     self.close()
+
+
+def is_int(value: Any) -> bool:
+  """An int, not a bool: what a JSON integer field may hold once read."""
+  return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_finite_number(value: Any) -> bool:
+  """A finite int or float, not a bool (nor a string from a JSON file)."""
+  return (isinstance(value, (int, float)) and not isinstance(value, bool)
+          and math.isfinite(value))
 
 
 def read_json_string(text: str) -> Any:

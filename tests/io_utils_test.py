@@ -86,3 +86,11 @@ def test_without_a_tensorboard_dir_only_jsonl_is_written(tmp_path):
   with io_utils.MetricsWriter(str(tmp_path / "m.jsonl")) as writer:
     writer.write({"step": 1, "split": "train", "seed": 0, "loss": 1.0})
   assert os.listdir(tmp_path) == ["m.jsonl"]
+
+
+def test_json_number_checks_refuse_bools_strings_and_non_finite():
+  assert io_utils.is_int(3) and io_utils.is_int(-1)
+  assert not any(io_utils.is_int(v) for v in (True, 3.0, "3", None))
+  assert io_utils.is_finite_number(3) and io_utils.is_finite_number(0.5)
+  assert not any(io_utils.is_finite_number(v) for v in (
+      False, "0.5", float("nan"), float("inf"), None))

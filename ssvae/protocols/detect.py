@@ -207,15 +207,6 @@ def check_can_score(variant: str, source: str) -> None:
         "'unsupervised' run.")
 
 
-def _is_int(value) -> bool:
-  return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-  return (isinstance(value, (int, float)) and not isinstance(value, bool)
-          and math.isfinite(value))
-
-
 def _check_fields(value, cls, where: str, path: str, checks: dict) -> dict:
   """value, a JSON object with cls's fields (all but its optional
   threshold and feedback are required), each passing its check:
@@ -248,26 +239,29 @@ def _check_fields(value, cls, where: str, path: str, checks: dict) -> dict:
 def _threshold_level_ok(threshold: dict) -> bool:
   low_high = {PERCENTILE: (0, 100), TARGET_FPR: (0, 1)}[threshold["rule"]]
   level = threshold["level"]
-  return _is_number(level) and low_high[0] < level < low_high[1]
+  return io_utils.is_finite_number(level) and low_high[0] < level < low_high[1]
 
 
 def _settings_from_json(value, path: str) -> Settings:
   """The Settings DETECTOR_FILE holds; every field checked (type, range)."""
   _check_fields(value, Settings, "it", path, {
       "state": (lambda v: v in STATES, f"one of {STATES}"),
-      "seed_index": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
-      "num_samples": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+      "seed_index": (lambda v: io_utils.is_int(v) and v >= 0,
+                     "an integer >= 0"),
+      "num_samples": (lambda v: io_utils.is_int(v) and v >= 1,
+                      "an integer >= 1"),
   })
   threshold, info = value.get("threshold"), value.get("feedback")
   if threshold is not None:
     _check_fields(threshold, Threshold, "threshold", path, {
-        "value": (_is_number, "a finite number"),
+        "value": (io_utils.is_finite_number, "a finite number"),
         "rule": (lambda v: v in THRESHOLD_RULES,
                  f"one of {THRESHOLD_RULES}"),
-        "num_validation": (lambda v: _is_int(v) and v >= 1,
+        "num_validation": (lambda v: io_utils.is_int(v) and v >= 1,
                            "an integer >= 1"),
-        "validation_fpr": (lambda v: _is_number(v) and 0 <= v <= 1,
-                           "a number in [0, 1]"),
+        "validation_fpr": (
+            lambda v: io_utils.is_finite_number(v) and 0 <= v <= 1,
+            "a number in [0, 1]"),
     })
     if not _threshold_level_ok(threshold):
       wanted = ("in (0, 100)" if threshold["rule"] == PERCENTILE
@@ -282,13 +276,14 @@ def _settings_from_json(value, path: str) -> Settings:
                       and not os.path.isabs(v)
                       and ".." not in v.replace("\\", "/").split("/"),
                       "a directory name inside the workdir"),
-        "num_false_positive": (lambda v: _is_int(v) and v >= 0,
+        "num_false_positive": (lambda v: io_utils.is_int(v) and v >= 0,
                                "an integer >= 0"),
-        "num_false_negative": (lambda v: _is_int(v) and v >= 0,
+        "num_false_negative": (lambda v: io_utils.is_int(v) and v >= 0,
                                "an integer >= 0"),
-        "num_steps": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-        "s_max": (_is_number, "a finite number"),
-        "score_floor": (_is_number, "a finite number"),
+        "num_steps": (lambda v: io_utils.is_int(v) and v >= 1,
+                      "an integer >= 1"),
+        "s_max": (io_utils.is_finite_number, "a finite number"),
+        "score_floor": (io_utils.is_finite_number, "a finite number"),
     })
   return Settings(
       state=value["state"], seed_index=value["seed_index"],

@@ -300,10 +300,6 @@ def finished_results(cell: Cell, workdir: str) -> Optional[dict]:
   return check_cell_results(io_utils.read_json(results_path), results_path)
 
 
-def _is_int(value) -> bool:
-  return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _per_seed_lists(value, num_seeds: int) -> bool:
   """{name: [number or 'nan'/'inf' string, one per seed]}, as written."""
   return isinstance(value, dict) and all(
@@ -326,31 +322,32 @@ def check_cell_results(results, path: str) -> dict:
   if "metrics" not in results and DIVERGED not in results:
     refuse(f"it has neither 'metrics' nor '{DIVERGED}'")
   seeds = results.get("seeds")
-  if not (isinstance(seeds, list) and seeds and all(map(_is_int, seeds))):
+  if not (isinstance(seeds, list) and seeds
+          and all(map(io_utils.is_int, seeds))):
     refuse("no list of 'seeds'")
   if DIVERGED in results:  # step and seed: where, when known
     if not isinstance(results[DIVERGED], str):
       refuse(f"'{DIVERGED}' is not the error message")
     for key in ("step", "seed"):
       if key not in results or not (results[key] is None
-                                    or _is_int(results[key])):
+                                    or io_utils.is_int(results[key])):
         refuse(f"no integer (or null) '{key}'")
     return results
-  if not _is_int(results.get("step")):
+  if not io_utils.is_int(results.get("step")):
     refuse("no integer 'step'")
   if "last_metrics" not in results:
     refuse("no 'last_metrics'")
   for key in ("metrics", "last_metrics", "validation_metrics"):
     if key in results and not _per_seed_lists(results[key], len(seeds)):
       refuse(f"'{key}' is not {{name: [one value per seed]}}")
-  if not _is_int(results.get("num_labeled")):
+  if not io_utils.is_int(results.get("num_labeled")):
     refuse("no integer 'num_labeled'")
   if results.get("sampling_mode") not in sampler_lib.MODES:
     refuse(f"'sampling_mode' is not one of {sampler_lib.MODES}")
   selected = results.get("selected_step")
   if selected is not None and not (
       isinstance(selected, list) and len(selected) == len(seeds)
-      and all(map(_is_int, selected))):
+      and all(map(io_utils.is_int, selected))):
     refuse("'selected_step' is not one integer step per seed")
   return results
 

@@ -81,10 +81,9 @@ def parity_config(path: str):
 def worker(path: str) -> None:
   # pylint: disable=g-import-not-at-top
   from ssvae import train
-  from ssvae.eval import evaluation
   if path == conv_step.OLD:
     train.unrolled_scan = conv_step.lax_scan
-  evaluation.train_and_evaluate(parity_config(path),
+  train.train_and_evaluate(parity_config(path),
                                 os.path.join(_WORKDIR.value, path))
 
 

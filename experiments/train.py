@@ -16,7 +16,7 @@ from absl import flags
 import jax
 
 from ssvae import cli
-from ssvae.eval import evaluation
+from ssvae import train
 
 _CONFIG, _WORKDIR = cli.config_and_workdir_flags(
     "Path to a config file with get_config().",
@@ -30,13 +30,13 @@ def main(_):
   config = cli.config_from_flag(_CONFIG, ("experiment", "feedback"))
   _MULTIHOST.initialize()
   cli.setup_logging()
-  results = evaluation.train_and_evaluate(config, _WORKDIR.value)
+  results = train.train_and_evaluate(config, _WORKDIR.value)
   if jax.process_index() != 0:
     return
   metrics = {k: [round(v, 4) for v in vs]
              for k, vs in results["metrics"].items()}
   print(f"Final test metrics (per seed {results['seeds']}): {metrics}")
-  print(evaluation.summary_line(results, _WORKDIR.value))
+  print(train.summary_line(results, _WORKDIR.value))
 
 
 if __name__ == "__main__":

@@ -140,7 +140,7 @@ def model_fns(model, state):
 
 
 def scoring_fns(model, state):
-  """(encode_fn, decode_fn) for ssvae.eval.anomaly over one seed's
+  """(encode_fn, decode_fn) for ssvae.metrics.anomaly over one seed's
   variables: encode_fn(x) -> (z_mean, z_logvar, the y the decoder sees in
   evaluation, model.decoder_inputs), decode_fn(z, y) as in model_fns."""
   variables = {"params": state.params, **state.model_state}

@@ -1,4 +1,5 @@
-"""`train(config, workdir)`: the training loop of one experiment.
+"""A run's life: `train_and_evaluate(config, workdir)` trains (or resumes)
+one experiment and writes its results.json; `train` is the loop.
 
 A run trains `config.train.num_seeds` seeds side by side as one program: every
 piece of per-run state (parameters, optimizer state, label pools, keys) has a
@@ -12,7 +13,7 @@ each seed keeps its best state by `train.select_metric` on validation
 (ssvae.selection), and the run stops early when every seed has gone
 `train.patience` evaluations without improving. results.json reports the
 test metrics of the selected state, and those of the last step beside them
-(written by ssvae.eval.evaluation.train_and_evaluate, which calls train()).
+(ssvae.metrics.experiment_metrics.final_metrics).
 """
 
 import dataclasses
@@ -42,6 +43,7 @@ from ssvae import rng
 from ssvae import selection as selection_lib
 from ssvae import steps
 from ssvae import workdir as workdir_lib
+from ssvae.metrics import experiment_metrics
 
 # TensorBoard event files, beside metrics.jsonl: tensorboard/seed_<s>/<split>.
 TENSORBOARD_DIR = "tensorboard"
@@ -298,66 +300,6 @@ class Run:
     return parallel.to_host(self.selected.step).tolist()
 
 
-EVAL_SPLITS = ("test", "validation")
-
-
-# Metrics of the classifier heads, averaged over the labeled points only.
-_LABELED_METRICS = re.compile(r"(factor\d+_)?(accuracy|log_loss)")
-
-
-def per_point_means(totals: dict) -> dict:
-  """Means of steps.eval_sums' totals: classifier metrics over the labeled
-  points (left out where a split has none), the rest over all points."""
-  totals = dict(totals)
-  count = totals.pop("count")
-  labeled = totals.pop("labeled_count", None)
-  means = {}
-  for name, value in totals.items():
-    if not _LABELED_METRICS.fullmatch(name):
-      means[name] = value / count
-    elif np.all(labeled > 0):
-      means[name] = value / labeled
-  return means
-
-
-def make_evaluator(exp, split: str = "test"):
-  """Returns `evaluate(state) -> {metric: np.ndarray [S]}` over `split`.
-
-  The periodic metrics the loop selects on (accuracy, log loss, ELBO terms);
-  the final ones (anomaly AUC, betaVAE score) are ssvae.eval.evaluation's.
-  """
-  if split not in EVAL_SPLITS:
-    raise ValueError(f"Unknown split {split!r}; expected one of {EVAL_SPLITS}.")
-  data = getattr(exp.dataset, split)
-  if data is None:
-    raise ValueError(f"Data set {exp.dataset.name!r} has no {split} split.")
-  sums_fn = functools.partial(steps.eval_sums, model=exp.model,
-                              likelihood=exp.dataset.likelihood)
-  seed_sharded = parallel.per_seed(exp.mesh)
-  rep = parallel.replicated(exp.mesh)
-  batched = jax.jit(jax.vmap(sums_fn, in_axes=(0, None, None, 0)),
-                    in_shardings=(seed_sharded, rep, rep, seed_sharded))
-  batch_size = exp.config.train.eval_batch_size
-  split_keys = jax.vmap(
-      lambda k: jax.random.fold_in(k, EVAL_SPLITS.index(split)))(
-          rng.seed_keys(exp.seeds, "eval"))
-
-  def evaluate(state) -> dict:
-    totals = {}
-    for index, start in enumerate(range(0, len(data), batch_size)):
-      keys = jax.vmap(lambda k: jax.random.fold_in(k, index))(split_keys)
-      sums = batched(state,
-                     parallel.put(data.x[start:start + batch_size], rep),
-                     parallel.put(data.y[start:start + batch_size], rep),
-                     parallel.put(keys, seed_sharded))
-      for name, value in sums.items():
-        totals[name] = totals.get(name, 0.0) + parallel.to_host(
-            value).astype(np.float64)
-    return per_point_means(totals)
-
-  return evaluate
-
-
 def _evaluate_and_select(step, state, selection, evaluators, metric, writer,
                          seeds, seed_sharded, min_delta):
   """Evaluates every split, logs it, and updates the selection."""
@@ -524,7 +466,7 @@ def _train_loop(config, exp: experiment_lib.Experiment, workdir: str,
   cpu0 = time.process_time() - float(ckpt_tree["clock"]["cpu_s"])
   clock = lambda: {"wall_s": np.float64(time.time() - wall0),
                    "cpu_s": np.float64(time.process_time() - cpu0)}
-  evaluators = {split: make_evaluator(exp, split)
+  evaluators = {split: experiment_metrics.make_evaluator(exp, split)
                 for split in ("validation", "test")
                 if getattr(exp.dataset, split) is not None}
   train_keys = rng.seed_keys(exp.seeds, "train")
@@ -679,3 +621,79 @@ def restore_state(exp: experiment_lib.Experiment, workdir: str,
       and selection_lib.resolve_metric(exp.config) != selection_lib.LAST):
     state = selection_lib.selected_state(state, tree["selection"])
   return state
+
+
+def _protocol(run: Run) -> dict:
+  cfg = run.exp.config.train
+  validation = run.exp.dataset.validation
+  return {"validation_size": 0 if validation is None else len(validation),
+          "select_metric": run.metric, "patience": cfg.patience,
+          "min_delta": cfg.min_delta,
+          "eval_every": cfg.eval_every, "num_steps": cfg.num_steps}
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
+                       *, devices=None,
+                       experiment: Optional[experiment_lib.Experiment] = None,
+                       provenance: Optional[dict] = None) -> dict:
+  """Trains (or resumes) and writes the final metrics to results.json.
+
+  Returns the results: {'step' (last step), 'selected_step' (per seed),
+  'stop_reason', 'protocol', 'seeds', 'sampling_mode', 'num_labeled',
+  'metrics' (test metrics of the selected state, {name: [value per seed]}),
+  'validation_metrics' (of the selected state), 'last_metrics' (test
+  metrics at the last step), 'wall_s', 'cpu_s'} plus `provenance` (e.g.
+  the commit and machine that trained it). The workdir stays locked until
+  results.json is written. `experiment`: as for train.train().
+  """
+  exp = experiment or experiment_lib.build_experiment(config, devices)
+  with claimed(workdir):
+    run = train_claimed(config, exp, workdir, None)
+    return _write_results(run, workdir, provenance)
+
+
+def _write_results(run: Run, workdir: str,
+                   provenance: Optional[dict] = None) -> dict:
+  """The results of a finished run, also written to workdir/results.json."""
+  exp = run.exp
+  last_metrics = experiment_metrics.final_metrics(exp, run.last)
+  selected = run.selected
+  results = {"step": int(parallel.to_host(run.last.step)[0]),
+             "selected_step": run.selected_steps,
+             "stop_reason": run.stop_reason,
+             "protocol": _protocol(run),
+             "seeds": list(exp.seeds),
+             "sampling_mode": exp.sampling_mode,
+             "num_labeled": int(exp.pools.labeled.shape[1])
+             if exp.sampling_mode != "unlabeled" else 0,
+             "metrics": (last_metrics if run.metric == selection_lib.LAST
+                         else experiment_metrics.final_metrics(exp, selected)),
+             "last_metrics": last_metrics,
+             "wall_s": run.wall_s, "cpu_s": run.cpu_s, **(provenance or {})}
+  if exp.dataset.validation is not None:
+    results["validation_metrics"] = {
+        k: v.tolist() for k, v in
+        experiment_metrics.make_evaluator(exp, "validation")(selected).items()}
+  if jax.process_index() == 0:
+    io_utils.write_json(os.path.join(workdir, "results.json"), results)
+  return results
+
+
+def summary_line(results: dict, workdir: str) -> str:
+  """The one line a finished run ends with: its test metrics (mean over
+  seeds, of each seed's selected state) and where results and curves are."""
+  metrics, num_seeds = results["metrics"], len(results["seeds"])
+  names = (("accuracy", "test accuracy", "{:.4f}"), ("elbo", "ELBO", "{:.2f}"),
+           ("kl", "KL", "{:.3f}"))
+  parts = [f"{label} {fmt.format(np.mean(metrics[key]))}"
+           for key, label, fmt in names if key in metrics]
+  selected = sorted(set(results.get("selected_step", [results["step"]])))
+  chosen = (f"the state of step {', '.join(map(str, selected))} chosen on "
+            "validation" if results.get("validation_metrics") else
+            f"the last step, {results['step']}")
+  return (f"Done: {', '.join(parts)} ({'mean over ' if num_seeds > 1 else ''}"
+          f"{num_seeds} seed{'s' * (num_seeds > 1)}, {chosen}; ELBO and KL "
+          f"in nats). Results: {os.path.join(workdir, 'results.json')}; "
+          f"curves: {os.path.join(workdir, 'metrics.jsonl')} (plot them with "
+          f"python -m experiments.learning_curves --run_dir={workdir} "
+          "--out=curves.png).")

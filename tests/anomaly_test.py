@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ssvae.eval import anomaly
+from ssvae.metrics import anomaly
 
 
 def _gaussian_log_pdf(x, mean, var):

@@ -23,6 +23,7 @@ from ssvae import steps
 from ssvae import train
 from ssvae.data import array_files
 from ssvae.data import arrays
+from ssvae.metrics import experiment_metrics
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -125,12 +126,12 @@ def test_accuracy_and_log_loss_count_labeled_points_only():
   key = jax.random.key(1)
   eval_sums = lambda x, y: steps.eval_sums(state, x, y, key, model=model,
                                            likelihood="gaussian")
-  means = train.per_point_means(eval_sums(x, y))
+  means = experiment_metrics.per_point_means(eval_sums(x, y))
   keep = np.asarray(y) >= 0
-  labeled_only = train.per_point_means(eval_sums(x[keep], y[keep]))
+  labeled_only = experiment_metrics.per_point_means(eval_sums(x[keep], y[keep]))
   for name in ("accuracy", "log_loss"):
     np.testing.assert_allclose(means[name], labeled_only[name], rtol=1e-5)
-  assert set(train.per_point_means(eval_sums(x, jnp.full(8, -1)))) == {
+  assert set(experiment_metrics.per_point_means(eval_sums(x, jnp.full(8, -1)))) == {
       "elbo", "kl", "reconstruction"}
 
 

@@ -1,11 +1,11 @@
-"""Tests for ssvae.batching."""
+"""Tests for ssvae.metrics.batching."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ssvae import batching
+from ssvae.metrics import batching
 
 
 def test_pads_the_last_batch_and_compiles_once():

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from ssvae.eval import disentanglement
+from ssvae.metrics import disentanglement
 
 FACTOR_SIZES = (3, 4, 5)
 SMALL = dict(batch_size=16, num_train=300, num_eval=300, points_per_call=25)

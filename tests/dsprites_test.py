@@ -7,7 +7,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from ssvae.data import dsprites
-from ssvae.eval import disentanglement
+from ssvae.metrics import disentanglement
 
 # A tiny grid: 3 shapes x 2 scales x 2 orientations x 2 x 2 positions = 48.
 SIZES = (3, 2, 2, 2, 2)

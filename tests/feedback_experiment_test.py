@@ -10,7 +10,7 @@ import pytest
 from configs import feedback_mnist
 from ssvae import data as data_lib
 from ssvae import train
-from ssvae.eval import anomaly
+from ssvae.metrics import anomaly
 from ssvae.protocols import feedback
 from ssvae.protocols import feedback_experiment as fx
 

@@ -17,7 +17,6 @@ from ssvae import config_diff
 from ssvae import errors
 from ssvae import train
 from ssvae import workdir as workdir_lib
-from ssvae.eval import evaluation
 from ssvae.protocols import sweep
 
 TINY_AXES = (("model.variant", ("supervised",)),
@@ -153,7 +152,7 @@ def test_recorded_diverged_cell_is_finished_and_the_sweep_goes_on(
   assert "1 diverged" in markdown
   assert re.search(r"\| 1e\+30 \| diverged \|", markdown)
   # A rerun counts the diverged cell as finished: nothing trains.
-  monkeypatch.setattr(evaluation, "train_and_evaluate", _fail_if_trained)
+  monkeypatch.setattr(train, "train_and_evaluate", _fail_if_trained)
   assert run(config, tmp_path)[1].diverged
 
 
@@ -258,7 +257,7 @@ def test_rerun_of_finished_sweep_does_no_training(finished_sweep, tmp_path,
   os.remove(workdir / "results.csv")
   def no_training(*args, **kwargs):
     raise AssertionError("a finished cell was trained again")
-  monkeypatch.setattr(evaluation, "train_and_evaluate", no_training)
+  monkeypatch.setattr(train, "train_and_evaluate", no_training)
   run(tiny_sweep(), workdir)
   assert ((workdir / "results.csv").read_text()
           == (finished_sweep / "results.csv").read_text())
@@ -281,7 +280,7 @@ def test_cells_recorded_before_added_fields_still_count_as_finished(
     _drop_added_fields(config_path)
   def no_training(*args, **kwargs):
     raise AssertionError("a finished cell was trained again")
-  monkeypatch.setattr(evaluation, "train_and_evaluate", no_training)
+  monkeypatch.setattr(train, "train_and_evaluate", no_training)
   run(tiny_sweep(), workdir)
 
 
@@ -299,7 +298,7 @@ def test_changed_cell_config_is_refused_before_anything_is_written(
   workdir = tmp_path / "copy"
   shutil.copytree(finished_sweep, workdir)
   before = files(workdir)
-  monkeypatch.setattr(evaluation, "train_and_evaluate", _fail_if_trained)
+  monkeypatch.setattr(train, "train_and_evaluate", _fail_if_trained)
   base = tiny_base()
   base.loss.alpha = 2.0
   with pytest.raises(errors.WorkdirError,
@@ -311,7 +310,7 @@ def test_changed_cell_config_is_refused_before_anything_is_written(
 
 def test_a_cell_that_cannot_fit_its_data_fails_before_any_cell_trains(
     tmp_path, monkeypatch):
-  monkeypatch.setattr(evaluation, "train_and_evaluate", _fail_if_trained)
+  monkeypatch.setattr(train, "train_and_evaluate", _fail_if_trained)
   config = tiny_sweep(axes=(("model.variant", ("supervised",)),
                             ("data.num_labels", (20, 25))))
   with pytest.raises(errors.ConfigError,
@@ -324,14 +323,14 @@ def test_a_cell_that_cannot_fit_its_data_fails_before_any_cell_trains(
 def test_interrupted_sweep_resumes_to_identical_results(finished_sweep,
                                                         tmp_path,
                                                         monkeypatch):
-  real_train_and_evaluate = evaluation.train_and_evaluate
+  real_train_and_evaluate = train.train_and_evaluate
   def killed_in_second_cell(config, workdir, *, provenance, **kwargs):
     if workdir.endswith("num_labels=40"):
       train.train(config, workdir, stop_after_step=5, **kwargs)
       raise KeyboardInterrupt  # as if killed after the step-5 checkpoint
     return real_train_and_evaluate(config, workdir, provenance=provenance,
                                    **kwargs)
-  monkeypatch.setattr(evaluation, "train_and_evaluate", killed_in_second_cell)
+  monkeypatch.setattr(train, "train_and_evaluate", killed_in_second_cell)
   workdir = tmp_path / "interrupted"
   # The first cell finished before the kill (copied to save its training).
   first = "variant=supervised,num_labels=20"
@@ -347,7 +346,7 @@ def test_interrupted_sweep_resumes_to_identical_results(finished_sweep,
   second = workdir / "runs" / "variant=supervised,num_labels=40"
   assert os.path.isdir(second / "checkpoints")
   assert not os.path.exists(second / "results.json")
-  monkeypatch.setattr(evaluation, "train_and_evaluate", real_train_and_evaluate)
+  monkeypatch.setattr(train, "train_and_evaluate", real_train_and_evaluate)
   run(tiny_sweep(), workdir)
   assert ((workdir / "results.csv").read_text()
           == (finished_sweep / "results.csv").read_text())
@@ -359,7 +358,7 @@ def test_status_only_writes_the_ledger_without_training(finished_sweep,
   workdir = tmp_path / "ledger"
   first = "variant=supervised,num_labels=20"
   shutil.copytree(finished_sweep / "runs" / first, workdir / "runs" / first)
-  monkeypatch.setattr(evaluation, "train_and_evaluate", None)  # must not train
+  monkeypatch.setattr(train, "train_and_evaluate", None)  # must not train
   sweep.run_sweep(tiny_sweep(), str(workdir), command="c",
                   train_pending=False)
   ledger = (workdir / "results.md").read_text()
@@ -374,7 +373,7 @@ def test_status_only_loads_no_data_takes_no_lock_and_refuses_a_conflict(
   workdir = tmp_path / "ledger"
   shutil.copytree(finished_sweep, workdir)
   write_lock(workdir / workdir_lib.LOCK_FILE)  # a training job is running
-  monkeypatch.setattr(evaluation, "train_and_evaluate", _fail_if_trained)
+  monkeypatch.setattr(train, "train_and_evaluate", _fail_if_trained)
   monkeypatch.setattr(sweep.data_lib, "load_dataset", _fail_if_trained)
   os.remove(workdir / "results.md")
   sweep.run_sweep(tiny_sweep(), str(workdir), command="c",
@@ -411,7 +410,7 @@ def test_shard_jobs_lock_their_own_lock_files(finished_sweep, tmp_path,
   workdir.mkdir()
   names = [c.name for c in sweep.expand_cells(tiny_sweep())]
   trained = []
-  monkeypatch.setattr(evaluation, "train_and_evaluate",
+  monkeypatch.setattr(train, "train_and_evaluate",
                       replaying(finished_sweep, trained))
   shard0_lock = workdir / sweep.lock_name((0, 2))
   write_lock(shard0_lock)  # shard 0/2 is running
@@ -434,7 +433,7 @@ def test_shards_split_the_cells_and_share_the_ledger(finished_sweep, tmp_path,
   workdir = tmp_path / "shared_workdir"
   names = [c.name for c in sweep.expand_cells(tiny_sweep())]
   trained = []
-  monkeypatch.setattr(evaluation, "train_and_evaluate",
+  monkeypatch.setattr(train, "train_and_evaluate",
                       replaying(finished_sweep, trained))
 
   sweep.run_sweep(tiny_sweep(), str(workdir), command="c", shard=(1, 2))
@@ -460,7 +459,7 @@ def test_only_trains_the_matching_cells_and_shares_the_ledger(
   workdir = tmp_path / "shared_workdir"
   names = [c.name for c in sweep.expand_cells(tiny_sweep())]
   trained = []
-  monkeypatch.setattr(evaluation, "train_and_evaluate",
+  monkeypatch.setattr(train, "train_and_evaluate",
                       replaying(finished_sweep, trained))
   last = names[-1]
   sweep.run_sweep(tiny_sweep(), str(workdir), command="c",

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from ssvae import experiment as experiment_lib
+from ssvae import train
 from ssvae.data import uci_har
-from ssvae.eval import evaluation
 from ssvae.protocols import sweep
 import synthetic_har
 
@@ -206,7 +206,7 @@ def test_semi_supervised_har_model_beats_chance_on_learnable_files(tmp_path):
   base.train.steps_per_call = 50
   base.train.eval_every = 50
   base.train.checkpoint_every = 150
-  results = evaluation.train_and_evaluate(base, str(tmp_path / "run"),
+  results = train.train_and_evaluate(base, str(tmp_path / "run"),
                                      devices=jax.devices()[:1])
   assert results["metrics"]["accuracy"][0] > 0.4
 

@@ -21,7 +21,7 @@ from ssvae import experiment as experiment_lib
 from ssvae import rng
 from ssvae import steps
 from ssvae import train
-from ssvae.eval import evaluation
+from ssvae.metrics import experiment_metrics
 
 
 def tiny_config(**train_overrides):
@@ -44,7 +44,7 @@ def tensorboard_scalars(workdir, seed, split, tag):
 
 def test_train_and_evaluate_writes_outputs(tmp_path):
   workdir = str(tmp_path / "run")
-  results = evaluation.train_and_evaluate(tiny_config(), workdir)
+  results = train.train_and_evaluate(tiny_config(), workdir)
   assert results["step"] == 20 and results["seeds"] == [0]
   assert results["sampling_mode"] == "mixed" and results["num_labeled"] == 50
   for name in ("accuracy", "log_loss", "reconstruction", "kl", "elbo"):
@@ -290,7 +290,7 @@ def test_m2_trains_and_is_evaluated_like_the_other_variants(tmp_path):
   config = tiny_config(num_steps=200, steps_per_call=50, eval_every=100,
                        checkpoint_every=200, diagnostics=True)
   config.model.variant = "m2"
-  results = evaluation.train_and_evaluate(config, str(tmp_path))
+  results = train.train_and_evaluate(config, str(tmp_path))
   records = [json.loads(l) for l in open(tmp_path / "metrics.jsonl")]
   train_records = [r for r in records if r["split"] == "train"]
   assert train_records[-1]["loss"] < 0.8 * train_records[0]["loss"]
@@ -344,7 +344,7 @@ def test_validation_holds_no_point_of_the_held_out_class():
 
 def _scripted_validation(monkeypatch, script):
   """Validation accuracy of seed s at step t is script[s][t]."""
-  real = train.make_evaluator
+  real = experiment_metrics.make_evaluator
 
   def make_evaluator(exp, split="test"):
     if split != "validation":
@@ -354,7 +354,7 @@ def _scripted_validation(monkeypatch, script):
       return {"accuracy": np.array([script[s][int(t)]
                                     for s, t in enumerate(steps_)])}
     return evaluate
-  monkeypatch.setattr(train, "make_evaluator", make_evaluator)
+  monkeypatch.setattr(experiment_metrics, "make_evaluator", make_evaluator)
 
 
 # Evaluations every 5 steps; seed 0 peaks at step 10, seed 1 at step 20.
@@ -388,7 +388,7 @@ def test_training_stops_when_every_seed_has_exhausted_its_patience(
     tmp_path, monkeypatch):
   _scripted_validation(monkeypatch, _SCRIPT)
   workdir = str(tmp_path)
-  results = evaluation.train_and_evaluate(_selection_config(patience=3), workdir)
+  results = train.train_and_evaluate(_selection_config(patience=3), workdir)
   # Seed 1 (best at 20) runs out of patience at step 35; seed 0 earlier.
   assert results["stop_reason"] == "early_stop" and results["step"] == 35
   assert results["selected_step"] == [10, 20]
@@ -418,7 +418,7 @@ def test_interrupted_run_resumes_to_the_same_selected_state(
 def test_without_a_validation_split_the_last_step_is_reported(tmp_path):
   config = tiny_config()
   config.data.validation_size = 0
-  results = evaluation.train_and_evaluate(config, str(tmp_path))
+  results = train.train_and_evaluate(config, str(tmp_path))
   assert results["protocol"]["select_metric"] == "last"
   assert results["selected_step"] == [20]
   assert results["metrics"] == results["last_metrics"]
@@ -482,13 +482,13 @@ def test_train_log_windows_cut_at_multiples_of_log_every():
 def test_log_every_logs_train_scalars_independent_of_steps_per_call(
     tmp_path):
   config = tiny_config(steps_per_call=10, log_every=4)
-  evaluation.train_and_evaluate(config, str(tmp_path / "a"))
+  train.train_and_evaluate(config, str(tmp_path / "a"))
   records = [json.loads(l) for l in open(tmp_path / "a" / "metrics.jsonl")]
   assert [r["step"] for r in records if r["split"] == "train"] == [4, 8, 12,
                                                                    16, 20]
   # The steps trained do not depend on it: the same run, one record a
   # chunk, gives the same test metrics.
-  evaluation.train_and_evaluate(tiny_config(steps_per_call=10),
+  train.train_and_evaluate(tiny_config(steps_per_call=10),
                                 str(tmp_path / "b"))
   other = [json.loads(l) for l in open(tmp_path / "b" / "metrics.jsonl")]
   assert [r["step"] for r in other if r["split"] == "train"] == [10, 20]

@@ -1,8 +1,5 @@
-"""Evaluation: metrics and figures of trained runs (built on the core).
-
-evaluation (final metrics, train_and_evaluate), anomaly (scores, ROC AUC),
-disentanglement and disentanglement_eval (betaVAE score), generation
-(samples, traversals, figures of a trained state), plots (sweep figures),
-curves (learning curves read from workdirs). Imports the core (ssvae.*),
-never ssvae.protocols.
+"""Figures and reports of trained runs: generation (samples, traversals,
+figures of a trained state), plots (sweep figures), curves (learning curves
+read from workdirs). The metrics themselves are ssvae.metrics. Imports the
+core, ssvae.metrics and ssvae.train, never ssvae.protocols.
 """

@@ -13,7 +13,7 @@ workdir so that later calls reuse it:
     as in the feedback experiment, s' = s (1 - p_fp) + s_max p_fn, with
     s_max the largest validation score.
 
-Score: -log of the Monte-Carlo reconstruction probability (ssvae.eval.anomaly);
+Score: -log of the Monte-Carlo reconstruction probability (ssvae.metrics.anomaly);
 higher is more anomalous, and a point is flagged when its score exceeds the
 threshold.
 """
@@ -26,7 +26,7 @@ from typing import Any, Optional
 import jax
 import numpy as np
 
-from ssvae import batching
+from ssvae.metrics import batching
 from ssvae import errors
 from ssvae import experiment as experiment_lib
 from ssvae import io_utils
@@ -34,7 +34,7 @@ from ssvae import model_spec
 from ssvae import rng
 from ssvae import steps
 from ssvae import train
-from ssvae.eval import anomaly
+from ssvae.metrics import anomaly
 from ssvae.protocols import detect_feedback
 from ssvae.protocols import feedback
 

@@ -26,7 +26,7 @@ from typing import Optional, Union
 import jax
 import numpy as np
 
-from ssvae.eval import anomaly
+from ssvae.metrics import anomaly
 
 Array = jax.Array
 SELECTION_STRATEGIES = ("random", "most_confident")

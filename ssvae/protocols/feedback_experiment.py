@@ -48,7 +48,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from ssvae import batching
+from ssvae.metrics import batching
 from ssvae import config_diff
 from ssvae import data as data_lib
 from ssvae import errors
@@ -59,7 +59,7 @@ from ssvae import rng
 from ssvae import steps
 from ssvae import train
 from ssvae import workdir as workdir_lib
-from ssvae.eval import anomaly
+from ssvae.metrics import anomaly
 from ssvae.protocols import feedback
 from ssvae.protocols import sweep
 

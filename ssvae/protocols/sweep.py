@@ -22,7 +22,7 @@ A sweep config (configs/table*.py, built with `configs.common.table_sweep`) hold
     tables, and the sweep goes on: a search over learning rates expects some.
 
 `run_sweep(config, workdir, command=...)` trains every cell in
-workdir/runs/<cell name>/ with evaluation.train_and_evaluate and writes
+workdir/runs/<cell name>/ with train.train_and_evaluate and writes
 results.csv (one row per cell x seed), results.json and results.md (one row
 per cell, mean ± sample std).
 
@@ -64,7 +64,6 @@ from ssvae import progress
 from ssvae import train
 from ssvae import workdir as workdir_lib
 from ssvae.data import sampler as sampler_lib
-from ssvae.eval import evaluation
 from ssvae.eval import plots
 
 RUNS_DIR = "runs"
@@ -453,7 +452,7 @@ def run_cells(cells: Sequence[Cell], workdir: str, *, devices=None,
     for cell in pending:
       start = time.time()
       try:
-        results[cell.name] = evaluation.train_and_evaluate(
+        results[cell.name] = train.train_and_evaluate(
             cell.config, run_dir(workdir, cell), devices=devices,
             experiment=experiment_lib.experiment_from_dataset(
                 cell.config, data.get(cell.config.data), devices),

@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from sklearn import metrics
 
-from ssvae import batching
+from ssvae.metrics import batching
 from ssvae import losses
 from ssvae import model_spec
 

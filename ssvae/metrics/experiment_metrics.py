@@ -1,6 +1,14 @@
-"""betaVAE score of a trained run, one value per seed (paper Table 12).
+"""The metrics of an Experiment's trained state, per seed.
 
-The representation is the encoder mean z_mean(x). The score needs codes of
+`make_evaluator`: the periodic metrics the training loop selects on
+(accuracy and log loss over labeled points, the ELBO terms), summed by
+steps.eval_sums over batches of a split. `final_metrics`: those on test plus
+what only the end of a run needs: the anomaly AUC of a held-out class
+(ssvae.metrics.anomaly) and the betaVAE score (ssvae.metrics.disentanglement)
+when config.beta_vae is set.
+
+betaVAE score of a trained run, one value per seed (paper Table 12). The
+representation is the encoder mean z_mean(x). The score needs codes of
 observations drawn for arbitrary factor combinations, 2 * batch_size *
 (num_train + num_eval) of them (1.92 million with disentanglement_lib's
 defaults). The encoder is deterministic and per-example, so the code of an
@@ -8,24 +16,28 @@ observation depends only on its grid cell: every cell of the complete factor
 grid (the training split of dSprites) is encoded once, and the metric then
 samples from a FactorSampler over the codes with the identity as
 representation. That gives the same score as encoding each sampled
-observation, with 46,080 encoder passes instead of 1.92 million.
-
-Every model seed is scored on the same metric points (rng seeded by
-config.beta_vae.seed), so differences between seeds and between rows of a
-table come from the models alone.
+observation, with 46,080 encoder passes instead of 1.92 million. Every model
+seed is scored on the same metric points (rng seeded by config.beta_vae.seed),
+so differences between seeds and between rows of a table come from the
+models alone.
 """
 
+import functools
+import re
 from typing import Callable
 
 import jax
 import ml_collections
 import numpy as np
 
-from ssvae import batching
 from ssvae import errors
 from ssvae import model_spec
+from ssvae import parallel
+from ssvae import rng
 from ssvae import steps
-from ssvae.eval import disentanglement
+from ssvae.metrics import anomaly
+from ssvae.metrics import batching
+from ssvae.metrics import disentanglement
 
 BETA_VAE_FIELDS = ("batch_size", "num_train", "num_eval", "seed")
 # Metric points drawn per lookup; codes are looked up, not encoded, so a
@@ -122,3 +134,95 @@ def beta_vae_scores(exp, state) -> list[dict]:
 def beta_vae_per_seed(exp, state) -> list[float]:
   """The betaVAE score (eval accuracy of the factor classifier) per seed."""
   return [score["eval_accuracy"] for score in beta_vae_scores(exp, state)]
+
+
+EVAL_SPLITS = ("test", "validation")
+
+
+# Metrics of the classifier heads, averaged over the labeled points only.
+_LABELED_METRICS = re.compile(r"(factor\d+_)?(accuracy|log_loss)")
+
+
+def per_point_means(totals: dict) -> dict:
+  """Means of steps.eval_sums' totals: classifier metrics over the labeled
+  points (left out where a split has none), the rest over all points."""
+  totals = dict(totals)
+  count = totals.pop("count")
+  labeled = totals.pop("labeled_count", None)
+  means = {}
+  for name, value in totals.items():
+    if not _LABELED_METRICS.fullmatch(name):
+      means[name] = value / count
+    elif np.all(labeled > 0):
+      means[name] = value / labeled
+  return means
+
+
+def make_evaluator(exp, split: str = "test"):
+  """Returns `evaluate(state) -> {metric: np.ndarray [S]}` over `split`.
+
+  The periodic metrics the loop selects on (accuracy, log loss, ELBO terms);
+  the final ones (anomaly AUC, betaVAE score) are final_metrics's.
+  """
+  if split not in EVAL_SPLITS:
+    raise ValueError(f"Unknown split {split!r}; expected one of {EVAL_SPLITS}.")
+  data = getattr(exp.dataset, split)
+  if data is None:
+    raise ValueError(f"Data set {exp.dataset.name!r} has no {split} split.")
+  sums_fn = functools.partial(steps.eval_sums, model=exp.model,
+                              likelihood=exp.dataset.likelihood)
+  seed_sharded = parallel.per_seed(exp.mesh)
+  rep = parallel.replicated(exp.mesh)
+  batched = jax.jit(jax.vmap(sums_fn, in_axes=(0, None, None, 0)),
+                    in_shardings=(seed_sharded, rep, rep, seed_sharded))
+  batch_size = exp.config.train.eval_batch_size
+  split_keys = jax.vmap(
+      lambda k: jax.random.fold_in(k, EVAL_SPLITS.index(split)))(
+          rng.seed_keys(exp.seeds, "eval"))
+
+  def evaluate(state) -> dict:
+    totals = {}
+    for index, start in enumerate(range(0, len(data), batch_size)):
+      keys = jax.vmap(lambda k: jax.random.fold_in(k, index))(split_keys)
+      sums = batched(state,
+                     parallel.put(data.x[start:start + batch_size], rep),
+                     parallel.put(data.y[start:start + batch_size], rep),
+                     parallel.put(keys, seed_sharded))
+      for name, value in sums.items():
+        totals[name] = totals.get(name, 0.0) + parallel.to_host(
+            value).astype(np.float64)
+    return per_point_means(totals)
+
+  return evaluate
+
+
+def anomaly_auc(exp, state) -> list[float]:
+  """ROC AUC per seed of the held-out class vs the rest of the test split."""
+  config = exp.config
+  test = exp.dataset.test
+  is_anomaly = anomaly.held_out_class_mask(test.y, config.data.held_out_class)
+  aucs = []
+  for s, seed in enumerate(exp.seeds):
+    encode_fn, decode_fn = steps.scoring_fns(exp.model,
+                                             steps.seed_slice(state, s))
+    scores = anomaly.anomaly_scores(
+        encode_fn, decode_fn, test.x,
+        rng.seed_key(seed, "anomaly"),
+        num_samples=config.anomaly_samples,
+        likelihood=exp.dataset.likelihood,
+        batch_size=config.train.eval_batch_size)
+    aucs.append(anomaly.roc_auc(scores, is_anomaly))
+  return aucs
+
+
+def final_metrics(exp, state) -> dict:
+  """{metric: [value per seed]} for results.json."""
+  metrics = {k: v.tolist()
+             for k, v in make_evaluator(exp)(state).items()}
+  if (exp.config.data.held_out_class >= 0
+      and model_spec.has_decoder(exp.config.model.variant)):
+    metrics["auc"] = anomaly_auc(exp, state)
+  if exp.config.get("beta_vae") is not None:
+    metrics["beta_vae_score"] = beta_vae_per_seed(
+        exp, state)
+  return metrics

@@ -1,4 +1,4 @@
-"""Tests for ssvae.eval.disentanglement_eval: the per-seed betaVAE score hook."""
+"""Tests for ssvae.metrics.experiment_metrics: the per-seed betaVAE score hook."""
 
 import dataclasses
 import itertools
@@ -9,14 +9,13 @@ import numpy as np
 import pytest
 
 from configs import dsprites_multihead
-from ssvae import batching
+from ssvae.metrics import batching
 from ssvae import experiment as experiment_lib
 from ssvae import steps
 from ssvae import train
 from ssvae.data import dsprites
-from ssvae.eval import disentanglement
-from ssvae.eval import disentanglement_eval
-from ssvae.eval import evaluation
+from ssvae.metrics import disentanglement
+from ssvae.metrics import experiment_metrics
 
 # shape x scale x orientation x pos_x x pos_y: a complete grid of 72 images.
 SIZES = (3, 2, 2, 3, 2)
@@ -64,7 +63,7 @@ def trained(data_dir, tmp_path_factory):
                     str(tmp_path_factory.mktemp("run")))
   exp, state = run.exp, run.last
   results = {"seeds": list(exp.seeds),
-             "metrics": evaluation.final_metrics(exp, state)}
+             "metrics": experiment_metrics.final_metrics(exp, state)}
   return results, exp, state
 
 
@@ -82,16 +81,16 @@ def test_lookup_of_grid_codes_equals_encoding_each_observation(trained):
   results, exp, state = trained
   settings = exp.config.beta_vae
   for index in range(exp.num_seeds):
-    encoder = disentanglement_eval.encoder_mean_fn(
+    encoder = experiment_metrics.encoder_mean_fn(
         exp.model, steps.seed_slice(state, index))
-    grid = disentanglement_eval.grid_split(exp.dataset)
+    grid = experiment_metrics.grid_split(exp.dataset)
     sampler = disentanglement.FactorSampler(exp.dataset.factor_sizes, grid.x,
                                             grid.y)
     direct = disentanglement.beta_vae_score(
         encoder, sampler, np.random.default_rng(settings.seed),
         batch_size=settings.batch_size, num_train=settings.num_train,
         num_eval=settings.num_eval,
-        points_per_call=disentanglement_eval.POINTS_PER_CALL)
+        points_per_call=experiment_metrics.POINTS_PER_CALL)
     assert results["metrics"]["beta_vae_score"][index] == pytest.approx(
         direct["eval_accuracy"], abs=1e-9)
 
@@ -99,9 +98,9 @@ def test_lookup_of_grid_codes_equals_encoding_each_observation(trained):
 def test_seeds_get_their_own_models(trained):
   _, exp, state = trained
   codes = [batching.map_in_batches(
-      disentanglement_eval.encoder_mean_fn(
+      experiment_metrics.encoder_mean_fn(
           exp.model, steps.seed_slice(state, i)),
-      disentanglement_eval.grid_split(exp.dataset).x, 32) for i in range(2)]
+      experiment_metrics.grid_split(exp.dataset).x, 32) for i in range(2)]
   assert codes[0].shape == (72, 4)
   assert not np.allclose(codes[0], codes[1])
 
@@ -110,7 +109,7 @@ def test_hook_is_opt_in(trained):
   _, exp, state = trained
   config = ml_collections.ConfigDict(exp.config.to_dict())
   del config["beta_vae"]
-  metrics = evaluation.final_metrics(dataclasses.replace(exp, config=config),
+  metrics = experiment_metrics.final_metrics(dataclasses.replace(exp, config=config),
                                      state)
   assert "beta_vae_score" not in metrics and "elbo" in metrics
 
@@ -136,7 +135,7 @@ def test_bad_settings_name_the_field(data_dir, field, value, message):
   exp, state = _untrained(quick_config(data_dir))
   exp = dataclasses.replace(exp, config=config)
   with pytest.raises(ValueError, match=message):
-    disentanglement_eval.beta_vae_per_seed(exp, state)
+    experiment_metrics.beta_vae_per_seed(exp, state)
 
 
 def test_supervised_variant_has_no_code_to_score(data_dir):
@@ -144,7 +143,7 @@ def test_supervised_variant_has_no_code_to_score(data_dir):
   config.model.variant = "supervised"
   exp, state = _untrained(config)
   with pytest.raises(ValueError, match="encoder mean z.*'supervised'"):
-    disentanglement_eval.beta_vae_per_seed(exp, state)
+    experiment_metrics.beta_vae_per_seed(exp, state)
 
 
 def test_data_without_factors_is_rejected(data_dir):
@@ -152,10 +151,10 @@ def test_data_without_factors_is_rejected(data_dir):
   train_split = exp.dataset.train
   flat = dataclasses.replace(exp.dataset, factor_sizes=(), name="flat")
   with pytest.raises(ValueError, match="'flat' has none"):
-    disentanglement_eval.beta_vae_per_seed(
+    experiment_metrics.beta_vae_per_seed(
         dataclasses.replace(exp, dataset=flat), state)
   partial = dataclasses.replace(exp.dataset, train=dataclasses.replace(
       train_split, x=train_split.x[1:], y=train_split.y[1:]))
   with pytest.raises(ValueError, match="incomplete"):
-    disentanglement_eval.beta_vae_per_seed(
+    experiment_metrics.beta_vae_per_seed(
         dataclasses.replace(exp, dataset=partial), state)

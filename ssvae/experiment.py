@@ -20,7 +20,7 @@ from ssvae import config_validation
 from ssvae import data as data_lib
 from ssvae import errors
 from ssvae import models
-from ssvae import parallel
+from ssvae import sharding
 from ssvae import rng
 from ssvae import steps
 
@@ -104,8 +104,8 @@ def experiment_from_dataset(config: ml_collections.ConfigDict,
       input_shape=dataset.input_shape,
       num_classes=dataset.num_classes, likelihood=dataset.likelihood,
       factor_sizes=dataset.factor_sizes)
-  mesh = parallel.make_mesh(len(seeds), devices)
-  parallel.check_batch_divisible(mesh, config.train.batch_size)
+  mesh = sharding.make_mesh(len(seeds), devices)
+  sharding.check_batch_divisible(mesh, config.train.batch_size)
   return Experiment(config=config, dataset=dataset, model=model,
                     tx=steps.make_optimizer(config.optimizer), mesh=mesh,
                     seeds=seeds, sampling_mode=mode, pools=pools)
@@ -162,8 +162,8 @@ def init_train_state(exp: Experiment) -> steps.TrainState:
   init_keys = rng.seed_keys(exp.seeds, "params")
   example = jnp.asarray(exp.dataset.train.x[:2])
   init = jax.vmap(lambda k: steps.init_state(exp.model, exp.tx, k, example))
-  return jax.jit(init, out_shardings=parallel.per_seed(exp.mesh))(
-      parallel.put(init_keys, parallel.per_seed(exp.mesh)))
+  return jax.jit(init, out_shardings=sharding.per_seed(exp.mesh))(
+      sharding.put(init_keys, sharding.per_seed(exp.mesh)))
 
 
 def describe_splits(exp: Experiment) -> str:

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ssvae import model_spec
-from ssvae import parallel
+from ssvae import sharding
 
 AUTO = "auto"
 LAST = "last"
@@ -102,7 +102,7 @@ def patience_exhausted(selection: Selection, patience: int) -> bool:
   """True when every seed has gone `patience` evaluations without improving
   (patience 0: never)."""
   return patience > 0 and bool(
-      np.all(parallel.to_host(selection.evals_since_best) >= patience))
+      np.all(sharding.to_host(selection.evals_since_best) >= patience))
 
 
 def selected_state(state, selection: Selection):

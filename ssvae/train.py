@@ -37,7 +37,7 @@ from ssvae import errors
 from ssvae import experiment as experiment_lib
 from ssvae import io_utils
 from ssvae import model_spec
-from ssvae import parallel
+from ssvae import sharding
 from ssvae import progress
 from ssvae import rng
 from ssvae import selection as selection_lib
@@ -70,10 +70,10 @@ def _train_step_fn(exp: experiment_lib.Experiment):
 def make_parallel_train_step(exp: experiment_lib.Experiment):
   """jit(vmap(train_step)) on explicit batches [S, B, ...]; donates the state."""
   step = _train_step_fn(exp)
-  seed_sharded = parallel.per_seed(exp.mesh)
+  seed_sharded = sharding.per_seed(exp.mesh)
   return jax.jit(
-      jax.vmap(step, spmd_axis_name=parallel.SEED_AXIS),
-      in_shardings=(seed_sharded, parallel.per_seed_batch(exp.mesh),
+      jax.vmap(step, spmd_axis_name=sharding.SEED_AXIS),
+      in_shardings=(seed_sharded, sharding.per_seed_batch(exp.mesh),
                     seed_sharded),
       out_shardings=(seed_sharded, seed_sharded), donate_argnums=0)
 
@@ -104,7 +104,7 @@ def make_train_chunk(exp: experiment_lib.Experiment, num_steps: int):
   cfg = exp.config
   step_fn = _train_step_fn(exp)
   batch_spec = jax.sharding.NamedSharding(
-      exp.mesh, jax.sharding.PartitionSpec(parallel.DATA_AXIS))
+      exp.mesh, jax.sharding.PartitionSpec(sharding.DATA_AXIS))
 
   def one_seed(state, pools, train_key, x, y):
     def body(state, _):
@@ -119,11 +119,11 @@ def make_train_chunk(exp: experiment_lib.Experiment, num_steps: int):
     # (jax-ml/jax#12868); train.scan_unroll=True unrolls the scan for them.
     return unrolled_scan(body, state, num_steps, cfg.train.scan_unroll)
 
-  seed_sharded = parallel.per_seed(exp.mesh)
-  rep = parallel.replicated(exp.mesh)
+  seed_sharded = sharding.per_seed(exp.mesh)
+  rep = sharding.replicated(exp.mesh)
   return jax.jit(
       jax.vmap(one_seed, in_axes=(0, 0, 0, None, None),
-               spmd_axis_name=parallel.SEED_AXIS),
+               spmd_axis_name=sharding.SEED_AXIS),
       in_shardings=(seed_sharded, seed_sharded, seed_sharded, rep, rep),
       out_shardings=(seed_sharded, seed_sharded), donate_argnums=0)
 
@@ -148,7 +148,7 @@ def _diverged(what: str, workdir: str, ckpt: checkpointing.Checkpointer,
 def _check_finite(metrics: dict, first_step: int, seeds: tuple,
                   workdir: str, ckpt: checkpointing.Checkpointer) -> None:
   """Stops a run whose loss diverged, naming where, what, and what is kept."""
-  metrics = parallel.to_host(metrics)
+  metrics = sharding.to_host(metrics)
   loss = metrics["loss"]  # [S, n]
   bad = np.argwhere(~np.isfinite(loss))
   if bad.size:
@@ -176,7 +176,7 @@ def _check_state_finite(state: steps.TrainState, step: int, seeds: tuple,
   The loss of a step is computed before its update, so an update can turn
   the state non-finite while every loss so far was finite.
   """
-  finite = parallel.to_host(_finite_per_seed(state))
+  finite = sharding.to_host(_finite_per_seed(state))
   if not finite.all():
     seed = seeds[int(np.argmin(finite))]
     raise _diverged(
@@ -297,7 +297,7 @@ class Run:
 
   @property
   def selected_steps(self) -> list[int]:
-    return parallel.to_host(self.selected.step).tolist()
+    return sharding.to_host(self.selected.step).tolist()
 
 
 def _evaluate_and_select(step, state, selection, evaluators, metric, writer,
@@ -312,7 +312,7 @@ def _evaluate_and_select(step, state, selection, evaluators, metric, writer,
       split: {k: round(float(np.mean(v)), 4) for k, v in values.items()}
       for split, values in results.items()})
   if metric != selection_lib.LAST:
-    selection = selection_lib.update(selection, state, parallel.put(
+    selection = selection_lib.update(selection, state, sharding.put(
         selection_lib.signed_score(metric, results["validation"][metric]),
         seed_sharded), min_delta)
   return selection
@@ -328,10 +328,10 @@ def _initial_checkpoint_tree(
   if state is None:
     state = experiment_lib.init_train_state(exp)
   else:
-    state = parallel.put(state, parallel.per_seed(exp.mesh))
+    state = sharding.put(state, sharding.per_seed(exp.mesh))
   return {"state": state,
-          "selection": parallel.put(selection_lib.init(state),
-                                      parallel.per_seed(exp.mesh)),
+          "selection": sharding.put(selection_lib.init(state),
+                                      sharding.per_seed(exp.mesh)),
           "clock": {"wall_s": np.float64(0), "cpu_s": np.float64(0)}}
 
 
@@ -461,7 +461,7 @@ def _train_loop(config, exp: experiment_lib.Experiment, workdir: str,
     logging.info("Resuming %s from step %d.", workdir, start)
     ckpt_tree = ckpt.restore(start, like=ckpt_tree)
   state, selection = ckpt_tree["state"], ckpt_tree["selection"]
-  seed_sharded = parallel.per_seed(exp.mesh)
+  seed_sharded = sharding.per_seed(exp.mesh)
   wall0 = time.time() - float(ckpt_tree["clock"]["wall_s"])
   cpu0 = time.process_time() - float(ckpt_tree["clock"]["cpu_s"])
   clock = lambda: {"wall_s": np.float64(time.time() - wall0),
@@ -470,11 +470,11 @@ def _train_loop(config, exp: experiment_lib.Experiment, workdir: str,
                 for split in ("validation", "test")
                 if getattr(exp.dataset, split) is not None}
   train_keys = rng.seed_keys(exp.seeds, "train")
-  rep = parallel.replicated(exp.mesh)
-  x = parallel.put(exp.dataset.train.x, rep)
-  y = parallel.put(exp.dataset.train.y, rep)
-  pools = parallel.put(exp.pools, seed_sharded)
-  train_keys = parallel.put(train_keys, seed_sharded)
+  rep = sharding.replicated(exp.mesh)
+  x = sharding.put(exp.dataset.train.x, rep)
+  y = sharding.put(exp.dataset.train.y, rep)
+  pools = sharding.put(exp.pools, seed_sharded)
+  train_keys = sharding.put(train_keys, seed_sharded)
   chunks = {}
   step = start
   stop_reason = "num_steps"
@@ -504,7 +504,7 @@ def _train_loop(config, exp: experiment_lib.Experiment, workdir: str,
       bar.update(n)
       rate = np.full(exp.num_seeds, (step - step0) * cfg.batch_size
                      / max(time.time() - t0, 1e-9))
-      metrics = parallel.to_host(metrics)
+      metrics = sharding.to_host(metrics)
       windows, unlogged = train_log_windows(
           unlogged, metrics, step, cfg.get("log_every", 0),
           flush=step == cfg.num_steps)
@@ -539,7 +539,7 @@ def _train_loop(config, exp: experiment_lib.Experiment, workdir: str,
     logging.info(
         "Stopped early at step %d: no seed improved validation %s for %d "
         "evaluations (selected steps %s).", step, metric, cfg.patience,
-        parallel.to_host(selection.step).tolist())
+        sharding.to_host(selection.step).tolist())
   elif stop_reason == "num_steps":
     logging.info("Stopped at the step cap train.num_steps=%d.", step)
   elapsed = clock()
@@ -658,7 +658,7 @@ def _write_results(run: Run, workdir: str,
   exp = run.exp
   last_metrics = experiment_metrics.final_metrics(exp, run.last)
   selected = run.selected
-  results = {"step": int(parallel.to_host(run.last.step)[0]),
+  results = {"step": int(sharding.to_host(run.last.step)[0]),
              "selected_step": run.selected_steps,
              "stop_reason": run.stop_reason,
              "protocol": _protocol(run),

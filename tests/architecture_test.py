@@ -117,7 +117,7 @@ def test_layers_import_downwards_only():
   assert layer("ssvae.metrics.anomaly") == "metrics"
   assert layer("ssvae.train") == "train"
   assert layer("ssvae.eval.generation") == "eval"
-  assert layer("ssvae.data.sampler") == layer("ssvae.parallel") == "core"
+  assert layer("ssvae.data.sampler") == layer("ssvae.sharding") == "core"
   bad = upward_imports(graph)
   assert not bad, "; ".join(f"{a} imports {b}" for a, b in bad)
 

@@ -1,4 +1,4 @@
-"""Tests for ssvae.metrics.experiment_metrics: the per-seed betaVAE score hook."""
+"""Tests for ssvae.metrics.experiment_metrics: the per-seed betaVAE score."""
 
 import dataclasses
 import itertools

@@ -407,20 +407,20 @@ def test_two_process_sweep_writes_what_one_process_writes(launches):
 
 
 def test_put_and_to_host_on_one_process_match_device_put():
-  """parallel.put lays host data out as jax.device_put does (typed keys
+  """sharding.put lays host data out as jax.device_put does (typed keys
   and arrays already on the sharding included); to_host reads it back."""
   import jax
   import numpy as np
-  from ssvae import parallel
-  mesh = parallel.make_mesh(2)
-  sharding = parallel.per_seed_batch(mesh)
+  from ssvae import sharding
+  mesh = sharding.make_mesh(2)
+  sharding = sharding.per_seed_batch(mesh)
   x = np.arange(2 * 8 * 3, dtype=np.float32).reshape(2, 8, 3)
-  put = parallel.put({"x": x}, sharding)["x"]
+  put = sharding.put({"x": x}, sharding)["x"]
   assert put.sharding == sharding
-  np.testing.assert_array_equal(parallel.to_host(put), x)
-  assert parallel.put(put, sharding) is put
+  np.testing.assert_array_equal(sharding.to_host(put), x)
+  assert sharding.put(put, sharding) is put
   keys = jax.random.split(jax.random.key(0), 2)
-  put_keys = parallel.put(keys, parallel.per_seed(mesh))
-  assert put_keys.sharding == parallel.per_seed(mesh)
+  put_keys = sharding.put(keys, sharding.per_seed(mesh))
+  assert put_keys.sharding == sharding.per_seed(mesh)
   np.testing.assert_array_equal(jax.random.key_data(put_keys),
                                 jax.random.key_data(keys))

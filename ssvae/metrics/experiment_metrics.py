@@ -32,7 +32,7 @@ import numpy as np
 
 from ssvae import errors
 from ssvae import model_spec
-from ssvae import parallel
+from ssvae import sharding
 from ssvae import rng
 from ssvae import steps
 from ssvae.metrics import anomaly
@@ -171,8 +171,8 @@ def make_evaluator(exp, split: str = "test"):
     raise ValueError(f"Data set {exp.dataset.name!r} has no {split} split.")
   sums_fn = functools.partial(steps.eval_sums, model=exp.model,
                               likelihood=exp.dataset.likelihood)
-  seed_sharded = parallel.per_seed(exp.mesh)
-  rep = parallel.replicated(exp.mesh)
+  seed_sharded = sharding.per_seed(exp.mesh)
+  rep = sharding.replicated(exp.mesh)
   batched = jax.jit(jax.vmap(sums_fn, in_axes=(0, None, None, 0)),
                     in_shardings=(seed_sharded, rep, rep, seed_sharded))
   batch_size = exp.config.train.eval_batch_size
@@ -185,11 +185,11 @@ def make_evaluator(exp, split: str = "test"):
     for index, start in enumerate(range(0, len(data), batch_size)):
       keys = jax.vmap(lambda k: jax.random.fold_in(k, index))(split_keys)
       sums = batched(state,
-                     parallel.put(data.x[start:start + batch_size], rep),
-                     parallel.put(data.y[start:start + batch_size], rep),
-                     parallel.put(keys, seed_sharded))
+                     sharding.put(data.x[start:start + batch_size], rep),
+                     sharding.put(data.y[start:start + batch_size], rep),
+                     sharding.put(keys, seed_sharded))
       for name, value in sums.items():
-        totals[name] = totals.get(name, 0.0) + parallel.to_host(
+        totals[name] = totals.get(name, 0.0) + sharding.to_host(
             value).astype(np.float64)
     return per_point_means(totals)
 

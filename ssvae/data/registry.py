@@ -38,35 +38,6 @@ def _load_digits(source: str) -> dataset_lib.Dataset:
   return digits.load_digits_dataset()
 
 
-def _load_idx_family(name: str, source: str, data_dir: str,
-                     verify_checksums: bool) -> dataset_lib.Dataset:
-  """mnist / fashion_mnist from raw IDX files, tfds, or files then tfds."""
-  # Imported here so that importing ssvae.data stays cheap.
-  from ssvae.data import idx  # pylint: disable=g-import-not-at-top
-  from ssvae.data import tfds_source  # pylint: disable=g-import-not-at-top
-  if source == "files":
-    return idx.load_idx_dataset(name, data_dir,
-                                verify_checksums=verify_checksums)
-  if source == "synthetic":
-    return idx.load_synthetic_idx_dataset(name)
-  if source == "tfds":
-    return tfds_source.load_tfds_dataset(name, data_dir)
-  if source == "embedded":
-    raise errors.ConfigError(
-        f"There is no embedded copy of {name}; use data.source 'auto', "
-        "'files' or 'tfds'.")
-  try:
-    return idx.load_idx_dataset(name, data_dir,
-                                verify_checksums=verify_checksums)
-  except FileNotFoundError as files_error:
-    try:
-      return tfds_source.load_tfds_dataset(name, data_dir)
-    except FileNotFoundError as tfds_error:
-      raise errors.DataNotFoundError(
-          f"Could not load {name} (data.source='auto'): "
-          f"1) raw files: {files_error} 2) tfds: {tfds_error}") from tfds_error
-
-
 def _load_from_module(name: str, source: str,
                       data_dir: str) -> dataset_lib.Dataset:
   module_name = f"ssvae.data.{name}"
@@ -110,7 +81,9 @@ def load_dataset(data_config: Any) -> dataset_lib.Dataset:
   if name in EMBEDDED_NAMES:
     return _load_digits(source)
   if name in IDX_NAMES:
-    return _load_idx_family(name, source, data_dir, verify_checksums)
+    from ssvae.data import mnist  # pylint: disable=g-import-not-at-top
+    return mnist.load(source, data_dir, name=name,
+                      verify_checksums=verify_checksums)
   if name in MODULE_NAMES:
     return _load_from_module(name, source, data_dir)
   if name == ARRAYS_NAME:

@@ -26,10 +26,10 @@ mkdir -p "$OUT"
 "$PY" - "$RUN" "$OUT" <<'EOF'
 import sys
 import numpy as np
-from ssvae import train
+from ssvae import run_dir
 from ssvae.data import registry
 run, out = sys.argv[1:]
-test = registry.load_dataset(train.load_config(run).data).test
+test = registry.load_dataset(run_dir.load_config(run).data).test
 for name, rows in (("pool", slice(0, 5000)), ("eval", slice(5000, None))):
   np.save(f"{out}/{name}.npy", (test.x[rows] * 255).round().astype(np.uint8))
   np.save(f"{out}/{name}_labels.npy", test.y[rows])

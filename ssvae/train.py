@@ -19,7 +19,6 @@ test metrics of the selected state, and those of the last step beside them
 import dataclasses
 import functools
 import os
-import re
 import time
 from typing import Optional
 
@@ -30,7 +29,6 @@ import ml_collections
 import numpy as np
 
 from ssvae import checkpointing
-from ssvae import config_diff
 from ssvae import config_validation
 from ssvae import data as data_lib
 from ssvae import errors
@@ -40,20 +38,10 @@ from ssvae import model_spec
 from ssvae import sharding
 from ssvae import progress
 from ssvae import rng
+from ssvae import run_dir
 from ssvae import selection as selection_lib
 from ssvae import steps
-from ssvae import workdir as workdir_lib
 from ssvae.metrics import experiment_metrics
-
-# TensorBoard event files, beside metrics.jsonl: tensorboard/seed_<s>/<split>.
-TENSORBOARD_DIR = "tensorboard"
-
-# Fields that may change between a run and its resumption.
-_RESUMABLE_FIELDS = ("train.num_steps", "train.patience", "train.min_delta",
-                     "train.eval_every", "train.log_every",
-                     "train.checkpoint_every", "train.steps_per_call",
-                     "train.scan_unroll", "train.eval_batch_size")
-
 
 def _train_step_fn(exp: experiment_lib.Experiment):
   """steps.train_step with the experiment's static arguments bound."""
@@ -222,45 +210,6 @@ def _per_seed_records(step: int, split: str, seeds: tuple, metrics: dict):
            **{k: float(v[s]) for k, v in metrics.items()}}
 
 
-def _check_config_matches(workdir: str, config) -> None:
-  """Refuses to resume a workdir that was started with a different config."""
-  config_diff.check_same_experiment(workdir, config, ignore=_RESUMABLE_FIELDS)
-
-
-def _check_num_steps(step: Optional[int], config, workdir: str) -> None:
-  """Refuses a num_steps below the step the workdir's run already reached."""
-  num_steps = config.train.num_steps
-  if step and step > num_steps:
-    raise errors.WorkdirError(
-        f"{workdir} holds a run at step {step}, past config.train.num_steps="
-        f"{num_steps}; set num_steps >= {step} to continue it, or use a new "
-        "--workdir.")
-
-
-def check_can_resume(config, workdir: str) -> None:
-  """Raises WorkdirError where train(config, workdir) would refuse workdir.
-
-  Reads only: for checking many runs (a sweep's cells) before any trains.
-  """
-  _check_config_matches(workdir, config)
-  _check_num_steps(max(checkpointing.saved_steps(workdir), default=None),
-                   config, workdir)
-
-
-def _metrics_to_keep(path: str, last_step: int) -> list[str]:
-  """Lines of metrics.jsonl up to last_step; a torn last line is dropped
-  (see io_utils.read_records)."""
-  return [line + "\n" for line, record in io_utils.read_records(path)
-          if record["step"] <= last_step]
-
-
-def _truncate_metrics(path: str, last_step: int) -> None:
-  """Drops records a killed run wrote after its last checkpoint (or torn)."""
-  if os.path.exists(path):
-    io_utils.atomic_write_text(path, "".join(_metrics_to_keep(path,
-                                                              last_step)))
-
-
 def _chunk_boundaries(start: int, cfg) -> list[int]:
   """Steps at which a chunk ends: every steps_per_call, eval, checkpoint."""
   t = cfg.train
@@ -318,23 +267,6 @@ def _evaluate_and_select(step, state, selection, evaluators, metric, writer,
   return selection
 
 
-def _initial_checkpoint_tree(
-    exp: experiment_lib.Experiment,
-    state: Optional[steps.TrainState] = None) -> dict:
-  """What a checkpoint holds: train state, selection, elapsed time.
-
-  state: the seed-stacked state to start from; default a fresh init.
-  """
-  if state is None:
-    state = experiment_lib.init_train_state(exp)
-  else:
-    state = sharding.put(state, sharding.per_seed(exp.mesh))
-  return {"state": state,
-          "selection": sharding.put(selection_lib.init(state),
-                                      sharding.per_seed(exp.mesh)),
-          "clock": {"wall_s": np.float64(0), "cpu_s": np.float64(0)}}
-
-
 def _selection_metric(exp: experiment_lib.Experiment) -> str:
   """The validation metric each seed's state is selected on, checked.
 
@@ -363,50 +295,6 @@ def _selection_metric(exp: experiment_lib.Experiment) -> str:
   return metric
 
 
-def _damage_summary(damaged: dict) -> str:
-  return "; ".join(f"step {step}: {why}" for step, why in damaged.items())
-
-
-def _accept_workdir(config, workdir: str, ckpt: checkpointing.Checkpointer,
-                    like: dict) -> tuple[Optional[int], dict]:
-  """Checks that workdir's run can continue under config; changes nothing.
-
-  Returns (step to resume from or None, {damaged newer step: why}). Refuses
-  (WorkdirError) a different config, checkpoints of another model, a
-  num_steps below the run's step, and a workdir whose checkpoints are all
-  damaged.
-  """
-  _check_config_matches(workdir, config)
-  step, damaged = ckpt.newest_intact_step(like)
-  if damaged and step is None:
-    raise errors.WorkdirError(
-        f"every checkpoint in {ckpt.directory} is damaged ("
-        f"{_damage_summary(damaged)}); move that directory away to train "
-        "from scratch.")
-  _check_num_steps(step, config, workdir)
-  return step, damaged
-
-
-def _ready_workdir(config, workdir: str, ckpt: checkpointing.Checkpointer,
-                   start: Optional[int], damaged: dict) -> None:
-  """After acceptance: sets damaged checkpoints aside, removes unfinished
-  saves, drops metrics past the resumed step and writes config.json."""
-  for (step, why), moved_to in zip(damaged.items(), ckpt.set_aside(damaged)):
-    logging.warning("Checkpoint step %d in %s is damaged (%s); resuming from "
-                    "step %d instead. Moved step %d to %s.", step,
-                    ckpt.directory, why, start, step, moved_to)
-  for path in ckpt.remove_unfinished_saves():
-    logging.info("Removed %s, an unfinished save of a stopped run.", path)
-  _truncate_metrics(os.path.join(workdir, "metrics.jsonl"), start or 0)
-  io_utils.atomic_write_text(os.path.join(workdir, "config.json"),
-                             config.to_json_best_effort(indent=2) + "\n")
-
-
-def claimed(workdir: str):
-  """The workdir, created and locked (by the one process that writes)."""
-  return workdir_lib.claimed(workdir, lock=jax.process_index() == 0)
-
-
 def train(config: ml_collections.ConfigDict, workdir: str, *, devices=None,
           stop_after_step: Optional[int] = None,
           experiment: Optional[experiment_lib.Experiment] = None,
@@ -414,8 +302,8 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, devices=None,
   """Trains, resuming from `workdir`'s last intact checkpoint.
 
   Writes `config.json`, `metrics.jsonl` and TensorBoard event files
-  (TENSORBOARD_DIR) into workdir, once the workdir is accepted (see
-  _accept_workdir); holds its lock meanwhile. `stop_after_step` stops after
+  (run_dir.TENSORBOARD_DIR) into workdir, once the workdir is accepted (see
+  run_dir.accept); holds its lock meanwhile. `stop_after_step` stops after
   that step's chunk (as a killed run would); the next call resumes from the
   last checkpoint. `experiment` replaces the one built from the config
   (custom data or labeled subsets, see
@@ -425,7 +313,7 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, devices=None,
   instead.
   """
   exp = experiment or experiment_lib.build_experiment(config, devices)
-  with claimed(workdir):
+  with run_dir.claimed(workdir):
     return train_claimed(config, exp, workdir, stop_after_step, init_state)
 
 
@@ -449,12 +337,12 @@ def _train_loop(config, exp: experiment_lib.Experiment, workdir: str,
                 init_state: Optional[steps.TrainState]) -> Run:
   """Accepts and readies the workdir, resumes, and trains to the end."""
   is_writer = jax.process_index() == 0  # one host writes files (orbax syncs)
-  metrics_path = os.path.join(workdir, "metrics.jsonl")
+  metrics_path = os.path.join(workdir, run_dir.METRICS_FILE)
   cfg = exp.config.train
-  ckpt_tree = _initial_checkpoint_tree(exp, init_state)
-  start, damaged = _accept_workdir(config, workdir, ckpt, ckpt_tree)
+  ckpt_tree = run_dir.checkpoint_tree(exp, init_state)
+  start, damaged = run_dir.accept(config, workdir, ckpt, ckpt_tree)
   if is_writer:
-    _ready_workdir(config, workdir, ckpt, start, damaged)
+    run_dir.ready(config, workdir, ckpt, start, damaged)
   start = start or 0
   logging.info("%s", experiment_lib.describe_splits(exp))
   if start:
@@ -486,7 +374,7 @@ def _train_loop(config, exp: experiment_lib.Experiment, workdir: str,
     # A resumed run rewrites the steps after its checkpoint: TensorBoard
     # drops the old events from start + 1 on.
     writer = io_utils.MetricsWriter(
-        metrics_path, os.path.join(workdir, TENSORBOARD_DIR),
+        metrics_path, os.path.join(workdir, run_dir.TENSORBOARD_DIR),
         purge_step=start + 1 if start else None)
   else:
     writer = io_utils.MetricsWriter(os.devnull)
@@ -548,81 +436,6 @@ def _train_loop(config, exp: experiment_lib.Experiment, workdir: str,
              cpu_s=float(elapsed["cpu_s"]))
 
 
-def load_run(workdir: str, devices=None,
-             which: str = "selected"
-             ) -> tuple[experiment_lib.Experiment, steps.TrainState]:
-  """Rebuilds a run from its workdir: saved config plus last intact checkpoint.
-
-  which: 'selected' (each seed's validation-selected state) or 'last'.
-  Reads only; a damaged newer checkpoint is skipped with a warning.
-  """
-  if which not in ("selected", "last"):
-    raise ValueError(f"which must be 'selected' or 'last', got {which!r}.")
-  exp = experiment_lib.build_experiment(load_config(workdir), devices)
-  return exp, restore_state(exp, workdir, which)
-
-
-def load_config(workdir: str) -> ml_collections.ConfigDict:
-  """The config.json a run saved, with its sequence fields as tuples."""
-  path = os.path.join(workdir, "config.json")
-  if not os.path.exists(path):
-    raise errors.RunNotFoundError(
-        f"{path} not found: is {workdir} a run directory?")
-  saved = io_utils.read_json(path)
-  sections = ("data", "model", "loss", "optimizer", "train")
-  if not (isinstance(saved, dict)
-          and all(isinstance(saved.get(s), dict) for s in sections)):
-    raise errors.WorkdirError(
-        f"{path} is not a run's config (an object with the sections "
-        f"{', '.join(sections)}); restore it, or retrain into a new workdir.")
-  config = ml_collections.ConfigDict(saved)
-  for field in ("hidden_sizes", "conv_channels", "conv_strides",
-                "decoder_channels"):
-    if isinstance(config.model.get(field), list):
-      config.model[field] = tuple(config.model[field])
-  try:
-    config_validation.validate(config)
-  except errors.ConfigError as e:
-    raise errors.WorkdirError(f"{path}: {e} Fix or restore it.") from e
-  except (AttributeError, KeyError, TypeError) as e:
-    missing = (None if isinstance(e, TypeError)
-               else re.search(r"'(\w+)'", str(e)))
-    what = (f"lacks the field {missing.group(1)!r}" if missing
-            else f"has a field of the wrong type ({e})")
-    raise errors.WorkdirError(f"{path} {what}; fix or restore it.") from e
-  return config
-
-
-def restore_state(exp: experiment_lib.Experiment, workdir: str,
-                  which: str = "selected") -> steps.TrainState:
-  """The seed-stacked state in workdir's last intact checkpoint, for `exp`.
-
-  which: 'selected' (each seed's validation-selected state) or 'last'.
-  Reads only; a damaged newer checkpoint is skipped with a warning.
-  """
-  if which not in ("selected", "last"):
-    raise ValueError(f"which must be 'selected' or 'last', got {which!r}.")
-  like = _initial_checkpoint_tree(exp)
-  ckpt = checkpointing.Checkpointer(workdir, read_only=True)
-  try:
-    step, damaged = ckpt.newest_intact_step(like)
-    if step is None:
-      raise errors.RunNotFoundError(
-          f"No intact checkpoint in {ckpt.directory}"
-          + (f" ({_damage_summary(damaged)})." if damaged else "."))
-    for bad, why in damaged.items():
-      logging.warning("Checkpoint step %d in %s is damaged (%s); using step "
-                      "%d instead.", bad, ckpt.directory, why, step)
-    tree = ckpt.restore(step, like=like)
-  finally:
-    ckpt.close()
-  state = tree["state"]
-  if (which == "selected" and exp.dataset.validation is not None
-      and selection_lib.resolve_metric(exp.config) != selection_lib.LAST):
-    state = selection_lib.selected_state(state, tree["selection"])
-  return state
-
-
 def _protocol(run: Run) -> dict:
   cfg = run.exp.config.train
   validation = run.exp.dataset.validation
@@ -647,7 +460,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   results.json is written. `experiment`: as for train.train().
   """
   exp = experiment or experiment_lib.build_experiment(config, devices)
-  with claimed(workdir):
+  with run_dir.claimed(workdir):
     run = train_claimed(config, exp, workdir, None)
     return _write_results(run, workdir, provenance)
 
@@ -675,7 +488,7 @@ def _write_results(run: Run, workdir: str,
         k: v.tolist() for k, v in
         experiment_metrics.make_evaluator(exp, "validation")(selected).items()}
   if jax.process_index() == 0:
-    io_utils.write_json(os.path.join(workdir, "results.json"), results)
+    io_utils.write_json(os.path.join(workdir, run_dir.RESULTS_FILE), results)
   return results
 
 
@@ -691,9 +504,10 @@ def summary_line(results: dict, workdir: str) -> str:
   chosen = (f"the state of step {', '.join(map(str, selected))} chosen on "
             "validation" if results.get("validation_metrics") else
             f"the last step, {results['step']}")
+  results_path = os.path.join(workdir, run_dir.RESULTS_FILE)
+  curves_path = os.path.join(workdir, run_dir.METRICS_FILE)
   return (f"Done: {', '.join(parts)} ({'mean over ' if num_seeds > 1 else ''}"
           f"{num_seeds} seed{'s' * (num_seeds > 1)}, {chosen}; ELBO and KL "
-          f"in nats). Results: {os.path.join(workdir, 'results.json')}; "
-          f"curves: {os.path.join(workdir, 'metrics.jsonl')} (plot them with "
-          f"python -m experiments.learning_curves --run_dir={workdir} "
-          "--out=curves.png).")
+          f"in nats). Results: {results_path}; curves: {curves_path} (plot "
+          f"them with python -m experiments.learning_curves --run_dir="
+          f"{workdir} --out=curves.png).")

@@ -35,7 +35,7 @@ import numpy as np
 import pytest
 
 from ssvae import checkpointing
-from ssvae import train
+from ssvae import run_dir as run_dir_lib
 from ssvae.data import idx
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -259,7 +259,7 @@ def check_divergence(p: Paths, proc) -> None:
                         proc.stderr).group(1))
   assert sorted(os.listdir(p.w / "checkpoints"))[-1] == str(named)
   assert not [n for n in os.listdir(p.w / "checkpoints") if "tmp" in n]
-  _, state = train.load_run(str(p.w), devices=jax.devices()[:1],
+  _, state = run_dir_lib.load(str(p.w), devices=jax.devices()[:1],
                             which="last")
   assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(state)
              if np.issubdtype(leaf.dtype, np.floating))
@@ -1007,7 +1007,7 @@ def check_resumed_in_odd_workdir(name: str):
     assert re.search(r"Resuming \S.* from step 20", proc.stderr)
     assert read_results(odd)["step"] == 40
     assert checkpointing.saved_steps(odd) == [30, 40]
-    _, state = train.load_run(str(odd), devices=jax.devices()[:1],
+    _, state = run_dir_lib.load(str(odd), devices=jax.devices()[:1],
                               which="last")
     assert int(np.asarray(state.step)[0]) == 40
   return check

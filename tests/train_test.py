@@ -19,6 +19,7 @@ from ssvae import data as data_lib
 from ssvae import errors
 from ssvae import experiment as experiment_lib
 from ssvae import rng
+from ssvae import run_dir
 from ssvae import steps
 from ssvae import train
 from ssvae.metrics import experiment_metrics
@@ -37,7 +38,7 @@ def tiny_config(**train_overrides):
 def tensorboard_scalars(workdir, seed, split, tag):
   """[(step, value)] of one TensorBoard run, read with TensorBoard's reader."""
   accumulator = event_accumulator.EventAccumulator(
-      os.path.join(workdir, train.TENSORBOARD_DIR, f"seed_{seed}", split))
+      os.path.join(workdir, run_dir.TENSORBOARD_DIR, f"seed_{seed}", split))
   accumulator.Reload()
   return [(e.step, e.value) for e in accumulator.Scalars(tag)]
 
@@ -431,7 +432,7 @@ def test_metrics_past_the_checkpoint_and_a_torn_last_line_are_dropped(
   path.write_text('{"step": 10, "split": "train"}\n'
                   '{"step": 20, "split": "train"}\n'
                   '{"step": 30, "split": "tra')
-  assert train._metrics_to_keep(str(path), 10) == [
+  assert run_dir.metrics_to_keep(str(path), 10) == [
       '{"step": 10, "split": "train"}\n']
 
 
@@ -439,7 +440,7 @@ def test_a_bad_metrics_line_before_the_last_is_an_error_naming_it(tmp_path):
   path = tmp_path / "metrics.jsonl"
   path.write_text('{"step": 10}\nnot json\n{"step": 20}\n')
   with pytest.raises(errors.WorkdirError, match=r"metrics.jsonl line 2 "):
-    train._metrics_to_keep(str(path), 20)
+    run_dir.metrics_to_keep(str(path), 20)
 
 
 def test_labeled_indices_from_config_covers_every_label_setting():

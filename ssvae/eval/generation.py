@@ -25,8 +25,8 @@ from ssvae import experiment as experiment_lib
 from ssvae import io_utils
 from ssvae import model_spec
 from ssvae import rng as rng_lib
+from ssvae import run_dir
 from ssvae import steps
-from ssvae import train
 
 Array = jax.Array
 DecodeFn = Callable[[Array, Optional[Array]], tuple[Array, Optional[Array]]]
@@ -314,7 +314,7 @@ def figures_from_state(exp: experiment_lib.Experiment, state, out_dir: str, *,
 
 
 # Which state draws: each seed's validation-selected state, or the last
-# (train.load_run's `which`).
+# (run_dir.load's `which`).
 STATES = ("selected", "last")
 
 
@@ -333,7 +333,7 @@ def write_generation_figures(workdir: str, out_dir: Optional[str] = None,
   # Checked before load_run so a wrong run fails before its data is loaded.
   variant = io_utils.read_json(config_path).get("model", {}).get("variant")
   check_variant(variant, config_path)
-  exp, trained = train.load_run(workdir, devices=jax.devices()[:1],
+  exp, trained = run_dir.load(workdir, devices=jax.devices()[:1],
                                 which=state)
   return figures_from_state(
       exp, trained, out_dir or os.path.join(workdir, "figures"), **kwargs)

@@ -32,8 +32,8 @@ from ssvae import experiment as experiment_lib
 from ssvae import io_utils
 from ssvae import model_spec
 from ssvae import rng
+from ssvae import run_dir
 from ssvae import steps
-from ssvae import train
 from ssvae.metrics import anomaly
 from ssvae.protocols import detect_feedback
 from ssvae.protocols import feedback
@@ -332,7 +332,7 @@ def load(workdir: str, *, state: Optional[str] = None,
   a threshold. Defaults: the selected state of seed index 0,
   config.anomaly_samples Monte-Carlo samples, config.train.eval_batch_size.
   """
-  config = train.load_config(workdir)
+  config = run_dir.load_config(workdir)
   check_can_score(config.model.variant, workdir)
   if state is not None and state not in STATES:
     raise errors.UserInputError(
@@ -352,7 +352,7 @@ def load(workdir: str, *, state: Optional[str] = None,
         f"seed_index={settings.seed_index} is outside 0..{num_seeds - 1} "
         f"(the run trained {num_seeds} seed(s)).")
   devices = devices or jax.devices()[:1]
-  base, base_state = train.load_run(workdir, devices, which=settings.state)
+  base, base_state = run_dir.load(workdir, devices, which=settings.state)
   if settings.feedback is None:
     model = base.model
     one_seed = steps.seed_slice(base_state, settings.seed_index)

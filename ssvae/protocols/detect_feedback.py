@@ -32,6 +32,7 @@ from ssvae import errors
 from ssvae import experiment as experiment_lib
 from ssvae import model_spec
 from ssvae import rng
+from ssvae import run_dir
 from ssvae import steps
 from ssvae import train
 from ssvae.protocols import feedback
@@ -230,6 +231,6 @@ def load_finetuned(base: experiment_lib.Experiment, seed_index: int,
                    workdir: str, devices=None):
   """(experiment, state of the one seed) of a finished fine-tuning run."""
   exp = extended_experiment(base, seed_index, load_points(workdir),
-                            train.load_config(workdir), devices)
-  return exp, steps.seed_slice(train.restore_state(exp, workdir, "last"),
+                            run_dir.load_config(workdir), devices)
+  return exp, steps.seed_slice(run_dir.restore_state(exp, workdir, "last"),
                                     0)

@@ -61,6 +61,7 @@ from ssvae import errors
 from ssvae import experiment as experiment_lib
 from ssvae import io_utils
 from ssvae import progress
+from ssvae import run_dir as run_dir_lib
 from ssvae import train
 from ssvae import workdir as workdir_lib
 from ssvae.data import sampler as sampler_lib
@@ -419,7 +420,7 @@ def check_run_dirs(cells: Sequence[Cell], workdir: str) -> None:
   continue (another config, a num_steps below its step); reads only."""
   for cell in cells:
     try:
-      train.check_can_resume(cell.config, run_dir(workdir, cell))
+      run_dir_lib.check_can_resume(cell.config, run_dir(workdir, cell))
     except errors.UserInputError as e:
       raise _in_cell(cell, e) from e
 

@@ -413,12 +413,12 @@ def test_put_and_to_host_on_one_process_match_device_put():
   import numpy as np
   from ssvae import sharding
   mesh = sharding.make_mesh(2)
-  sharding = sharding.per_seed_batch(mesh)
+  layout = sharding.per_seed_batch(mesh)
   x = np.arange(2 * 8 * 3, dtype=np.float32).reshape(2, 8, 3)
-  put = sharding.put({"x": x}, sharding)["x"]
-  assert put.sharding == sharding
+  put = sharding.put({"x": x}, layout)["x"]
+  assert put.sharding == layout
   np.testing.assert_array_equal(sharding.to_host(put), x)
-  assert sharding.put(put, sharding) is put
+  assert sharding.put(put, layout) is put
   keys = jax.random.split(jax.random.key(0), 2)
   put_keys = sharding.put(keys, sharding.per_seed(mesh))
   assert put_keys.sharding == sharding.per_seed(mesh)

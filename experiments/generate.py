@@ -23,7 +23,7 @@ from absl import flags
 
 from ssvae import cli
 from ssvae import errors
-from ssvae.eval import generation
+from ssvae.reports import generation
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (config.json "
                                "and checkpoints/).")

@@ -14,8 +14,8 @@ from absl import flags
 
 from ssvae import cli
 from ssvae import errors
-from ssvae.eval import curves
-from ssvae.eval import plots
+from ssvae.reports import curves
+from ssvae.reports import plots
 
 _RUN_DIRS = flags.DEFINE_multi_string("run_dir", None,
                                       "Run directory (repeatable).")

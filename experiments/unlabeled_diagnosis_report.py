@@ -21,7 +21,7 @@ from absl import flags
 
 from ssvae import cli
 from ssvae import io_utils
-from ssvae.eval import plots
+from ssvae.reports import plots
 from ssvae.protocols import unlabeled_report
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "The diagnosis sweep's "

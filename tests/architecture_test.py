@@ -1,9 +1,9 @@
 """The package's import graph: no cycles, and layers that import down.
 
 Layers (function-level imports included), lowest first: the core (ssvae.*
-outside the layers below: models, data, losses, steps, experiment, parallel,
+outside the layers below: models, data, losses, steps, experiment, sharding,
 ...), ssvae.metrics (metrics of a trained state), ssvae.train (a run's
-life: the loop, train_and_evaluate), ssvae.eval (figures and reports of
+life: the loop, train_and_evaluate), ssvae.reports (figures and reports of
 trained runs), then ssvae.protocols (multi-run drivers). A module may import
 its own layer and the layers below it, never above.
 """
@@ -85,7 +85,7 @@ def test_package_import_graph_has_no_cycle():
 
 
 # Each imports only those before it.
-LAYERS = ("core", "metrics", "train", "eval", "protocols")
+LAYERS = ("core", "metrics", "train", "reports", "protocols")
 
 
 def layer(module: str) -> str:
@@ -105,8 +105,8 @@ def test_finds_a_planted_upward_import():
                              ("ssvae.metrics.anomaly", "ssvae.train")]
   assert upward_imports({"ssvae.steps": {"ssvae.metrics.anomaly"}}) == [
       ("ssvae.steps", "ssvae.metrics.anomaly")]
-  assert upward_imports({"ssvae.eval.plots": {"ssvae.protocols.sweep"}}) == [
-      ("ssvae.eval.plots", "ssvae.protocols.sweep")]
+  assert upward_imports({"ssvae.reports.plots": {"ssvae.protocols.sweep"}}) == [
+      ("ssvae.reports.plots", "ssvae.protocols.sweep")]
 
 
 def test_layers_import_downwards_only():
@@ -116,7 +116,7 @@ def test_layers_import_downwards_only():
   assert layer("ssvae.protocols.sweep") == "protocols"
   assert layer("ssvae.metrics.anomaly") == "metrics"
   assert layer("ssvae.train") == "train"
-  assert layer("ssvae.eval.generation") == "eval"
+  assert layer("ssvae.reports.generation") == "reports"
   assert layer("ssvae.data.sampler") == layer("ssvae.sharding") == "core"
   bad = upward_imports(graph)
   assert not bad, "; ".join(f"{a} imports {b}" for a, b in bad)
@@ -126,7 +126,7 @@ def test_core_does_not_import_eval_or_protocols_at_run_time():
   """The same, as Python sees it: importing the core loads no upper layer."""
   code = ("import sys; import ssvae, ssvae.train, ssvae.models, ssvae.data; "
           "print(sorted(m for m in sys.modules "
-          "if m.startswith(('ssvae.eval', 'ssvae.protocols'))))")
+          "if m.startswith(('ssvae.reports', 'ssvae.protocols'))))")
   out = subprocess.run([sys.executable, "-c", code], check=True,
                        capture_output=True, text=True,
                        cwd=PACKAGE.parent,

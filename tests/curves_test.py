@@ -1,11 +1,11 @@
-"""Tests for ssvae.eval.curves: learning curves read from run directories."""
+"""Tests for ssvae.reports.curves: learning curves read from run directories."""
 
 import json
 
 import numpy as np
 import pytest
 
-from ssvae.eval import curves
+from ssvae.reports import curves
 
 
 def _write_run(directory, records, selected=None):

@@ -1,4 +1,4 @@
-"""Tests for the generation figures of trained runs (ssvae.eval.generation)."""
+"""Tests for the generation figures of trained runs (ssvae.reports.generation)."""
 
 import json
 import os
@@ -16,7 +16,7 @@ from configs import common
 from configs import default
 from ssvae import experiment as experiment_lib
 from ssvae import train
-from ssvae.eval import generation
+from ssvae.reports import generation
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 

@@ -9,7 +9,7 @@ from matplotlib import image as mpl_image
 import numpy as np
 import pytest
 
-from ssvae.eval import generation
+from ssvae.reports import generation
 
 H, W = 4, 3
 

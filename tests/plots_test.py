@@ -1,4 +1,4 @@
-"""Tests for ssvae.eval.plots on hand-made sweep summaries."""
+"""Tests for ssvae.reports.plots on hand-made sweep summaries."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from matplotlib import image
 
-from ssvae.eval import plots
+from ssvae.reports import plots
 from ssvae.protocols import sweep
 
 

@@ -1,4 +1,4 @@
-"""Protocols: drivers of many runs, built on the core and ssvae.eval.
+"""Protocols: drivers of many runs, built on the core and ssvae.reports.
 
 sweep (a table's grid of runs and its results.*), feedback_experiment (the
 simulated feedback protocol), feedback (its extra classes and adjusted

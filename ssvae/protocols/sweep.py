@@ -65,7 +65,7 @@ from ssvae import run_dir as run_dir_lib
 from ssvae import train
 from ssvae import workdir as workdir_lib
 from ssvae.data import sampler as sampler_lib
-from ssvae.eval import plots
+from ssvae.reports import plots
 
 RUNS_DIR = "runs"
 # Per-run columns of results.csv besides the axes and the metrics.

@@ -16,7 +16,7 @@ import numpy as np
 
 from ssvae import errors
 from ssvae import io_utils
-from ssvae.eval import curves
+from ssvae.reports import curves
 from ssvae.protocols import sweep
 
 DIAGNOSTICS = ("unlabeled_entropy", "unlabeled_confidence",

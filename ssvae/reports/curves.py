@@ -20,7 +20,7 @@ import numpy as np
 
 from ssvae import errors
 from ssvae import io_utils
-from ssvae.eval import plots
+from ssvae.reports import plots
 
 SPLIT_STYLES = {"validation": "-", "test": "--", "train": ":"}
 # What the shading and markers of every curve figure mean.

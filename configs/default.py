@@ -128,7 +128,7 @@ def base_config() -> ml_collections.ConfigDict:
   # Unroll the scanned steps (True for convolutions on CPU, jax#12868).
   config.train.scan_unroll = 1
   # Log where reconstruction comes from (through y vs through z,
-  # ssvae.diagnostics.reconstruction_split): three extra decoder passes a
+  # ssvae.steps.reconstruction_split): three extra decoder passes a
   # step, for variants whose decoder sees y.
   config.train.diagnostics = False
   config.anomaly_samples = 10       # Monte-Carlo samples of the anomaly score

@@ -14,7 +14,7 @@ Cells, one run each:
   - Kingma et al.'s M2 at latent_dim 10 and 50, last: an M2 step costs about
     6.5x the paper model's (BUILD_NOTES), so the cheap cells finish first in
     a session. (M2 at latent 2 is left out for the same cost.)
-Every cell logs the diagnostics of ssvae.diagnostics (train.diagnostics):
+Every cell logs the diagnostics of ssvae.steps (train.diagnostics):
 entropy and confidence of q(y|x) on the unlabeled half, and how much of the
 reconstruction comes through y vs z, every 250 steps in
 runs/<cell>/metrics.jsonl beside validation and test accuracy.

@@ -6,7 +6,7 @@ workdir (finished or still running) and writes:
   --out_png: accuracy against step (validation solid, test dashed, selected
     steps marked) for the paper's model at each latent size, the supervised
     sibling, each remedy and M2; and the training diagnostics of
-    ssvae.diagnostics (entropy of q(y|x) on the unlabeled half, and the nats
+    ssvae.steps (entropy of q(y|x) on the unlabeled half, and the nats
     of unlabeled reconstruction that come through y and through z);
   --out_md: one row per cell with those quantities at the first and last
     logged step.

@@ -1,5 +1,5 @@
 """Tests for ssvae/steps.py: the unlabeled-data options change what they should
-and nothing else."""
+and nothing else, and the diagnostics of the unlabeled half."""
 
 import chex
 import jax
@@ -14,6 +14,7 @@ from ssvae import losses
 from ssvae import model_spec
 from ssvae import models
 from ssvae import steps
+from ssvae.models import dense
 
 NUM_CLASSES = 10
 
@@ -248,3 +249,49 @@ def test_learning_rate_schedules(schedule, expected):
       schedule=schedule, warmup_steps=10, decay_steps=100))
   for step, value in expected.items():
     np.testing.assert_allclose(rate(step), value, atol=1e-9)
+
+
+# ------------------------------------------------------------- diagnostics
+
+DIAG_X = jax.random.bernoulli(jax.random.key(0), 0.5, (6, 4, 4, 1)).astype(
+    jnp.float32)
+DIAG_MASK = jnp.array([1.0, 1.0, 0.0, 0.0, 0.0, 0.0])
+
+
+def test_unlabeled_confidence_is_the_mean_max_probability_of_unlabeled():
+  logits = jnp.log(jnp.array([[0.9, 0.1], [0.6, 0.4], [0.3, 0.7]]))
+  mask = jnp.array([1.0, 0.0, 0.0])
+  np.testing.assert_allclose(
+      steps.unlabeled_confidence(logits, mask), (0.6 + 0.7) / 2,
+      rtol=1e-6)
+
+
+def _model_and_variables(variant=model_spec.SEMI_SUPERVISED):
+  model = dense.DenseVAE((4, 4, 1), 3, variant=variant, hidden_sizes=(8,))
+  variables = model.init(
+      {"params": jax.random.key(1), "latent": jax.random.key(2)}, DIAG_X,
+      train=False)
+  return model, variables
+
+
+def test_a_decoder_that_ignores_y_gains_nothing_through_y():
+  model, variables = _model_and_variables()
+  params = variables["params"]
+  kernel = params["decoder_layers_0"]["kernel"]
+  params["decoder_layers_0"]["kernel"] = kernel.at[-3:].set(0.0)  # y rows
+  split = steps.reconstruction_split(model, variables, DIAG_X, DIAG_MASK,
+                                           model_spec.BERNOULLI)
+  assert split["y_reconstruction_gain"] == 0.0
+  assert split["z_reconstruction_gain"] != 0.0
+
+
+def test_a_decoder_that_ignores_z_gains_nothing_through_z():
+  model, variables = _model_and_variables(model_spec.M2)
+  params = variables["params"]
+  kernel = params["decoder_layers_0"]["kernel"]
+  params["decoder_layers_0"]["kernel"] = kernel.at[:2].set(0.0)  # z rows
+  split = steps.reconstruction_split(model, variables, DIAG_X, DIAG_MASK,
+                                           model_spec.BERNOULLI)
+  assert split["z_reconstruction_gain"] == 0.0
+  base = split["unlabeled_reconstruction"]
+  assert np.isfinite(base) and base > 0

@@ -3,7 +3,7 @@
 Reads the cells of configs/unlabeled_diagnosis_mnist.py from a sweep
 workdir (finished or still running): accuracy against step for the paper's
 model at each latent size, the supervised sibling, each remedy and M2, and
-the training diagnostics of ssvae.diagnostics (entry point:
+the training diagnostics of ssvae.steps (entry point:
 experiments/unlabeled_diagnosis_report.py). comparison_markdown turns the
 ledger of configs/semi_supervised_*.py into rows x label counts, with
 quoted reference rows marked (experiments/comparison_report.py).

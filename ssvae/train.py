@@ -16,11 +16,12 @@ test metrics of the selected state, and those of the last step beside them
 (ssvae.metrics.experiment_metrics.final_metrics).
 """
 
+import contextlib
 import dataclasses
 import functools
 import os
 import time
-from typing import Optional
+from typing import Optional, Sequence, Union
 
 from absl import logging
 import jax
@@ -40,6 +41,7 @@ from ssvae import progress
 from ssvae import rng
 from ssvae import run_dir
 from ssvae import selection as selection_lib
+from ssvae import stacking
 from ssvae import steps
 from ssvae.metrics import experiment_metrics
 
@@ -312,128 +314,246 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, devices=None,
   fine-tune a trained state; a workdir with a checkpoint resumes from it
   instead.
   """
-  exp = experiment or experiment_lib.build_experiment(config, devices)
+  exp = _experiment_of(config, experiment, devices)
   with run_dir.claimed(workdir):
-    return train_claimed(config, exp, workdir, stop_after_step, init_state)
+    return _train_claimed(exp, workdir, stop_after_step, init_state)
 
 
-def train_claimed(config, exp: experiment_lib.Experiment, workdir: str,
-                  stop_after_step: Optional[int] = None,
-                  init_state: Optional[steps.TrainState] = None) -> Run:
+def _experiment_of(config, experiment, devices) -> experiment_lib.Experiment:
+  """The given experiment (which must be of `config`) or config's."""
+  if experiment is None:
+    return experiment_lib.build_experiment(config, devices)
+  if (experiment.config.to_json_best_effort()
+      != config.to_json_best_effort()):
+    raise ValueError("experiment.config differs from the config given.")
+  return experiment
+
+
+def _train_claimed(exp: experiment_lib.Experiment, workdir: str,
+                   stop_after_step: Optional[int] = None,
+                   init_state: Optional[steps.TrainState] = None) -> Run:
   """train() on a claimed workdir; closes the checkpointer however it ends
   (saves in flight are committed: no half checkpoint, no hang at exit)."""
-  metric = _selection_metric(exp)
-  ckpt = checkpointing.Checkpointer(workdir)
-  try:
-    return _train_loop(config, exp, workdir, ckpt, metric, stop_after_step,
-                       init_state)
-  finally:
-    ckpt.close()
+  with _RunTracker(exp, workdir, init_state) as tracker:
+    _train_rows(exp, [tracker], [None], tracker.state,
+                exp.dataset.train.x, exp.dataset.train.y, stop_after_step,
+                desc=f"train {os.path.basename(workdir)}")
+    return tracker.run()
 
 
-def _train_loop(config, exp: experiment_lib.Experiment, workdir: str,
-                ckpt: checkpointing.Checkpointer, metric: str,
-                stop_after_step: Optional[int],
-                init_state: Optional[steps.TrainState]) -> Run:
-  """Accepts and readies the workdir, resumes, and trains to the end."""
-  is_writer = jax.process_index() == 0  # one host writes files (orbax syncs)
-  metrics_path = os.path.join(workdir, run_dir.METRICS_FILE)
+def train_stacked(exps: Sequence[experiment_lib.Experiment],
+                  workdirs: Sequence[str], *,
+                  stop_after_step: Optional[int] = None
+                  ) -> list[Union[Run, errors.TrainingDiverged]]:
+  """Trains several runs as one program (ssvae.stacking): each as train()
+  would, with the same numbers, in its own workdir, each resumed from its
+  own checkpoint. Runs that resume from different steps train one stack
+  per step, one after another.
+
+  Returns, per run, its Run, or the TrainingDiverged error that stopped it
+  alone (the others go on).
+  """
+  with contextlib.ExitStack() as claims:
+    for workdir in workdirs:
+      claims.enter_context(run_dir.claimed(workdir))
+    return _train_stacked_claimed(exps, workdirs, stop_after_step)
+
+
+def _train_stacked_claimed(exps, workdirs, stop_after_step=None):
+  with contextlib.ExitStack() as open_runs:
+    trackers = [open_runs.enter_context(_RunTracker(exp, workdir))
+                for exp, workdir in zip(exps, workdirs)]
+    by_start = {}
+    for i, tracker in enumerate(trackers):
+      by_start.setdefault(tracker.start, []).append(i)
+    for start, members in sorted(by_start.items()):
+      group = stacking.stack([exps[i] for i in members])
+      state = stacking.concatenate_rows(
+          [trackers[i].state for i in members], group.exp.mesh)
+      _train_rows(group.exp, [trackers[i] for i in members], group.rows,
+                  state, group.x, group.y, stop_after_step,
+                  desc=f"train {len(members)} stacked runs",
+                  stop_on_diverged=False)
+    return [t.error or t.run() for t in trackers]
+
+
+class _RunTracker:
+  """One run directory's side of training: accepts and restores it, and
+  after every chunk logs the train metrics, evaluates and selects, saves
+  checkpoints and decides when the run is done. A context manager: opens
+  the checkpointer and metrics files, and closes them however it ends."""
+
+  def __init__(self, exp: experiment_lib.Experiment, workdir: str,
+               init_state: Optional[steps.TrainState] = None):
+    self.exp, self.workdir = exp, workdir
+    self.metric = _selection_metric(exp)
+    self.ckpt = checkpointing.Checkpointer(workdir)
+    self._writer = None
+    self.error: Optional[errors.TrainingDiverged] = None
+    try:
+      self._restore(init_state)
+    except BaseException:
+      self.ckpt.close()
+      raise
+
+  def _restore(self, init_state) -> None:
+    exp, workdir, ckpt = self.exp, self.workdir, self.ckpt
+    self._is_writer = jax.process_index() == 0  # orbax syncs the hosts
+    ckpt_tree = run_dir.checkpoint_tree(exp, init_state)
+    start, damaged = run_dir.accept(exp.config, workdir, ckpt, ckpt_tree)
+    if self._is_writer:
+      run_dir.ready(exp.config, workdir, ckpt, start, damaged)
+    self.start = start or 0
+    logging.info("%s", experiment_lib.describe_splits(exp))
+    if start:
+      logging.info("Resuming %s from step %d.", workdir, start)
+      ckpt_tree = ckpt.restore(start, like=ckpt_tree)
+    self.state, self.selection = ckpt_tree["state"], ckpt_tree["selection"]
+    self._wall0 = time.time() - float(ckpt_tree["clock"]["wall_s"])
+    self._cpu0 = time.process_time() - float(ckpt_tree["clock"]["cpu_s"])
+    self._evaluators = {split: experiment_metrics.make_evaluator(exp, split)
+                        for split in ("validation", "test")
+                        if getattr(exp.dataset, split) is not None}
+    self._unlogged = None  # train steps since the last train record
+    self.stop_reason = "num_steps"
+    if selection_lib.patience_exhausted(self.selection,
+                                        exp.config.train.patience):
+      self.stop_reason = "early_stop"  # a resumed run that had stopped
+    self.done = self.stop_reason == "early_stop"
+
+  def __enter__(self):
+    if self._is_writer:
+      # A resumed run rewrites the steps after its checkpoint: TensorBoard
+      # drops the old events from start + 1 on.
+      self._writer = io_utils.MetricsWriter(
+          os.path.join(self.workdir, run_dir.METRICS_FILE),
+          os.path.join(self.workdir, run_dir.TENSORBOARD_DIR),
+          purge_step=self.start + 1 if self.start else None)
+    else:
+      self._writer = io_utils.MetricsWriter(os.devnull)
+    return self
+
+  def __exit__(self, *exc):
+    try:
+      self._writer.close()
+    finally:
+      self.ckpt.close()
+
+  def clock(self) -> dict:
+    return {"wall_s": np.float64(time.time() - self._wall0),
+            "cpu_s": np.float64(time.process_time() - self._cpu0)}
+
+  def _write_train(self, records, rate) -> None:
+    for at, mean in records:
+      for r in _per_seed_records(at, "train", self.exp.seeds,
+                                 {**mean, "examples_per_s": rate}):
+        self._writer.write(r)
+
+  def after_chunk(self, first_step: int, step: int, state_of, metrics: dict,
+                  rate: float) -> None:
+    """Books the chunk of steps first_step + 1..step: its host `metrics`
+    ({name: [S, n]}); `state_of()` gives this run's state after it."""
+    exp, cfg = self.exp, self.exp.config.train
+    _check_finite(metrics, first_step, exp.seeds, self.workdir, self.ckpt)
+    rate = np.full(exp.num_seeds, rate)
+    records, self._unlogged = train_log_windows(
+        self._unlogged, metrics, step, cfg.get("log_every", 0),
+        flush=step == cfg.num_steps)
+    self._write_train(records, rate)
+    if step % cfg.eval_every == 0 or step == cfg.num_steps:
+      self.selection = _evaluate_and_select(
+          step, state_of(), self.selection, self._evaluators, self.metric,
+          self._writer, exp.seeds, sharding.per_seed(exp.mesh),
+          cfg.min_delta)
+      if selection_lib.patience_exhausted(self.selection, cfg.patience):
+        self.stop_reason = "early_stop"
+        if self._unlogged is not None:  # the steps since the last record
+          tail, self._unlogged = train_log_windows(None, self._unlogged,
+                                                   step, 0)
+          self._write_train(tail, rate)
+    if (step % cfg.checkpoint_every == 0 or step == cfg.num_steps
+        or self.stop_reason == "early_stop"):
+      _check_state_finite(state_of(), step, exp.seeds, self.workdir,
+                          self.ckpt)
+      self.ckpt.save(step, {"state": state_of(), "selection": self.selection,
+                            "clock": self.clock()})
+    if self.stop_reason == "early_stop" or step == cfg.num_steps:
+      self.finish(state_of(), self.stop_reason)
+
+  def finish(self, state: steps.TrainState, stop_reason: str) -> None:
+    self.state, self.stop_reason, self.done = state, stop_reason, True
+
+  def fail(self, error: errors.TrainingDiverged) -> None:
+    self.error, self.done = error, True
+
+  def run(self) -> Run:
+    cfg = self.exp.config.train
+    if self.stop_reason == "early_stop":
+      logging.info(
+          "Stopped early at step %d: no seed improved validation %s for %d "
+          "evaluations (selected steps %s).",
+          int(sharding.to_host(self.state.step)[0]), self.metric,
+          cfg.patience, sharding.to_host(self.selection.step).tolist())
+    elif self.stop_reason == "num_steps":
+      logging.info("Stopped at the step cap train.num_steps=%d.",
+                   cfg.num_steps)
+    elapsed = self.clock()
+    return Run(exp=self.exp, last=self.state, selection=self.selection,
+               metric=self.metric, stop_reason=self.stop_reason,
+               wall_s=float(elapsed["wall_s"]),
+               cpu_s=float(elapsed["cpu_s"]))
+
+
+def _train_rows(exp: experiment_lib.Experiment, trackers, rows, state,
+                x, y, stop_after_step: Optional[int], *, desc: str,
+                stop_on_diverged: bool = True) -> None:
+  """The chunk loop: trains `state` (rows of `exp`'s seed axis), each
+  tracker booking its `rows` (None: all of them), until every run is done
+  or `stop_after_step`. Runs start from one step. A diverged run raises
+  (stop_on_diverged) or is failed while the others go on; its rows train
+  on, unread, as do those of runs that stopped early."""
   cfg = exp.config.train
-  ckpt_tree = run_dir.checkpoint_tree(exp, init_state)
-  start, damaged = run_dir.accept(config, workdir, ckpt, ckpt_tree)
-  if is_writer:
-    run_dir.ready(config, workdir, ckpt, start, damaged)
-  start = start or 0
-  logging.info("%s", experiment_lib.describe_splits(exp))
-  if start:
-    logging.info("Resuming %s from step %d.", workdir, start)
-    ckpt_tree = ckpt.restore(start, like=ckpt_tree)
-  state, selection = ckpt_tree["state"], ckpt_tree["selection"]
   seed_sharded = sharding.per_seed(exp.mesh)
-  wall0 = time.time() - float(ckpt_tree["clock"]["wall_s"])
-  cpu0 = time.process_time() - float(ckpt_tree["clock"]["cpu_s"])
-  clock = lambda: {"wall_s": np.float64(time.time() - wall0),
-                   "cpu_s": np.float64(time.process_time() - cpu0)}
-  evaluators = {split: experiment_metrics.make_evaluator(exp, split)
-                for split in ("validation", "test")
-                if getattr(exp.dataset, split) is not None}
-  train_keys = rng.seed_keys(exp.seeds, "train")
   rep = sharding.replicated(exp.mesh)
-  x = sharding.put(exp.dataset.train.x, rep)
-  y = sharding.put(exp.dataset.train.y, rep)
+  x, y = sharding.put(x, rep), sharding.put(y, rep)
   pools = sharding.put(exp.pools, seed_sharded)
-  train_keys = sharding.put(train_keys, seed_sharded)
+  train_keys = sharding.put(rng.seed_keys(exp.seeds, "train"), seed_sharded)
+  start = step = trackers[0].start
   chunks = {}
-  step = start
-  stop_reason = "num_steps"
-  if selection_lib.patience_exhausted(selection, cfg.patience):
-    stop_reason = "early_stop"  # a resumed run that had already stopped
-  t0, step0 = time.time(), start
-  unlogged = None  # train steps since the last train record (log_every)
-  if is_writer:
-    # A resumed run rewrites the steps after its checkpoint: TensorBoard
-    # drops the old events from start + 1 on.
-    writer = io_utils.MetricsWriter(
-        metrics_path, os.path.join(workdir, run_dir.TENSORBOARD_DIR),
-        purge_step=start + 1 if start else None)
-  else:
-    writer = io_utils.MetricsWriter(os.devnull)
-  with writer, progress.Progress(
-      cfg.num_steps, initial=start, desc=f"train {os.path.basename(workdir)}",
-      unit="step", examples_per_unit=cfg.batch_size) as bar:
-    for end in (_chunk_boundaries(start, exp.config)
-                if stop_reason != "early_stop" else ()):
+  t0 = time.time()
+  with progress.Progress(cfg.num_steps, initial=start, desc=desc,
+                         unit="step", examples_per_unit=cfg.batch_size) as bar:
+    for end in _chunk_boundaries(start, exp.config):
+      if all(t.done for t in trackers):
+        break
       n = end - step
       if n not in chunks:
         chunks[n] = make_train_chunk(exp, n)
       state, metrics = chunks[n](state, pools, train_keys, x, y)
-      _check_finite(metrics, step, exp.seeds, workdir, ckpt)
-      step = end
-      bar.update(n)
-      rate = np.full(exp.num_seeds, (step - step0) * cfg.batch_size
-                     / max(time.time() - t0, 1e-9))
       metrics = sharding.to_host(metrics)
-      windows, unlogged = train_log_windows(
-          unlogged, metrics, step, cfg.get("log_every", 0),
-          flush=step == cfg.num_steps)
-      for at, mean in windows:
-        for r in _per_seed_records(at, "train", exp.seeds,
-                                   {**mean, "examples_per_s": rate}):
-          writer.write(r)
+      first_step, step = step, end
+      bar.update(n)
+      rate = (step - start) * cfg.batch_size / max(time.time() - t0, 1e-9)
+      for tracker, r in zip(trackers, rows):
+        if tracker.done:
+          continue
+        state_of = (lambda: state) if r is None else functools.cache(
+            functools.partial(stacking.take_rows, state, r, tracker.exp.mesh))
+        try:
+          tracker.after_chunk(first_step, step,
+                              state_of, {k: v[r] if r is not None else v
+                                         for k, v in metrics.items()}, rate)
+        except errors.TrainingDiverged as e:
+          if stop_on_diverged:
+            raise
+          tracker.fail(e)
       bar.set_postfix(loss=f"{float(metrics['loss'].mean()):.4g}")
-      if step % cfg.eval_every == 0 or step == cfg.num_steps:
-        selection = _evaluate_and_select(step, state, selection, evaluators,
-                                         metric, writer, exp.seeds,
-                                         seed_sharded, cfg.min_delta)
-        if selection_lib.patience_exhausted(selection, cfg.patience):
-          stop_reason = "early_stop"
-          if unlogged is not None:  # the steps since the last train record
-            _, tail = train_log_windows(None, unlogged, step, 0)[0]
-            for r in _per_seed_records(step, "train", exp.seeds,
-                                       {**tail, "examples_per_s": rate}):
-              writer.write(r)
-            unlogged = None
-      if (step % cfg.checkpoint_every == 0 or step == cfg.num_steps
-          or stop_reason == "early_stop"):
-        _check_state_finite(state, step, exp.seeds, workdir, ckpt)
-        ckpt.save(step, {"state": state, "selection": selection,
-                         "clock": clock()})
-      if stop_reason == "early_stop":
-        break
       if stop_after_step is not None and step >= stop_after_step:
-        stop_reason = "interrupted"
         break
-  if stop_reason == "early_stop":
-    logging.info(
-        "Stopped early at step %d: no seed improved validation %s for %d "
-        "evaluations (selected steps %s).", step, metric, cfg.patience,
-        sharding.to_host(selection.step).tolist())
-  elif stop_reason == "num_steps":
-    logging.info("Stopped at the step cap train.num_steps=%d.", step)
-  elapsed = clock()
-  return Run(exp=exp, last=state, selection=selection, metric=metric,
-             stop_reason=stop_reason, wall_s=float(elapsed["wall_s"]),
-             cpu_s=float(elapsed["cpu_s"]))
+  for tracker, r in zip(trackers, rows):
+    if not tracker.done:  # stopped by stop_after_step
+      tracker.finish(state if r is None else stacking.take_rows(
+          state, r, tracker.exp.mesh), "interrupted")
 
 
 def _protocol(run: Run) -> dict:
@@ -459,10 +579,27 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   the commit and machine that trained it). The workdir stays locked until
   results.json is written. `experiment`: as for train.train().
   """
-  exp = experiment or experiment_lib.build_experiment(config, devices)
+  exp = _experiment_of(config, experiment, devices)
   with run_dir.claimed(workdir):
-    run = train_claimed(config, exp, workdir, None)
+    run = _train_claimed(exp, workdir)
     return _write_results(run, workdir, provenance)
+
+
+def train_and_evaluate_stacked(
+    exps: Sequence[experiment_lib.Experiment], workdirs: Sequence[str], *,
+    provenance: Optional[dict] = None
+) -> list[Union[dict, errors.TrainingDiverged]]:
+  """train_and_evaluate for several runs trained as one program
+  (train_stacked): per run, its results (also in its results.json) or the
+  TrainingDiverged error that stopped it. Each run's wall_s and cpu_s are
+  those of the whole stack."""
+  with contextlib.ExitStack() as claims:
+    for workdir in workdirs:
+      claims.enter_context(run_dir.claimed(workdir))
+    runs = _train_stacked_claimed(exps, workdirs)
+    return [run if isinstance(run, errors.TrainingDiverged)
+            else _write_results(run, workdir, provenance)
+            for run, workdir in zip(runs, workdirs)]
 
 
 def _write_results(run: Run, workdir: str,

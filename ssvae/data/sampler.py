@@ -8,6 +8,8 @@ seed along a leading axis lets `jax.vmap` sample for all seeds at once.
 `mode` and `batch_size` are static Python values.
 """
 
+from typing import Optional
+
 import flax
 import jax
 import jax.numpy as jnp
@@ -28,9 +30,16 @@ class Pools:
 
   labeled: int32 [L] points whose labels are used.
   unlabeled: int32 [U] points used without labels.
+  labeled_size, unlabeled_size: None (the default): every entry of the pool
+    is drawn from. Else int32 scalars: only the first `size` entries are,
+    the rest is padding. Runs stacked into one program (ssvae.stacking) pad
+    pools of different sizes to one shape; a draw from a padded pool equals
+    the draw from the unpadded one.
   """
   labeled: jax.Array
   unlabeled: jax.Array
+  labeled_size: Optional[jax.Array] = None
+  unlabeled_size: Optional[jax.Array] = None
 
 
 def _check_variant(variant: str) -> None:
@@ -115,12 +124,15 @@ def labeled_first(mode: str, batch_size: int,
   return {LABELED: batch_size, UNLABELED: 0}[mode]
 
 
-def _draw(rng: jax.Array, pool: jax.Array, count: int,
-          pool_name: str) -> jax.Array:
-  """`count` entries of `pool`, uniformly with replacement."""
+def _draw(rng: jax.Array, pool: jax.Array, count: int, pool_name: str,
+          size: Optional[jax.Array] = None) -> jax.Array:
+  """`count` entries of `pool` (of its first `size`), uniformly with
+  replacement. A traced `size` draws the same positions as the static
+  length would."""
   if pool.shape[-1] == 0:  # Static shape, so this check runs at trace time.
     raise ValueError(f"Cannot sample from the empty {pool_name} pool.")
-  positions = jax.random.randint(rng, (count,), 0, pool.shape[-1])
+  positions = jax.random.randint(rng, (count,), 0,
+                                 pool.shape[-1] if size is None else size)
   return pool[positions]
 
 
@@ -154,13 +166,16 @@ def sample_batch(rng: jax.Array, x: jax.Array, y: jax.Array, pools: Pools,
     num_labeled = labeled_points_per_batch(batch_size, labeled_fraction)
     labeled_rng, unlabeled_rng = jax.random.split(rng)
     indices = jnp.concatenate([
-        _draw(labeled_rng, pools.labeled, num_labeled, LABELED),
+        _draw(labeled_rng, pools.labeled, num_labeled, LABELED,
+              pools.labeled_size),
         _draw(unlabeled_rng, pools.unlabeled, batch_size - num_labeled,
-              UNLABELED)])
+              UNLABELED, pools.unlabeled_size)])
   elif mode == LABELED:
-    indices = _draw(rng, pools.labeled, batch_size, LABELED)
+    indices = _draw(rng, pools.labeled, batch_size, LABELED,
+                    pools.labeled_size)
   else:
-    indices = _draw(rng, pools.unlabeled, batch_size, UNLABELED)
+    indices = _draw(rng, pools.unlabeled, batch_size, UNLABELED,
+                    pools.unlabeled_size)
   num_first = labeled_first(mode, batch_size, labeled_fraction)
   mask = jnp.arange(batch_size) < num_first
   return {

@@ -14,7 +14,10 @@ cells train only from a clean checkout (commit first, or run from a clean
 `git worktree`; --allow_dirty overrides), so every cell names its code;
 --status_only rewrites the results from the finished cells, trains nothing.
 --only=REGEX trains only the cells whose name matches (another order, or
-several jobs side by side); --shard=i/n trains cells i, i+n, ...
+several jobs side by side); --shard=i/n trains cells i, i+n, ...;
+--stack_cells trains the cells that differ only in their points (label
+count, held-out class) as one program: the same numbers, and on an
+accelerator the whole table at once.
 
 Overrides, e.g.:
   --config.num_seeds=3 --config.base.train.num_steps=1000
@@ -63,6 +66,11 @@ _ALLOW_DIRTY = flags.DEFINE_bool(
     "Train cells from a tree with uncommitted changes (they record "
     "'<commit>-dirty', so their code is no commit's). Default: refuse, "
     "unless $SSVAE_ALLOW_DIRTY=1.")
+_STACK_CELLS = flags.DEFINE_bool(
+    "stack_cells", False, "Train the cells that differ only in their points "
+    "(label count or fraction, held-out class) as one program, stacked "
+    "along the seed axis: the same numbers as one at a time, and on an "
+    "accelerator faster (ssvae/stacking.py).")
 _MULTIHOST = cli.multihost_flags()
 for _holder in _MULTIHOST:
   flags.declare_key_flag(_holder)  # listed by --help with the flags above
@@ -70,7 +78,8 @@ for _holder in _MULTIHOST:
 
 # Flags that choose what one job does, not what the table holds.
 _JOB_FLAGS = ("--status_only", "--nostatus_only", "--shard", "--only",
-              "--allow_dirty", "--noallow_dirty")
+              "--allow_dirty", "--noallow_dirty", "--stack_cells",
+              "--nostack_cells")
 
 
 def command_line(argv=None) -> str:
@@ -90,7 +99,8 @@ def main(_):
   summary = sweep.run_sweep(config, _WORKDIR.value, command=command_line(),
                             train_pending=not _STATUS_ONLY.value,
                             shard=shard, only=_ONLY.value,
-                            allow_dirty=_ALLOW_DIRTY.value)
+                            allow_dirty=_ALLOW_DIRTY.value,
+                            stack_cells=_STACK_CELLS.value)
   if jax.process_index() == 0:
     print(f"Wrote {len(summary)} cells to {_WORKDIR.value}/results.md")
 

@@ -263,6 +263,27 @@ def test_rerun_of_finished_sweep_does_no_training(finished_sweep, tmp_path,
           == (finished_sweep / "results.csv").read_text())
 
 
+def test_stacked_cells_train_as_one_program_with_the_same_table(
+    finished_sweep, tmp_path, monkeypatch):
+  def one_at_a_time(*args, **kwargs):
+    raise AssertionError("stackable cells were trained one at a time")
+  monkeypatch.setattr(train, "train_and_evaluate", one_at_a_time)
+  sweep.run_sweep(tiny_sweep(), str(tmp_path), command="python -m test",
+                  devices=jax.devices()[:1], stack_cells=True)
+  stacked, alone = (read_csv(d / "results.csv")
+                    for d in (tmp_path, finished_sweep))
+  assert len(stacked) == len(alone) == 4
+  for mine, theirs in zip(stacked, alone):
+    for column, value in theirs.items():
+      if column in ("wall_s", "cpu_s", "git_commit"):
+        continue
+      try:  # numbers up to float32 rounding (tests/stacking_test.py)
+        assert float(mine[column]) == pytest.approx(float(value), rel=1e-5,
+                                                    abs=1e-6), column
+      except ValueError:
+        assert mine[column] == value, column
+
+
 def _drop_added_fields(config_path):
   """Rewrites a run's config.json as code older than ADDED_FIELDS wrote it."""
   saved = json.load(open(config_path))

@@ -62,6 +62,7 @@ from ssvae import experiment as experiment_lib
 from ssvae import io_utils
 from ssvae import progress
 from ssvae import run_dir as run_dir_lib
+from ssvae import stacking
 from ssvae import train
 from ssvae import workdir as workdir_lib
 from ssvae.data import sampler as sampler_lib
@@ -427,12 +428,17 @@ def check_run_dirs(cells: Sequence[Cell], workdir: str) -> None:
 
 def run_cells(cells: Sequence[Cell], workdir: str, *, devices=None,
               on_cell_end=None, data: Optional[DataCache] = None,
-              on_diverged: str = "stop") -> dict[str, dict]:
+              on_diverged: str = "stop",
+              stack_cells: bool = False) -> dict[str, dict]:
   """Trains every unfinished cell; returns {cell name: results}.
 
   on_diverged="record": a cell whose training diverges is finished with
   diverged_record (written to its run directory's diverged.json) and the
   next cell trains; "stop": the error ends the sweep.
+
+  stack_cells: cells whose configs differ only in the points they train on
+  (label count or fraction, held-out class: ssvae.stacking) train together
+  as one program, with the numbers each would have alone.
 
   Each cell's results.json records the commit and machine that trained it
   (read once, before training: the code in memory). on_cell_end(results so
@@ -448,31 +454,66 @@ def run_cells(cells: Sequence[Cell], workdir: str, *, devices=None,
   if on_cell_end is not None:
     on_cell_end(results)  # the ledger lists every unfinished cell as pending
   data = data or DataCache()
+  experiment_of = lambda cell: experiment_lib.experiment_from_dataset(
+      cell.config, data.get(cell.config.data), devices)
   with progress.Progress(len(cells), initial=len(results), desc="sweep",
                          unit="cell") as bar:
-    for cell in pending:
-      start = time.time()
-      try:
-        results[cell.name] = train.train_and_evaluate(
-            cell.config, run_dir(workdir, cell), devices=devices,
-            experiment=experiment_lib.experiment_from_dataset(
-                cell.config, data.get(cell.config.data), devices),
-            provenance=trained_by)
-      except errors.TrainingDiverged as e:
+
+    def finish(cell: Cell, outcome, seconds: float) -> None:
+      if isinstance(outcome, errors.TrainingDiverged):
         if on_diverged != "record":
-          raise
-        results[cell.name] = {**diverged_record(cell, e), **trained_by}
+          raise outcome
+        outcome = {**diverged_record(cell, outcome), **trained_by}
         if jax.process_index() == 0:
           io_utils.write_json(os.path.join(run_dir(workdir, cell),
-                                           DIVERGED_FILE), results[cell.name])
+                                           DIVERGED_FILE), outcome)
+      results[cell.name] = outcome
       bar.update(1)
       if on_cell_end is not None:
         on_cell_end(results)
-      bar.write(
-          f"[{len(results)}/{len(cells)}] {cell.name}: "
-          f"{_metric_means(results[cell.name])} "
-          f"({time.time() - start:.0f} s)")
+      bar.write(f"[{len(results)}/{len(cells)}] {cell.name}: "
+                f"{_metric_means(outcome)} ({seconds:.0f} s)")
+
+    for group in (stack_groups(pending, experiment_of) if stack_cells
+                  else [[(cell, None)] for cell in pending]):
+      start = time.time()
+      if len(group) > 1:
+        outcomes = train.train_and_evaluate_stacked(
+            [exp for _, exp in group],
+            [run_dir(workdir, cell) for cell, _ in group],
+            provenance=trained_by)
+        bar.write(f"Trained {len(group)} cells as one program.")
+        diverged = None
+        for (cell, _), outcome in zip(group, outcomes):
+          try:
+            finish(cell, outcome, time.time() - start)
+          except errors.TrainingDiverged as e:  # after the others' results
+            diverged = diverged or e
+        if diverged is not None:
+          raise diverged
+        continue
+      cell, exp = group[0]
+      try:
+        outcome = train.train_and_evaluate(
+            cell.config, run_dir(workdir, cell), devices=devices,
+            experiment=exp or experiment_of(cell), provenance=trained_by)
+      except errors.TrainingDiverged as e:
+        outcome = e
+      finish(cell, outcome, time.time() - start)
   return results
+
+
+def stack_groups(cells: Sequence[Cell], experiment_of) -> list[list[tuple]]:
+  """The cells as groups that can train as one program, in order of their
+  first cell: [[(cell, its Experiment), ...], ...]. Cells group when their
+  configs differ only in ssvae.stacking's free fields and they sample
+  batches alike."""
+  groups = {}
+  for cell in cells:
+    exp = experiment_of(cell)
+    key = (stacking.stack_key(cell.config), exp.sampling_mode)
+    groups.setdefault(key, []).append((cell, exp))
+  return list(groups.values())
 
 
 # -------------------------------------------------------- aggregation
@@ -888,7 +929,8 @@ def run_sweep(sweep_config: ml_collections.ConfigDict, workdir: str, *,
               train_pending: bool = True,
               shard: tuple[int, int] = (0, 1),
               only: Optional[str] = None,
-              allow_dirty: bool = True) -> list[CellSummary]:
+              allow_dirty: bool = True,
+              stack_cells: bool = False) -> list[CellSummary]:
   """Validates, trains every unfinished cell, then writes the outputs.
 
   Nothing is written (sweep_config.json included) before the unfinished
@@ -907,8 +949,14 @@ def run_sweep(sweep_config: ml_collections.ConfigDict, workdir: str, *,
   (lock_name), and each cell's run directory is locked while it trains, so
   two jobs never train one cell. allow_dirty=False refuses to train any
   cell from a checkout with uncommitted changes (check_clean_tree).
+  stack_cells: see run_cells.
   """
   cells = check_sweep(sweep_config)
+  if stack_cells and jax.process_count() > 1:
+    raise errors.UserInputError(
+        "--stack_cells stacks cells on one host's devices; with "
+        "--multihost, train the cells one at a time, or give each host its "
+        "own stacked job with --shard=i/n (no --multihost).")
   mine = select_cells(cells, shard, only)
   finished = finished_cells(cells, workdir)
   pending = [c for c in cells if c.name not in finished]
@@ -941,8 +989,9 @@ def run_sweep(sweep_config: ml_collections.ConfigDict, workdir: str, *,
     if len(mine) < len(cells):
       run_cells(mine, workdir, devices=devices,
                 on_cell_end=write_finished_on_disk, data=data,
-                on_diverged=on_diverged)
+                on_diverged=on_diverged, stack_cells=stack_cells)
       return write_finished_on_disk()
     results = run_cells(cells, workdir, devices=devices, on_cell_end=write,
-                        data=data, on_diverged=on_diverged)
+                        data=data, on_diverged=on_diverged,
+                        stack_cells=stack_cells)
     return write(results)

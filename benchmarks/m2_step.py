@@ -30,7 +30,7 @@ from absl import flags
 import jax
 import jax.numpy as jnp
 
-from benchmarks import train_step as train_step_benchmark
+from benchmarks import chunk_timing
 from configs import mnist_dense
 from ssvae import cli
 from ssvae import errors
@@ -53,7 +53,7 @@ def chunk_runner(variant: str, enumerate_labeled: bool = False):
   config.model.latent_dim = _LATENT.value
   config.train.batch_size = flags.FLAGS.batch_size
   exp = experiment_lib.experiment_from_dataset(
-      config, train_step_benchmark.synthetic_mnist(), jax.devices()[:1])
+      config, chunk_timing.synthetic_mnist(), jax.devices()[:1])
   layout = (mock.patch.object(train.data_lib, "labeled_first",
                              lambda *_: 0)
             if enumerate_labeled else contextlib.nullcontext())

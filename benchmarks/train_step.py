@@ -29,13 +29,13 @@ round>`).
 """
 
 import statistics
-import time
 
 from absl import flags
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmarks import chunk_timing
 from benchmarks import conv_step
 from configs import default
 from configs import mnist_dense
@@ -55,19 +55,9 @@ _FAMILY = flags.DEFINE_enum(
     "dense: this module's benchmark; cnn, multihead_cnn: conv_step's.")
 
 
-def min_seconds(fn, repeats: int) -> float:
-  """The fastest of `repeats` calls of fn()."""
-  times = []
-  for _ in range(repeats):
-    t0 = time.perf_counter()
-    fn()
-    times.append(time.perf_counter() - t0)
-  return min(times)
-
-
 def best_time(fn, repeats: int) -> float:
   fn()  # compile and warm up
-  return min_seconds(fn, repeats)
+  return chunk_timing.min_seconds(fn, repeats)
 
 
 def matmul_peak_flops(n: int) -> float:
@@ -94,15 +84,6 @@ def dense_model_flops_per_example(input_dim: int, hidden: tuple,
   macs += hidden[-1] * (2 * latent + classes)  # mu, logvar, y heads
   macs += sum(a * b for a, b in zip(dec[:-1], dec[1:]))
   return 2 * (3 * macs - input_dim * hidden[0])
-
-
-def synthetic_mnist(num_train: int = 10000) -> data_lib.Dataset:
-  rng = np.random.default_rng(0)
-  x = (rng.random((num_train, 28, 28, 1)) < 0.2).astype(np.float32)
-  y = rng.integers(0, 10, num_train).astype(np.int32)
-  split = data_lib.Split(x=x, y=y)
-  return data_lib.Dataset(name="synthetic_mnist", train=split, test=split,
-                          num_classes=10, likelihood="bernoulli")
 
 
 def on_device_examples_per_s(exp, steps_per_call: int, calls: int) -> float:
@@ -141,7 +122,7 @@ def torch_comparison(exp, steps_per_call: int, calls: int,
   times = {"ssvae": [], "torch": []}
   try:
     for _ in range(conv_step.ROUNDS.value):
-      times["ssvae"].append(min_seconds(ours, 1) / steps)
+      times["ssvae"].append(chunk_timing.min_seconds(ours, 1) / steps)
       times["torch"].append(worker.time("eager", steps))
   finally:
     worker.close()
@@ -208,7 +189,7 @@ def main(_):
 
   config = mnist_dense.get_config()
   config.train.batch_size = _BATCH.value
-  exp = experiment_lib.experiment_from_dataset(config, synthetic_mnist(),
+  exp = experiment_lib.experiment_from_dataset(config, chunk_timing.synthetic_mnist(),
                                                devices)
   flops = dense_model_flops_per_example(
       784, tuple(config.model.hidden_sizes), config.model.latent_dim, 10)

@@ -35,14 +35,13 @@ from absl import flags
 import jax
 import jax.numpy as jnp
 
-from benchmarks import train_step as train_step_benchmark
+from benchmarks import chunk_timing
 from configs import mnist_cnn
 from configs import mnist_dense
 from ssvae import cli
 from ssvae import errors
 from ssvae import experiment as experiment_lib
 from ssvae import rng
-from ssvae import train
 
 _FAMILIES = flags.DEFINE_list("families", ["dense", "cnn"],
                               "Model families to time: dense, cnn.")
@@ -73,30 +72,6 @@ def family_config(family: str, num_steps: int, num_seeds: int,
   return config
 
 
-class ChunkRunner:
-  """Runs chunks of one experiment, continuing from its last state.
-
-  The chunk donates its state, so each run continues training where the
-  previous one stopped; only the timing matters here.
-  """
-
-  def __init__(self, compiled_chunk, state, pools, keys, x, y):
-    self._chunk, self._state = compiled_chunk, state
-    self._args = (pools, keys, x, y)
-
-  def run(self, calls: int) -> None:
-    """Runs `calls` chunks and waits for them."""
-    metrics = None
-    for _ in range(calls):
-      self._state, metrics = self._chunk(self._state, *self._args)
-    jax.block_until_ready(metrics)
-
-
-def _compiled_chunk(exp, steps_per_call: int, state, pools, keys, x, y):
-  return train.make_train_chunk(exp, steps_per_call).lower(
-      state, pools, keys, x, y).compile()
-
-
 def vmapped_and_sequential(family: str, num_seeds: int, num_steps: int,
                            batch_size: int, dataset, devices, repeats: int):
   """(vmapped seconds, sequential seconds, timed steps per seed)."""
@@ -116,24 +91,24 @@ def vmapped_and_sequential(family: str, num_seeds: int, num_steps: int,
   seed_args = [(one_of(state, i), one_of(pools, i), one_of(keys, i))
                for i in range(num_seeds)]
 
-  vmapped = ChunkRunner(
-      _compiled_chunk(exp, steps_per_call, state, pools, keys, x, y),
+  vmapped = chunk_timing.ChunkRunner(
+      chunk_timing.compiled_chunk(exp, steps_per_call, state, pools, keys, x, y),
       state, pools, keys, x, y)
   vmapped.run(1)  # warm-up
-  vmapped_s = train_step_benchmark.min_seconds(lambda: vmapped.run(calls), repeats)
+  vmapped_s = chunk_timing.min_seconds(lambda: vmapped.run(calls), repeats)
 
   single_exp = experiment_lib.experiment_from_dataset(
       family_config(family, num_steps, 1, batch_size), dataset, devices)
-  single_chunk = _compiled_chunk(single_exp, steps_per_call, *seed_args[0],
+  single_chunk = chunk_timing.compiled_chunk(single_exp, steps_per_call, *seed_args[0],
                                  x, y)
-  runners = [ChunkRunner(single_chunk, *args, x, y) for args in seed_args]
+  runners = [chunk_timing.ChunkRunner(single_chunk, *args, x, y) for args in seed_args]
   runners[0].run(1)  # warm-up
 
   def sequential():
     for runner in runners:  # one seed finishes before the next starts
       runner.run(calls)
 
-  return vmapped_s, train_step_benchmark.min_seconds(sequential, repeats), calls * steps_per_call
+  return vmapped_s, chunk_timing.min_seconds(sequential, repeats), calls * steps_per_call
 
 
 def main(_):
@@ -153,7 +128,7 @@ def main(_):
   if min(seed_counts) < 1 or _REPEATS.value < 1:
     raise errors.UserInputError("--seed_counts and --repeats must be >= 1.")
   devices = jax.devices()[:1]
-  dataset = train_step_benchmark.synthetic_mnist(_NUM_TRAIN.value)
+  dataset = chunk_timing.synthetic_mnist(_NUM_TRAIN.value)
   steps = {"dense": _DENSE_STEPS.value, "cnn": _CNN_STEPS.value}
   batch = {"dense": _DENSE_BATCH.value, "cnn": _CNN_BATCH.value}
   print(f"device: {devices[0].device_kind} ({devices[0].platform}); "

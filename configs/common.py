@@ -7,7 +7,7 @@
 - `unrolled_chunks`: how the convolutional models train fastest on CPU.
 - `fashion_mnist`: an MNIST experiment config on Fashion-MNIST.
 - `table_sweep`: the sweep config a table's file returns (fields described
-  in ssvae/protocols/sweep.py), with its quick variant.
+  in ssvae/sweep/__init__.py), with its quick variant.
 - `fashion_version`: Tables 7-9, the MNIST Tables 3-5 on Fashion-MNIST.
 - `alpha_selection_sweep`: a table that picks loss.alpha on validation.
 - `TUNED_RECIPES`, `tuned_recipe_overrides`: each variant's optimizer recipe,
@@ -121,7 +121,7 @@ def new_sweep_config(*, title: str, base: ml_collections.ConfigDict,
                      extra_grids: tuple = (), cell_overrides: tuple = (),
                      plots_to_write: tuple = (),
                      on_diverged: str = "stop") -> ml_collections.ConfigDict:
-  """A sweep config with every field ssvae/protocols/sweep.py describes."""
+  """A sweep config with every field ssvae/sweep/__init__.py describes."""
   config = ml_collections.ConfigDict()
   config.title = title
   config.base = base

@@ -1,6 +1,6 @@
 r"""Anomaly detection with user feedback on MNIST (paper section 5).
 
-The protocol is in ssvae/protocols/feedback_experiment.py. Digit 9 is the anomaly;
+The protocol is in ssvae/detect/feedback_experiment.py. Digit 9 is the anomaly;
 the semi-supervised dense VAE (configs/mnist_dense.py architecture, head of
 10 + 2 classes: digits, false positive, false negative) trains on the normal
 digits with 900 labels (100 per normal digit), 600 steps at batch 128 per

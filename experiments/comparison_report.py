@@ -5,7 +5,7 @@ Reads DIR/results.json of configs/semi_supervised_mnist.py (or the
 Fashion-MNIST one) and writes one markdown table of test accuracy of the
 validation-selected state (mean ± std over seeds; pending cells marked),
 with the validation accuracy beside it and, with --quoted, reference rows
-quoted from elsewhere (ssvae/protocols/unlabeled_report.py QUOTED: a paper's
+quoted from elsewhere (ssvae/reports/unlabeled_report.py QUOTED: a paper's
 figures, or a figure whose recipe is unknown, saying so), marked as quoted.
 
   python -m experiments.comparison_report \
@@ -19,8 +19,8 @@ from absl import flags
 from ssvae import cli
 from ssvae import errors
 from ssvae import io_utils
-from ssvae.protocols import sweep
-from ssvae.protocols import unlabeled_report
+from ssvae.sweep import ledger as ledger_lib
+from ssvae.reports import unlabeled_report
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "The sweep's workdir.")
 _OUT_MD = flags.DEFINE_string("out_md", None, "Markdown table path.")
@@ -38,7 +38,7 @@ def main(argv):
     raise errors.UserInputError(
         f"--quoted: {unknown} not among the quoted sources "
         f"{sorted(unlabeled_report.QUOTED)}.")
-  ledger, path = sweep.read_ledger(_WORKDIR.value)
+  ledger, path = ledger_lib.read_ledger(_WORKDIR.value)
   text = unlabeled_report.comparison_markdown(ledger, path, _QUOTED.value)
   io_utils.atomic_write_text(_OUT_MD.value, text)
   print(f"Wrote {_OUT_MD.value}")

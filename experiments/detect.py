@@ -29,8 +29,8 @@ from absl import flags
 
 from ssvae import cli
 from ssvae import errors
-from ssvae.protocols import detect
-from ssvae.protocols import detect_data
+from ssvae.detect import detector as detect
+from ssvae.detect import inputs as detect_data
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A trained run's directory "
                                "(from experiments.train).")

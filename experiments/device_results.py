@@ -52,7 +52,7 @@ import tarfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RUNS = "runs"  # ssvae.protocols.sweep.RUNS_DIR (not imported: no jax here)
+RUNS = "runs"  # ssvae.sweep.ledger.RUNS_DIR (not imported: no jax here)
 FINISHED_FILES = ("results.json", "diverged.json")  # either marks a finish
 CELL_FILES = ("config.json", "metrics.jsonl") + FINISHED_FILES
 MANIFEST = "device_manifest.json"
@@ -287,13 +287,13 @@ def rewrite_ledger(table: str, config: str, results: str) -> str:
   """What `python -m experiments.sweep --config=CONFIG --workdir=results/
   <table> --status_only` does, in this process; returns the status line."""
   import shlex  # pylint: disable=g-import-not-at-top
-  from ssvae.protocols import sweep  # pylint: disable=g-import-not-at-top
+  from ssvae.sweep import runner  # pylint: disable=g-import-not-at-top
   workdir = os.path.join(results, table)
   sweep_config = _load_config(config)
   command = " ".join(["python", "-m", "experiments.sweep",
                       shlex.quote(f"--config={config}"),
                       shlex.quote(f"--workdir={workdir}")])
-  summary = sweep.run_sweep(sweep_config, workdir, command=command,
+  summary = runner.run_sweep(sweep_config, workdir, command=command,
                             train_pending=False)
   pending = sum(1 for c in summary if c.pending)
   return (f"{workdir}: {len(summary) - pending} of {len(summary)} cells "
@@ -351,13 +351,14 @@ def plan(tables: list, results: str, shards: int, quick: bool,
          only: str = None) -> list:
   """[(table, shard index, shard count, [pending cell names])] of the
   shards with work, and prints each table's state."""
-  from ssvae.protocols import sweep  # pylint: disable=g-import-not-at-top
+  from ssvae.sweep import grid  # pylint: disable=g-import-not-at-top
+  from ssvae.sweep import ledger  # pylint: disable=g-import-not-at-top
   pattern = re.compile(only) if only else None
   jobs = []
   for table in tables:
     config = config_arg(table, quick)
-    cells = sweep.check_sweep(_load_config(config))
-    finished = sweep.finished_cells(cells, os.path.join(results, table))
+    cells = grid.check_sweep(_load_config(config))
+    finished = ledger.finished_cells(cells, os.path.join(results, table))
     wanted = {c.name for c in cells if c.name not in finished
               and (pattern is None or pattern.search(c.name))}
     count = max(1, min(shards, len(cells)))

@@ -9,7 +9,7 @@ Writes DIR/round_0/ and DIR/feedback_<n>/ (one training run each),
 DIR/results.json and DIR/results.md (AUC before and after feedback, mean ±
 sample std over seeds). Rerunning the same command skips finished rounds and
 resumes the others from their checkpoints. Protocol:
-ssvae/protocols/feedback_experiment.py.
+ssvae/detect/feedback_experiment.py.
 """
 
 import shlex
@@ -18,7 +18,7 @@ import sys
 
 from ssvae import cli
 from ssvae import config_validation
-from ssvae.protocols import feedback_experiment
+from ssvae.detect import feedback_experiment
 
 _CONFIG, _WORKDIR = cli.config_and_workdir_flags(
     "Feedback config file (configs/feedback_mnist.py), optionally with "

@@ -15,7 +15,7 @@ from absl import flags
 from ssvae import cli
 from ssvae import errors
 from ssvae.reports import curves
-from ssvae.reports import plots
+from ssvae.sweep import plots
 
 _RUN_DIRS = flags.DEFINE_multi_string("run_dir", None,
                                       "Run directory (repeatable).")

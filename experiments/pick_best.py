@@ -18,8 +18,8 @@ from absl import flags
 from ssvae import cli
 from ssvae import errors
 from ssvae import io_utils
-from ssvae.protocols import picks
-from ssvae.protocols import sweep
+from ssvae.sweep import picks
+from ssvae.sweep import ledger as ledger_lib
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "The sweep's workdir.")
 _BY = flags.DEFINE_list("by", ["variant", "num_labels"],
@@ -34,7 +34,7 @@ flags.mark_flags_as_required(["workdir"])
 def main(argv):
   if len(argv) > 1:
     raise errors.UserInputError(f"Unexpected arguments: {argv[1:]}")
-  ledger, path = sweep.read_ledger(_WORKDIR.value)
+  ledger, path = ledger_lib.read_ledger(_WORKDIR.value)
   chosen = picks.pick_best(ledger, _BY.value, _METRIC.value, where=path)
   text = picks.picks_markdown(chosen, ledger, _METRIC.value, _SHOW.value)
   io_utils.atomic_write_text(os.path.join(_WORKDIR.value, "picks.md"), text)

@@ -45,7 +45,7 @@ from absl import flags
 import jax
 
 from ssvae import cli
-from ssvae.protocols import sweep
+from ssvae.sweep import runner
 
 _CONFIG, _WORKDIR = cli.config_and_workdir_flags(
     "Sweep config file (configs/table*.py), optionally with ':quick'.",
@@ -93,10 +93,10 @@ def command_line(argv=None) -> str:
 
 def main(_):
   config = cli.config_from_flag(_CONFIG, ("sweep",))
-  shard = sweep.parse_shard(_SHARD.value)
+  shard = runner.parse_shard(_SHARD.value)
   _MULTIHOST.initialize()
   cli.setup_logging()
-  summary = sweep.run_sweep(config, _WORKDIR.value, command=command_line(),
+  summary = runner.run_sweep(config, _WORKDIR.value, command=command_line(),
                             train_pending=not _STATUS_ONLY.value,
                             shard=shard, only=_ONLY.value,
                             allow_dirty=_ALLOW_DIRTY.value,

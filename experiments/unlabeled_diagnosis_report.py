@@ -21,8 +21,8 @@ from absl import flags
 
 from ssvae import cli
 from ssvae import io_utils
-from ssvae.reports import plots
-from ssvae.protocols import unlabeled_report
+from ssvae.sweep import plots
+from ssvae.reports import unlabeled_report
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "The diagnosis sweep's "
                                "workdir (runs/<cell>/).")

@@ -59,7 +59,7 @@ measure "$OUT/eval.csv" "$OUT/eval_labels.npy"
 "$PY" - "$OUT" <<'EOF'
 import csv, sys
 import numpy as np
-from ssvae.protocols import feedback
+from ssvae.detect import feedback
 out = sys.argv[1]
 rows = list(csv.DictReader(open(f"{out}/pool.csv")))
 scores = np.array([float(r["score"]) for r in rows])

@@ -2,10 +2,12 @@
 
 Layers (function-level imports included), lowest first: the core (ssvae.*
 outside the layers below: models, data, losses, steps, experiment, sharding,
-...), ssvae.metrics (metrics of a trained state), ssvae.train (a run's
-life: the loop, train_and_evaluate), ssvae.reports (figures and reports of
-trained runs), then ssvae.protocols (multi-run drivers). A module may import
-its own layer and the layers below it, never above.
+run_dir, ...), ssvae.metrics (metrics of a trained state), ssvae.train (a
+run's life: the loop, train_and_evaluate), then the wings: ssvae.sweep (a
+table's grid, runner, ledger and figures), ssvae.reports (figures and
+reports of trained runs and sweeps) and ssvae.detect (the anomaly detector
+and its feedback). A module may import its own layer and the layers below
+it, never above.
 """
 
 import ast
@@ -85,7 +87,7 @@ def test_package_import_graph_has_no_cycle():
 
 
 # Each imports only those before it.
-LAYERS = ("core", "metrics", "train", "reports", "protocols")
+LAYERS = ("core", "metrics", "train", "sweep", "reports", "detect")
 
 
 def layer(module: str) -> str:
@@ -105,15 +107,18 @@ def test_finds_a_planted_upward_import():
                              ("ssvae.metrics.anomaly", "ssvae.train")]
   assert upward_imports({"ssvae.steps": {"ssvae.metrics.anomaly"}}) == [
       ("ssvae.steps", "ssvae.metrics.anomaly")]
-  assert upward_imports({"ssvae.reports.plots": {"ssvae.protocols.sweep"}}) == [
-      ("ssvae.reports.plots", "ssvae.protocols.sweep")]
+  assert upward_imports({"ssvae.sweep.plots": {"ssvae.reports.curves"}}) == [
+      ("ssvae.sweep.plots", "ssvae.reports.curves")]
+  assert upward_imports({"ssvae.reports.curves": {"ssvae.detect.detector"}}
+                        ) == [("ssvae.reports.curves", "ssvae.detect.detector")]
 
 
 def test_layers_import_downwards_only():
   graph = import_graph()
   layers = {layer(m) for m in graph}
   assert layers == set(LAYERS), layers
-  assert layer("ssvae.protocols.sweep") == "protocols"
+  assert layer("ssvae.sweep.runner") == "sweep"
+  assert layer("ssvae.detect.detector") == "detect"
   assert layer("ssvae.metrics.anomaly") == "metrics"
   assert layer("ssvae.train") == "train"
   assert layer("ssvae.reports.generation") == "reports"
@@ -122,11 +127,12 @@ def test_layers_import_downwards_only():
   assert not bad, "; ".join(f"{a} imports {b}" for a, b in bad)
 
 
-def test_core_does_not_import_eval_or_protocols_at_run_time():
+def test_core_does_not_import_the_wings_at_run_time():
   """The same, as Python sees it: importing the core loads no upper layer."""
   code = ("import sys; import ssvae, ssvae.train, ssvae.models, ssvae.data; "
           "print(sorted(m for m in sys.modules "
-          "if m.startswith(('ssvae.reports', 'ssvae.protocols'))))")
+          "if m.startswith(('ssvae.sweep', 'ssvae.reports', "
+          "'ssvae.detect'))))")
   out = subprocess.run([sys.executable, "-c", code], check=True,
                        capture_output=True, text=True,
                        cwd=PACKAGE.parent,

@@ -18,7 +18,7 @@ import tarfile
 import pytest
 
 from experiments import device_results
-from ssvae.protocols import sweep
+from ssvae.sweep import grid
 
 # The dry run trains every CNN table's quick cell and both benchmarks (about
 # 4 minutes of 2 cores): run before a device call, with SSVAE_SLOW_TESTS=1.
@@ -34,7 +34,7 @@ SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")  # what $OUT can return
 
 def quick_cells(table):
   config = device_results._load_config(f"configs/{table}.py:quick")
-  return [c.name for c in sweep.check_sweep(config)]
+  return [c.name for c in grid.check_sweep(config)]
 
 
 def archive_files(path):

@@ -1,4 +1,4 @@
-"""Tests for ssvae.protocols.feedback_experiment on the embedded digits data."""
+"""Tests for ssvae.detect.feedback_experiment on the embedded digits data."""
 
 import json
 import os
@@ -11,8 +11,8 @@ from configs import feedback_mnist
 from ssvae import data as data_lib
 from ssvae import train
 from ssvae.metrics import anomaly
-from ssvae.protocols import feedback
-from ssvae.protocols import feedback_experiment as fx
+from ssvae.detect import feedback
+from ssvae.detect import feedback_experiment as fx
 
 ANOMALY = 9
 FP, FN = 10, 11  # digits has 10 classes

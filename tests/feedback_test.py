@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ssvae.protocols import feedback
+from ssvae.detect import feedback
 
 
 def test_feedback_labels_validation():

@@ -61,7 +61,7 @@ _SWEEP_ARGS = ("--config=configs/table3_mnist_dense.py:quick",
                "--config.axes=((\"model.variant\", (\"semi_supervised\",)),"
                " (\"data.num_labels\", (100,)))")
 # The train runs' experiment config: that cell's, as the sweep builds it
-# (ssvae/protocols/sweep.py expand_cells), so that both compile the same
+# (ssvae/sweep/grid.py expand_cells), so that both compile the same
 # programs (the module docstring says why).
 _CELL_CONFIG = '''\
 """The cell that tests/multihost_test.py sweeps, as an experiment config."""

@@ -1,4 +1,4 @@
-"""Tests for ssvae.reports.plots on hand-made sweep summaries."""
+"""Tests for ssvae.sweep.plots on hand-made sweep summaries."""
 
 import math
 
@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from matplotlib import image
 
-from ssvae.reports import plots
-from ssvae.protocols import sweep
+from ssvae.sweep import plots
+from ssvae.sweep import ledger
 
 
 def cell(stats, **axes):
-  return sweep.CellSummary(
+  return ledger.CellSummary(
       name=",".join(f"{k}={v}" for k, v in axes.items()), axes=axes,
-      stats={m: sweep.MetricStats(mean=mean, std=std, n=n)
+      stats={m: ledger.MetricStats(mean=mean, std=std, n=n)
              for m, (mean, std, n) in stats.items()})
 
 

@@ -1,4 +1,4 @@
-"""Tests for ssvae.protocols.picks and configs/common.py: TUNED_RECIPES."""
+"""Tests for ssvae.sweep.picks and configs/common.py: TUNED_RECIPES."""
 
 import os
 
@@ -8,7 +8,7 @@ from configs import common
 from configs import recipe_search
 from ssvae import errors
 from ssvae import io_utils
-from ssvae.protocols import picks
+from ssvae.sweep import picks
 
 LEDGER = os.path.join(os.path.dirname(os.path.dirname(__file__)), "results",
                       "recipe_search", "results.json")
@@ -124,9 +124,10 @@ def test_knob_search_needs_the_pick_and_its_quick_variant_runs(tmp_path):
   else:
     with pytest.raises(common.ConfigArgError, match="TUNED_RECIPES"):
       recipe_knobs.get_config("")
-  from ssvae.protocols import sweep
+  from ssvae.sweep import grid
+  from ssvae.sweep import runner
   config = recipe_knobs.get_config("quick")
-  cells = sweep.check_sweep(config)
+  cells = grid.check_sweep(config)
   assert len(cells) == 9
   cosine = [c for c in cells if c.config.optimizer.schedule ==
             "warmup_cosine"][0].config
@@ -135,7 +136,7 @@ def test_knob_search_needs_the_pick_and_its_quick_variant_runs(tmp_path):
   config.base.train.num_steps = 4
   config.axes = (("data.labeled_fraction_of_batch", (0.25,)),
                  ("optimizer.schedule", ("constant", "exponential")))
-  summary = sweep.run_sweep(config, str(tmp_path), command="c",
+  summary = runner.run_sweep(config, str(tmp_path), command="c",
                             devices=jax.devices()[:1])
   assert [s.pending for s in summary] == [False, False]
 
@@ -148,9 +149,9 @@ TUNED_TABLES = ("tuned_table3_mnist_dense", "tuned_table4_mnist_dense",
 @pytest.mark.parametrize("module_name", TUNED_TABLES)
 def test_tuned_tables_use_each_variants_pick(module_name, monkeypatch):
   import importlib
-  from ssvae.protocols import sweep
+  from ssvae.sweep import grid
   module = importlib.import_module(f"configs.{module_name}")
-  assert sweep.check_sweep(module.get_config("quick"))
+  assert grid.check_sweep(module.get_config("quick"))
   labels = -1 if "table4" in module_name or "table8" in module_name else 100
   picks_made = {(v, labels): {"optimizer.name": "adam",
                               "optimizer.decay": 0.999,
@@ -161,7 +162,7 @@ def test_tuned_tables_use_each_variants_pick(module_name, monkeypatch):
   monkeypatch.setattr(common, "TUNED_RECIPES", picks_made)
   config = module.get_config("")
   rates = {c.axes["variant"]: c.config.optimizer.learning_rate
-           for c in sweep.check_sweep(config)}
+           for c in grid.check_sweep(config)}
   assert rates == {"semi_supervised": 1e-4, "supervised": 3e-4}
   assert "supervised: adam decay 0.999 momentum 0.9 learning rate 0.0003" in (
       config.title)

@@ -12,7 +12,8 @@ import pytest
 
 from configs import semi_supervised_mnist
 from ssvae import config_diff
-from ssvae.protocols import sweep
+from ssvae.sweep import grid
+from ssvae.sweep import runner
 
 MODULES = ("unlabeled_diagnosis_mnist", "semi_supervised_mnist",
            "semi_supervised_fashion_mnist")
@@ -29,7 +30,7 @@ def load(module_name, arg):
 @pytest.mark.parametrize("arg", ["", "quick"])
 def test_config_expands_to_valid_cells(module_name, arg):
   module, config = load(module_name, arg)
-  cells = sweep.check_sweep(config)  # validates every cell's config
+  cells = grid.check_sweep(config)  # validates every cell's config
   assert f"--config=configs/{module_name}.py" in module.__doc__
   if arg == "quick":
     # Fashion-MNIST's quick variant reads a tiny synthetic Fashion-MNIST.
@@ -61,7 +62,7 @@ def _assert_m2_at_its_own_alpha(cells):
 
 def test_diagnosis_grid_has_the_paper_model_each_remedy_and_m2():
   _, config = load("unlabeled_diagnosis_mnist", "")
-  cells = sweep.expand_cells(config)
+  cells = grid.expand_cells(config)
   assert {c.config.data.num_labels for c in cells} == {100}
   assert all(c.config.train.patience == 0 and c.config.train.diagnostics
              for c in cells)
@@ -84,7 +85,7 @@ def test_diagnosis_grid_has_the_paper_model_each_remedy_and_m2():
 
 def test_comparison_rows_at_every_label_count():
   module, config = load("semi_supervised_mnist", "")
-  cells = sweep.expand_cells(config)
+  cells = grid.expand_cells(config)
   rows = {(c.axes["variant"], c.config.model.latent_dim,
            c.config.loss.unlabeled_entropy_weight) for c in cells}
   assert rows == {("supervised", 2, 0.0), ("semi_supervised", 2, 0.0),
@@ -97,7 +98,7 @@ def test_comparison_rows_at_every_label_count():
                         c.config.loss.unlabeled_entropy_weight) == row)
     assert counts == [100, 600, 1000, 3000], row
   _, fashion = load("semi_supervised_fashion_mnist", "")
-  assert {c.axes["num_labels"] for c in sweep.expand_cells(fashion)} == {
+  assert {c.axes["num_labels"] for c in grid.expand_cells(fashion)} == {
       100, 1000}
 
 
@@ -108,9 +109,9 @@ def test_comparison_rows_at_every_label_count():
     "semi_supervised_mnist"])
 def test_quick_sweeps_train_and_score_end_to_end(module_name, tmp_path):
   _, config = load(module_name, "quick")
-  summary = sweep.run_sweep(config, str(tmp_path), command="python -m test",
+  summary = runner.run_sweep(config, str(tmp_path), command="python -m test",
                             devices=jax.devices()[:1])
-  assert len(summary) == len(sweep.expand_cells(config))
+  assert len(summary) == len(grid.expand_cells(config))
   for cell in summary:
     for metric in ("accuracy", "val_accuracy"):
       stats = cell.stats[metric]
@@ -126,8 +127,8 @@ def test_quick_sweeps_train_and_score_end_to_end(module_name, tmp_path):
     ("semi_supervised_fashion_mnist", "table7_fashion_mnist_dense")])
 def test_sibling_and_paper_rows_are_the_tables_cells(module_name, table):
   """So the table's finished cells can be copied in instead of retrained."""
-  cells = {c.name: c for c in sweep.expand_cells(load(module_name, "")[1])}
-  table_cells = sweep.expand_cells(load(table, "")[1])
+  cells = {c.name: c for c in grid.expand_cells(load(module_name, "")[1])}
+  table_cells = grid.expand_cells(load(table, "")[1])
   shared = [c for c in table_cells if c.name in cells]
   assert {c.axes["variant"] for c in shared} == {"supervised",
                                                  "semi_supervised"}

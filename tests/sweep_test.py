@@ -1,4 +1,5 @@
-"""Tests for ssvae.protocols.sweep: grid expansion, running, resuming, aggregation."""
+"""Tests for ssvae/sweep/ (grid, runner, ledger): expansion, running, resuming,
+aggregation."""
 
 import csv
 import json
@@ -17,7 +18,9 @@ from ssvae import config_diff
 from ssvae import errors
 from ssvae import train
 from ssvae import workdir as workdir_lib
-from ssvae.protocols import sweep
+from ssvae.sweep import grid
+from ssvae.sweep import ledger as ledger_lib
+from ssvae.sweep import runner
 
 TINY_AXES = (("model.variant", ("supervised",)),
              ("data.num_labels", (20, 40)))
@@ -39,7 +42,7 @@ def tiny_sweep(**fields):
 
 
 def run(config, workdir):
-  return sweep.run_sweep(config, str(workdir), command="python -m test",
+  return runner.run_sweep(config, str(workdir), command="python -m test",
                          devices=jax.devices()[:1])
 
 
@@ -64,7 +67,7 @@ def test_expand_cells_names_values_order_and_seeds():
       title="t", base=tiny_base(), metrics=("accuracy",), num_seeds=3,
       axes=(("model.variant", ("semi_supervised", "supervised")),
             ("data.num_labels", (100, 1000))))
-  cells = sweep.expand_cells(config)
+  cells = grid.expand_cells(config)
   assert [c.name for c in cells] == [
       "variant=semi_supervised,num_labels=100",
       "variant=semi_supervised,num_labels=1000",
@@ -87,7 +90,7 @@ def test_extra_grids_and_cell_overrides():
                     ("model.variant", ("unsupervised",))),),
       cell_overrides=(({"variant": "unsupervised"},
                        {"train.num_steps": 4, "model.hidden_sizes": [4]}),))
-  cells = sweep.expand_cells(config)
+  cells = grid.expand_cells(config)
   assert [c.name for c in cells] == [
       "held_out_class=7,variant=semi_supervised,label_fraction=0.1",
       "held_out_class=7,variant=semi_supervised,label_fraction=1.0",
@@ -117,7 +120,7 @@ def test_extra_grids_and_cell_overrides():
 ])
 def test_bad_sweep_configs_name_the_problem(fields, message):
   with pytest.raises(ValueError) as info:
-    sweep.check_sweep(tiny_sweep(**fields))
+    grid.check_sweep(tiny_sweep(**fields))
   assert message in str(info.value)
 
 
@@ -141,7 +144,7 @@ def test_recorded_diverged_cell_is_finished_and_the_sweep_goes_on(
   assert not ok.diverged and ok.stats["accuracy"].n == 2
   assert bad.diverged and not bad.pending and bad.stats == {}
   record = json.loads((tmp_path / "runs" / bad.name /
-                       sweep.DIVERGED_FILE).read_text())
+                       ledger_lib.DIVERGED_FILE).read_text())
   assert record["seeds"] == [0, 1] and record["step"] >= 1
   assert "Non-finite loss at step" in record["diverged"]
   rows = read_csv(tmp_path / "results.csv")
@@ -169,32 +172,32 @@ def fake_results(accuracies, auc=None):
 
 def test_summary_stats_by_hand_and_missing_metrics():
   config = tiny_sweep()
-  cells = sweep.expand_cells(config)
+  cells = grid.expand_cells(config)
   results = {cells[0].name: fake_results([0.5, 0.7], auc=[0.9, 0.8]),
              cells[1].name: fake_results([0.25])}
-  metrics = sweep.metric_names(results, ("accuracy",))
+  metrics = ledger_lib.metric_names(results, ("accuracy",))
   assert metrics == ["accuracy", "auc"]
-  rows = sweep.result_rows(cells, results, metrics)
+  rows = ledger_lib.result_rows(cells, results, metrics)
   assert len(rows) == 3 and rows[2]["auc"] is None
-  summary = sweep.summarize(cells, rows, metrics)
+  summary = ledger_lib.summarize(cells, rows, metrics)
   stats = summary[0].stats["accuracy"]
   assert stats.n == 2 and stats.mean == pytest.approx(0.6)
   assert stats.std == pytest.approx(np.sqrt(0.02))  # ddof=1: 0.1414
-  assert sweep.format_stats(stats) == "0.6000 ± 0.1414 (n=2)"
-  assert sweep.format_stats(summary[1].stats["accuracy"]) == "0.2500 (n=1)"
+  assert ledger_lib.format_stats(stats) == "0.6000 ± 0.1414 (n=2)"
+  assert ledger_lib.format_stats(summary[1].stats["accuracy"]) == "0.2500 (n=1)"
   assert "auc" not in summary[1].stats
-  assert sweep.format_stats(summary[1].stats.get("auc")) == "—"
+  assert ledger_lib.format_stats(summary[1].stats.get("auc")) == "—"
 
 
 def test_only_process_zero_writes(tmp_path):
   config = tiny_sweep()
-  cells = sweep.expand_cells(config)
+  cells = grid.expand_cells(config)
   results = {c.name: fake_results([0.5, 0.7]) for c in cells}
   for index in (1, 2):
-    summary = sweep.write_outputs(str(tmp_path), config, cells, results,
+    summary = ledger_lib.write_outputs(str(tmp_path), config, cells, results,
                                   command="c", process_index=index)
     assert len(summary) == 2 and not os.listdir(tmp_path)
-  sweep.write_outputs(str(tmp_path), config, cells, results, command="c",
+  ledger_lib.write_outputs(str(tmp_path), config, cells, results, command="c",
                       process_index=0)
   assert {"results.csv", "results.json", "results.md"} <= set(
       os.listdir(tmp_path))
@@ -202,9 +205,9 @@ def test_only_process_zero_writes(tmp_path):
 
 def test_git_commit_outside_a_checkout(tmp_path, monkeypatch):
   monkeypatch.delenv("SSVAE_GIT_COMMIT", raising=False)
-  assert sweep.git_commit(str(tmp_path)).startswith("unknown")
+  assert ledger_lib.git_commit(str(tmp_path)).startswith("unknown")
   monkeypatch.setenv("SSVAE_GIT_COMMIT", "abc1234")
-  assert sweep.git_commit(str(tmp_path)) == (
+  assert ledger_lib.git_commit(str(tmp_path)) == (
       "abc1234 (declared by SSVAE_GIT_COMMIT; no .git)")
 
 
@@ -268,7 +271,7 @@ def test_stacked_cells_train_as_one_program_with_the_same_table(
   def one_at_a_time(*args, **kwargs):
     raise AssertionError("stackable cells were trained one at a time")
   monkeypatch.setattr(train, "train_and_evaluate", one_at_a_time)
-  sweep.run_sweep(tiny_sweep(), str(tmp_path), command="python -m test",
+  runner.run_sweep(tiny_sweep(), str(tmp_path), command="python -m test",
                   devices=jax.devices()[:1], stack_cells=True)
   stacked, alone = (read_csv(d / "results.csv")
                     for d in (tmp_path, finished_sweep))
@@ -380,7 +383,7 @@ def test_status_only_writes_the_ledger_without_training(finished_sweep,
   first = "variant=supervised,num_labels=20"
   shutil.copytree(finished_sweep / "runs" / first, workdir / "runs" / first)
   monkeypatch.setattr(train, "train_and_evaluate", None)  # must not train
-  sweep.run_sweep(tiny_sweep(), str(workdir), command="c",
+  runner.run_sweep(tiny_sweep(), str(workdir), command="c",
                   train_pending=False)
   ledger = (workdir / "results.md").read_text()
   assert "1 of 2 cells pending" in ledger
@@ -395,16 +398,16 @@ def test_status_only_loads_no_data_takes_no_lock_and_refuses_a_conflict(
   shutil.copytree(finished_sweep, workdir)
   write_lock(workdir / workdir_lib.LOCK_FILE)  # a training job is running
   monkeypatch.setattr(train, "train_and_evaluate", _fail_if_trained)
-  monkeypatch.setattr(sweep.data_lib, "load_dataset", _fail_if_trained)
+  monkeypatch.setattr(runner.data_lib, "load_dataset", _fail_if_trained)
   os.remove(workdir / "results.md")
-  sweep.run_sweep(tiny_sweep(), str(workdir), command="c",
+  runner.run_sweep(tiny_sweep(), str(workdir), command="c",
                   train_pending=False)
   assert "Status: complete" in (workdir / "results.md").read_text()
   # Another num_seeds: the cells' runs cannot continue; nothing is written.
   before = files(workdir)
   with pytest.raises(errors.WorkdirError,
                      match=r"different config \(fields train\.num_seeds\)"):
-    sweep.run_sweep(tiny_sweep(num_seeds=3), str(workdir), command="c",
+    runner.run_sweep(tiny_sweep(num_seeds=3), str(workdir), command="c",
                     train_pending=False)
   assert files(workdir) == before
 
@@ -429,67 +432,67 @@ def test_shard_jobs_lock_their_own_lock_files(finished_sweep, tmp_path,
   """Shard jobs share the workdir; a second copy of one shard is refused."""
   workdir = tmp_path / "shared_workdir"
   workdir.mkdir()
-  names = [c.name for c in sweep.expand_cells(tiny_sweep())]
+  names = [c.name for c in grid.expand_cells(tiny_sweep())]
   trained = []
   monkeypatch.setattr(train, "train_and_evaluate",
                       replaying(finished_sweep, trained))
-  shard0_lock = workdir / sweep.lock_name((0, 2))
+  shard0_lock = workdir / runner.lock_name((0, 2))
   write_lock(shard0_lock)  # shard 0/2 is running
-  sweep.run_sweep(tiny_sweep(), str(workdir), command="c", shard=(1, 2))
+  runner.run_sweep(tiny_sweep(), str(workdir), command="c", shard=(1, 2))
   assert trained == names[1::2]
   assert sorted(os.listdir(workdir)) == sorted(
       [shard0_lock.name, "results.csv", "results.json", "results.md",
-       "runs", "sweep_config.json", sweep.HPARAMS_DIR])  # shard 1's lock
+       "runs", "sweep_config.json", ledger_lib.HPARAMS_DIR])  # shard 1's lock
   # is released
   before = files(workdir)
   with pytest.raises(errors.WorkdirError,
                      match=rf"in use by process {os.getpid()} .*"
-                           rf"{sweep.lock_name((0, 2))}"):
-    sweep.run_sweep(tiny_sweep(), str(workdir), command="c", shard=(0, 2))
+                           rf"{runner.lock_name((0, 2))}"):
+    runner.run_sweep(tiny_sweep(), str(workdir), command="c", shard=(0, 2))
   assert trained == names[1::2] and files(workdir) == before
 
 
 def test_shards_split_the_cells_and_share_the_ledger(finished_sweep, tmp_path,
                                                      monkeypatch):
   workdir = tmp_path / "shared_workdir"
-  names = [c.name for c in sweep.expand_cells(tiny_sweep())]
+  names = [c.name for c in grid.expand_cells(tiny_sweep())]
   trained = []
   monkeypatch.setattr(train, "train_and_evaluate",
                       replaying(finished_sweep, trained))
 
-  sweep.run_sweep(tiny_sweep(), str(workdir), command="c", shard=(1, 2))
+  runner.run_sweep(tiny_sweep(), str(workdir), command="c", shard=(1, 2))
   assert trained == names[1::2]
   assert f"{len(names) - len(names[1::2])} of {len(names)} cells pending" in (
       workdir / "results.md").read_text()
-  sweep.run_sweep(tiny_sweep(), str(workdir), command="c", shard=(0, 2))
+  runner.run_sweep(tiny_sweep(), str(workdir), command="c", shard=(0, 2))
   assert sorted(trained) == sorted(names)
   assert f"Status: complete ({len(names)} cells)" in (
       workdir / "results.md").read_text()
   with pytest.raises(ValueError, match="shard 2 of 2"):
-    sweep.run_sweep(tiny_sweep(), str(workdir), command="c", shard=(2, 2))
+    runner.run_sweep(tiny_sweep(), str(workdir), command="c", shard=(2, 2))
 
 
 @pytest.mark.parametrize("text", ["1", "a/b", "2/2", "-1/3"])
 def test_bad_shard_flag_is_named(text):
   with pytest.raises(ValueError, match="--shard"):
-    sweep.parse_shard(text)
+    runner.parse_shard(text)
 
 
 def test_only_trains_the_matching_cells_and_shares_the_ledger(
     finished_sweep, tmp_path, monkeypatch):
   workdir = tmp_path / "shared_workdir"
-  names = [c.name for c in sweep.expand_cells(tiny_sweep())]
+  names = [c.name for c in grid.expand_cells(tiny_sweep())]
   trained = []
   monkeypatch.setattr(train, "train_and_evaluate",
                       replaying(finished_sweep, trained))
   last = names[-1]
-  sweep.run_sweep(tiny_sweep(), str(workdir), command="c",
+  runner.run_sweep(tiny_sweep(), str(workdir), command="c",
                   only=re.escape(last) + "$")
   assert trained == [last]
   assert f"{len(names) - 1} of {len(names)} cells pending" in (
       workdir / "results.md").read_text()
   assert os.listdir(workdir).count(workdir_lib.LOCK_FILE) == 0
-  sweep.run_sweep(tiny_sweep(), str(workdir), command="c")
+  runner.run_sweep(tiny_sweep(), str(workdir), command="c")
   assert sorted(trained) == sorted(names)  # the rest, the last one skipped
 
 
@@ -501,25 +504,26 @@ def test_bad_only_pattern_is_named_before_anything_is_written(
   workdir = tmp_path / "sweep"
   with pytest.raises(errors.UserInputError, match=re.escape(only) + ".*"
                      + message):
-    sweep.run_sweep(tiny_sweep(), str(workdir), command="c", only=only)
+    runner.run_sweep(tiny_sweep(), str(workdir), command="c", only=only)
   assert not workdir.exists()
 
 
 def test_lock_names_differ_per_job():
-  names = {sweep.lock_name(), sweep.lock_name((0, 2)), sweep.lock_name((1, 2)),
-           sweep.lock_name(only="a"), sweep.lock_name(only="b"),
-           sweep.lock_name((0, 2), only="a")}
+  names = {runner.lock_name(), runner.lock_name((0, 2)),
+           runner.lock_name((1, 2)), runner.lock_name(only="a"),
+           runner.lock_name(only="b"),
+           runner.lock_name((0, 2), only="a")}
   assert len(names) == 6
 
 
 def test_a_dirty_checkout_trains_no_cell_unless_allowed(tmp_path,
                                                         monkeypatch):
-  monkeypatch.setattr(sweep, "git_commit", lambda: "abc1234-dirty")
+  monkeypatch.setattr(ledger_lib, "git_commit", lambda: "abc1234-dirty")
   with pytest.raises(errors.UserInputError, match="uncommitted changes"):
-    sweep.run_sweep(tiny_sweep(), str(tmp_path), command="c",
+    runner.run_sweep(tiny_sweep(), str(tmp_path), command="c",
                     devices=jax.devices()[:1], allow_dirty=False)
   assert not os.listdir(tmp_path)  # refused before anything is written
-  sweep.check_clean_tree("abc1234")  # a clean tree passes
+  ledger_lib.check_clean_tree("abc1234")  # a clean tree passes
 
 
 def test_header_says_when_cells_came_from_a_dirty_tree(finished_sweep):
@@ -531,7 +535,7 @@ def test_header_says_when_cells_came_from_a_dirty_tree(finished_sweep):
   info = {"command": "c", "git_commits": {"abc-dirty": 2, "def": 1},
           "machines": {"m": 3}}
   assert "**2 cells trained from a tree with uncommitted" in (
-      sweep.results_markdown("T", info, [], [], ["accuracy"]))
+      ledger_lib.results_markdown("T", info, [], [], ["accuracy"]))
 
 
 def test_every_finished_cell_has_a_tensorboard_hparams_session(
@@ -539,11 +543,11 @@ def test_every_finished_cell_has_a_tensorboard_hparams_session(
   from tensorboard.backend.event_processing import event_accumulator
   from tensorboard.plugins.hparams import plugin_data_pb2
   ledger = json.load(open(finished_sweep / "results.json"))
-  sessions = sorted(os.listdir(finished_sweep / sweep.HPARAMS_DIR))
+  sessions = sorted(os.listdir(finished_sweep / ledger_lib.HPARAMS_DIR))
   assert sessions == sorted(c["name"] for c in ledger["cells"])
   for cell in ledger["cells"]:
     accumulator = event_accumulator.EventAccumulator(
-        str(finished_sweep / sweep.HPARAMS_DIR / cell["name"]))
+        str(finished_sweep / ledger_lib.HPARAMS_DIR / cell["name"]))
     accumulator.Reload()
     [value] = accumulator.Scalars("cell/accuracy")
     np.testing.assert_allclose(value.value,

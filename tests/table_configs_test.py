@@ -17,7 +17,8 @@ import pytest
 from ssvae import experiment as experiment_lib
 from ssvae import train
 from ssvae.data import uci_har
-from ssvae.protocols import sweep
+from ssvae.sweep import grid as grid_lib
+from ssvae.sweep import runner
 import synthetic_har
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -45,7 +46,7 @@ def test_every_paper_table_has_a_config():
 @pytest.mark.parametrize("arg", ["", "quick"])
 def test_config_expands_to_valid_cells(module_name, arg):
   module, config = load(module_name, arg)
-  cells = sweep.check_sweep(config)  # validates every cell's config
+  cells = grid_lib.check_sweep(config)  # validates every cell's config
   assert cells and all(c.config.train.num_seeds == config.num_seeds
                        for c in cells)
   number = re.match(r"table(\d+)_", module_name).group(1)
@@ -89,27 +90,27 @@ def test_unknown_config_parameter_names_the_file():
 
 
 def test_paper_grids():
-  cells = sweep.expand_cells(load("table3_mnist_dense", "")[1])
+  cells = grid_lib.expand_cells(load("table3_mnist_dense", "")[1])
   assert {(c.axes["variant"], c.axes["num_labels"]) for c in cells} == {
       (v, n) for v in ("semi_supervised", "supervised")
       for n in (100, 600, 1000, 3000)}
-  cells = sweep.expand_cells(load("table4_mnist_cnn", "")[1])
+  cells = grid_lib.expand_cells(load("table4_mnist_cnn", "")[1])
   assert {c.config.data.num_labels for c in cells} == {-1}
   assert {c.config.model.family for c in cells} == {"cnn"}
-  cells = sweep.expand_cells(load("table5_mnist_dense", "")[1])
+  cells = grid_lib.expand_cells(load("table5_mnist_dense", "")[1])
   assert len(cells) == 20
   assert {c.config.data.label_fraction for c in cells} == {0.1}
-  cells = sweep.expand_cells(load("table6_mnist_dense", "")[1])
+  cells = grid_lib.expand_cells(load("table6_mnist_dense", "")[1])
   semi = sorted({c.axes["label_fraction"] for c in cells
                  if c.axes["variant"] == "semi_supervised"})
   assert len(semi) >= 4 and semi[-1] == 1.0
   assert {(c.axes["held_out_class"], c.axes["label_fraction"]) for c in cells
           if c.axes["variant"] == "unsupervised"} == {(7, 0.0), (9, 0.0)}
-  cells = sweep.expand_cells(load("table9_fashion_mnist_dense", "")[1])
+  cells = grid_lib.expand_cells(load("table9_fashion_mnist_dense", "")[1])
   assert {c.config.data.name for c in cells} == {"fashion_mnist"}
-  cells = sweep.expand_cells(load("table10_uci_har_rnn", "")[1])
+  cells = grid_lib.expand_cells(load("table10_uci_har_rnn", "")[1])
   assert all(c.axes["num_labels"] % 6 == 0 for c in cells)
-  cells = sweep.expand_cells(load("table11_uci_har_rnn", "")[1])
+  cells = grid_lib.expand_cells(load("table11_uci_har_rnn", "")[1])
   assert {c.config.data.held_out_class for c in cells} == {0}
 
 
@@ -118,7 +119,7 @@ def test_paper_grids():
 def test_har_quick_cells_build_on_synthetic_files(module_name, tmp_path):
   _, config = load(module_name, "quick")
   config.base.data.data_dir = str(synthetic_har.write_synthetic_har(tmp_path))
-  for cell in sweep.expand_cells(config):
+  for cell in grid_lib.expand_cells(config):
     exp = experiment_lib.build_experiment(cell.config)
     assert exp.dataset.input_shape == (uci_har.WINDOW_LENGTH, 6)
     if cell.axes["variant"] != "unsupervised":
@@ -134,10 +135,10 @@ def test_har_quick_tables_train_and_score_on_synthetic_files(
     module_name, metric, tmp_path):
   _, config = load(module_name, "quick")
   config.base.data.data_dir = str(synthetic_har.write_synthetic_har(tmp_path / "data"))
-  summary = sweep.run_sweep(config, str(tmp_path / "sweep"),
+  summary = runner.run_sweep(config, str(tmp_path / "sweep"),
                             command="python -m test",
                             devices=jax.devices()[:1])
-  assert len(summary) == len(sweep.expand_cells(config))
+  assert len(summary) == len(grid_lib.expand_cells(config))
   for cell in summary:
     stats = cell.stats[metric]
     assert stats.n == config.num_seeds and np.isfinite(stats.mean), cell.name
@@ -216,7 +217,7 @@ def test_semi_supervised_har_model_beats_chance_on_learnable_files(tmp_path):
 @pytest.mark.parametrize("arg", ["", "quick"])
 def test_alpha_selection_configs_report_validation_accuracy(module_name, arg):
   _, config = load(module_name, arg)
-  cells = sweep.check_sweep(config)
+  cells = grid_lib.check_sweep(config)
   assert config.metrics[0] == "val_accuracy"
   assert len({c.config.loss.alpha for c in cells}) == len(cells) > 1
   assert all(c.config.model.variant == "semi_supervised" for c in cells)
@@ -225,7 +226,7 @@ def test_alpha_selection_configs_report_validation_accuracy(module_name, arg):
 @pytest.mark.parametrize("arg", ["", "quick"])
 def test_m2_alpha_selection_sweeps_alpha_of_m2_at_100_labels(arg):
   _, config = load("select_alpha_m2_mnist", arg)
-  cells = sweep.check_sweep(config)
+  cells = grid_lib.check_sweep(config)
   assert config.metrics[0] == "val_accuracy"
   assert len({c.config.loss.alpha for c in cells}) == len(cells) == 3
   assert all(c.config.model.variant == "m2" for c in cells)
@@ -235,7 +236,7 @@ def test_m2_alpha_selection_sweeps_alpha_of_m2_at_100_labels(arg):
 def test_recipe_search_gives_every_variant_the_same_grid():
   from configs import recipe_search
   _, config = load("recipe_search", "")
-  cells = sweep.check_sweep(config)
+  cells = grid_lib.check_sweep(config)
   grid = {}
   for cell in cells:
     opt = cell.config.optimizer

@@ -1,11 +1,12 @@
-"""Tests for ssvae.protocols.unlabeled_report (experiments/unlabeled_diagnosis_report)."""
+"""Tests for ssvae.reports.unlabeled_report
+(experiments/unlabeled_diagnosis_report)."""
 
 import json
 
 import pytest
 
 from ssvae import errors
-from ssvae.protocols import unlabeled_report as report
+from ssvae.reports import unlabeled_report as report
 
 
 def _config(variant="semi_supervised", latent=10, decoder_y="softmax",

@@ -3,7 +3,7 @@
 Read with allow_pickle=False, so a file holding Python objects is refused,
 never unpickled. Every problem is raised as ArrayFileError, one line that
 names the file and what to do. Used by the own-data loader
-(ssvae.data.arrays) and by the anomaly detector (ssvae.protocols.detect_data).
+(ssvae.data.arrays) and by the anomaly detector (ssvae.detect.inputs).
 """
 
 import os

@@ -20,7 +20,7 @@ import numpy as np
 
 from ssvae import errors
 from ssvae import io_utils
-from ssvae.reports import plots
+from ssvae.sweep import plots
 
 SPLIT_STYLES = {"validation": "-", "test": "--", "train": ":"}
 # What the shading and markers of every curve figure mean.

@@ -1,4 +1,4 @@
-"""Tests for ssvae.protocols.detect_feedback: growing a run by the feedback classes."""
+"""Tests for ssvae.detect.finetune: growing a run by the feedback classes."""
 
 import jax
 import numpy as np
@@ -8,8 +8,8 @@ from configs import common
 from configs import default
 from ssvae import steps
 from ssvae import train
-from ssvae.protocols import detect_feedback
-from ssvae.protocols import feedback
+from ssvae.detect import finetune
+from ssvae.detect import feedback
 
 FP, FN = 10, 11  # digits has 10 classes
 
@@ -34,7 +34,7 @@ def some_points(exp, num_fp=2, num_fn=3):
   x = exp.dataset.test.x[:num_fp + num_fn]
   labels = feedback.FeedbackLabels(np.arange(num_fp),
                                    num_fp + np.arange(num_fn))
-  return detect_feedback.points_from_labels(x, labels, exp.dataset.num_classes)
+  return finetune.points_from_labels(x, labels, exp.dataset.num_classes)
 
 
 def test_points_carry_the_feedback_classes_and_a_content_digest(trained):
@@ -47,16 +47,16 @@ def test_points_carry_the_feedback_classes_and_a_content_digest(trained):
 
 
 def test_feedback_classes_are_repeated_to_an_average_labeled_class():
-  assert detect_feedback.repeats(5, labeled_per_class=50.0) == 10
-  assert detect_feedback.repeats(200, labeled_per_class=50.0) == 1
-  assert detect_feedback.repeats(0, labeled_per_class=50.0) == 0
+  assert finetune.repeats(5, labeled_per_class=50.0) == 10
+  assert finetune.repeats(200, labeled_per_class=50.0) == 1
+  assert finetune.repeats(0, labeled_per_class=50.0) == 0
 
 
 def test_extended_experiment_appends_labeled_copies_of_the_points(trained):
   exp, _ = trained
   points = some_points(exp)
-  config = detect_feedback.finetune_config(exp.config, exp.seeds[1], 20)
-  extended = detect_feedback.extended_experiment(exp, 1, points, config)
+  config = finetune.finetune_config(exp.config, exp.seeds[1], 20)
+  extended = finetune.extended_experiment(exp, 1, points, config)
   num_base = len(exp.dataset.train)
   # 50 labels over 10 classes: 5 a class, so 2 FP points x2 and 3 FN x2.
   y = extended.dataset.train.y
@@ -76,11 +76,11 @@ def test_extended_experiment_appends_labeled_copies_of_the_points(trained):
 
 def test_grown_state_keeps_the_trained_weights_and_zeros_the_new_ones(trained):
   exp, state = trained
-  config = detect_feedback.finetune_config(exp.config, exp.seeds[0], 20)
-  extended = detect_feedback.extended_experiment(exp, 0, some_points(exp),
+  config = finetune.finetune_config(exp.config, exp.seeds[0], 20)
+  extended = finetune.extended_experiment(exp, 0, some_points(exp),
                                                  config)
   old = steps.seed_slice(state, 0)
-  grown = detect_feedback.grow_state(old, extended, exp.seeds[0])
+  grown = finetune.grow_state(old, extended, exp.seeds[0])
   head = grown.params["heads"]["class_logits_0"]
   np.testing.assert_array_equal(head["kernel"][:, :10],
                                 old.params["heads"]["class_logits_0"]["kernel"])
@@ -99,15 +99,15 @@ def test_grown_state_keeps_the_trained_weights_and_zeros_the_new_ones(trained):
 def test_only_semi_supervised_runs_take_feedback():
   with pytest.raises(ValueError, match="Feedback needs a class head and a "
                      "decoder; this run's model is 'unsupervised'"):
-    detect_feedback.check_can_take_feedback("unsupervised")
+    finetune.check_can_take_feedback("unsupervised")
 
 
 def test_finetune_config_runs_one_seed_and_keeps_the_last_state():
-  config = detect_feedback.finetune_config(tiny_config(), seed=7,
+  config = finetune.finetune_config(tiny_config(), seed=7,
                                            num_steps=3)
   assert config.seed == 7 and config.train.num_seeds == 1
   assert config.train.num_steps == config.train.eval_every == 3
   assert config.train.steps_per_call == 3
   assert config.train.select_metric == "last"
   with pytest.raises(ValueError, match="positive number of steps"):
-    detect_feedback.finetune_config(tiny_config(), seed=7, num_steps=0)
+    finetune.finetune_config(tiny_config(), seed=7, num_steps=0)

@@ -60,8 +60,8 @@ from ssvae import steps
 from ssvae import train
 from ssvae import workdir as workdir_lib
 from ssvae.metrics import anomaly
-from ssvae.protocols import feedback
-from ssvae.protocols import sweep
+from ssvae.detect import feedback
+from ssvae.sweep import ledger
 
 ROUND_RESULTS = "round_results.json"
 ROUND_SCORES = "scores.npz"
@@ -406,12 +406,12 @@ def _run_rounds(config, workdir: str, dataset: data_lib.Dataset,
       done = run_round(config, workdir, dataset, split, n, labels,
                        devices=devices)
     rounds.append(done)
-  summary = {**sweep.current_provenance(command), "data": config.data.name,
+  summary = {**ledger.current_provenance(command), "data": config.data.name,
              "held_out_class": anomaly_class,
              "num_pool": len(split.pool), "num_eval": len(split.eval),
              "num_eval_anomalies": int(np.sum(
                  dataset.test.y[split.eval] == anomaly_class)),
-             "std": sweep.STD_NOTE,
+             "std": ledger.STD_NOTE,
              "rounds": [{k: r[k] for k in ("num_feedback", "seeds", "num_fp",
                                            "num_fn", "auc", "auc_adjusted",
                                            "s_max")} for r in rounds]}
@@ -436,7 +436,7 @@ def results_markdown(summary: dict) -> str:
       "uses s * (1 - p_fp) + s_max * p_fn.", "",
       "| feedback labels | FP labels | FN labels | AUC | adjusted AUC |",
       "|---|---|---|---|---|"]
-  cell = lambda values: sweep.format_stats(sweep.metric_stats(values))
+  cell = lambda values: ledger.format_stats(ledger.metric_stats(values))
   for r in summary["rounds"]:
     lines.append(
         f"| {r['num_feedback']} | {np.mean(r['num_fp']):g} | "

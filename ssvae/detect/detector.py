@@ -8,7 +8,7 @@ workdir so that later calls reuse it:
     data only (held out of training; without the anomaly class when the run
     held one out): a percentile of the validation scores, or the score above
     which a target fraction of them lies (the false-positive rate);
-  * after feedback, the fine-tuned model (ssvae.protocols.detect_feedback), whose
+  * after feedback, the fine-tuned model (ssvae.detect.finetune), whose
     false-positive and false-negative class probabilities adjust the score
     as in the feedback experiment, s' = s (1 - p_fp) + s_max p_fn, with
     s_max the largest validation score.
@@ -35,8 +35,8 @@ from ssvae import rng
 from ssvae import run_dir
 from ssvae import steps
 from ssvae.metrics import anomaly
-from ssvae.protocols import detect_feedback
-from ssvae.protocols import feedback
+from ssvae.detect import finetune
+from ssvae.detect import feedback
 
 DETECTOR_FILE = "detector.json"
 STATES = ("selected", "last")
@@ -357,7 +357,7 @@ def load(workdir: str, *, state: Optional[str] = None,
     model = base.model
     one_seed = steps.seed_slice(base_state, settings.seed_index)
   else:
-    tuned, one_seed = detect_feedback.load_finetuned(
+    tuned, one_seed = finetune.load_finetuned(
         base, settings.seed_index,
         os.path.join(workdir, settings.feedback.directory), devices)
     model = tuned.model
@@ -452,15 +452,15 @@ def with_feedback(detector: Detector, x: np.ndarray,
   trained run again, on all feedback points so far. Its run directory is
   named by the points' content hash, so repeating a call resumes it.
   """
-  detect_feedback.check_can_take_feedback(detector.base.config.model.variant)
+  finetune.check_can_take_feedback(detector.base.config.model.variant)
   labels.check_in_range(len(x))
-  points = detect_feedback.points_from_labels(x, labels, detector.num_classes)
+  points = finetune.points_from_labels(x, labels, detector.num_classes)
   info = detector.settings.feedback
   if info is not None:
-    points = detect_feedback.concat_points(detect_feedback.load_points(
+    points = finetune.concat_points(finetune.load_points(
         os.path.join(detector.workdir, info.directory)), points)
   directory = f"feedback_{points.digest()}"
-  tuned, state = detect_feedback.finetune(
+  tuned, state = finetune.finetune(
       detector.base, detector.base_state, detector.settings.seed_index,
       points, os.path.join(detector.workdir, directory), num_steps,
       devices=list(detector.base.mesh.devices.flat))

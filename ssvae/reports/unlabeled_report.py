@@ -17,7 +17,7 @@ import numpy as np
 from ssvae import errors
 from ssvae import io_utils
 from ssvae.reports import curves
-from ssvae.protocols import sweep
+from ssvae.sweep import ledger as ledger_lib
 
 DIAGNOSTICS = ("unlabeled_entropy", "unlabeled_confidence",
                "y_reconstruction_gain", "z_reconstruction_gain")
@@ -45,7 +45,7 @@ def _has_evaluation(metrics_path: str) -> bool:
 def load_cells(workdir: str) -> dict:
   """{label: run_dir} of every cell that has logged an evaluation (a cell
   that has just started, with train records only, is left out)."""
-  runs = os.path.join(workdir, sweep.RUNS_DIR)
+  runs = os.path.join(workdir, ledger_lib.RUNS_DIR)
   if not os.path.isdir(runs):
     raise errors.RunNotFoundError(
         f"{runs} not found: is {workdir} a sweep's workdir?")
@@ -197,7 +197,7 @@ def _metric_rows(rows: dict, counts: list, metric: str) -> list[str]:
 
 def check_ledger(ledger: dict, ledger_path: str) -> None:
   """UserInputError naming the file unless `ledger` (a sweep's results.json,
-  as sweep.read_ledger returns it) has the fields the comparison reads."""
+  as ledger_lib.read_ledger returns it) has the fields the comparison reads."""
   missing = [k for k in ("title", "status", "protocol", "git_commits")
              if k not in ledger]
   cells = ledger.get("cells")
@@ -246,7 +246,7 @@ def comparison_markdown(ledger: dict, ledger_path: str,
                f"{k}={v}" for k, v in ledger["protocol"].items()) + ".", "",
            "Trained at: " + ", ".join(
                f"`{c}` ({n} cells)" for c, n in ledger["git_commits"].items())
-           + sweep.dirty_note(ledger["git_commits"]),
+           + ledger_lib.dirty_note(ledger["git_commits"]),
            "", "## Test accuracy of the validation-selected state", "",
            "Mean ± sample std over seeds (n seeds).", "", header, rule]
   lines += _metric_rows(rows, counts, "accuracy")

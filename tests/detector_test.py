@@ -1,4 +1,5 @@
-"""Tests for ssvae.protocols.detect: thresholds, and the detector end to end on digits."""
+"""Tests for ssvae.detect.detector: thresholds, and the detector end to end on
+digits."""
 
 import csv
 import dataclasses
@@ -12,8 +13,8 @@ from scipy import stats
 
 from configs import default
 from ssvae import train
-from ssvae.protocols import detect
-from ssvae.protocols import feedback
+from ssvae.detect import detector as detect
+from ssvae.detect import feedback
 
 ANOMALY = 0  # the digit held out: the detector should flag it
 TARGET_FPR = 0.1

@@ -2,8 +2,8 @@
 
 Every function takes the per-cell summary of a sweep: objects with `.axes`
 ({axis name: value}) and `.stats` ({metric: object with .mean, .std, .n}),
-as ssvae.protocols.sweep.summarize returns. A cell without the metric is left out. The
-std is drawn as the error bar (none when a cell has one seed).
+as ssvae.sweep.ledger.summarize returns. A cell without the metric is left
+out. The std is drawn as the error bar (none when a cell has one seed).
 
 PLOTS names the figures a sweep config may list; each needs certain axes.
 """

@@ -1,7 +1,7 @@
 """Fine-tunes one seed of a trained run on a user's false-alarm feedback.
 
 The trained class head has num_classes outputs; feedback adds the two classes
-of ssvae.protocols.feedback (false positive = num_classes, false negative =
+of ssvae.detect.feedback (false positive = num_classes, false negative =
 num_classes + 1). `grow_state` widens the trained parameters to the bigger
 head: every weight keeps its trained values, and the new entries (two class
 logits, and the two decoder inputs that carry their probabilities) start at
@@ -35,7 +35,7 @@ from ssvae import rng
 from ssvae import run_dir
 from ssvae import steps
 from ssvae import train
-from ssvae.protocols import feedback
+from ssvae.detect import feedback
 
 FEEDBACK_POINTS = "feedback_points.npz"
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from ssvae.data import array_files
 from ssvae.data import idx
-from ssvae.protocols import feedback
+from ssvae.detect import feedback
 
 FALSE_POSITIVE = "false_positive"
 FALSE_NEGATIVE = "false_negative"

@@ -161,7 +161,7 @@ def scoring_fns(model, state):
 # extra decoder passes per step in evaluation mode (no dropout, running batch
 # statistics), at z = the posterior mean and y = the decoder's evaluation-mode
 # code of q(y|x) (softmax, or one_hot(argmax) for straight_through,
-# gumbel_softmax and m2; the rnn family's window y):
+# gumbel_softmax and m2; the rnn family's per-step y, as its decoder trains):
 #   unlabeled_reconstruction             R(z, y)
 #   unlabeled_reconstruction_shuffled_y  R(z, y of the previous point in the
 #                                        batch): y no longer describes x
@@ -184,13 +184,6 @@ def supports_reconstruction_split(model: nn.Module) -> bool:
   return model_spec.decoder_sees_y(model.variant)
 
 
-def _evaluation_code(model: nn.Module, class_logits: Array) -> Array:
-  """The y the decoder sees in evaluation mode."""
-  if model.variant == model_spec.M2:
-    return common.one_hot_argmax(class_logits)
-  return model.decoder_y(class_logits, train=False)
-
-
 def reconstruction_split(model: nn.Module, variables: dict, x: Array,
                          label_mask: Array, likelihood: str) -> dict:
   """How much of the unlabeled reconstruction comes through y and through z.
@@ -198,9 +191,12 @@ def reconstruction_split(model: nn.Module, variables: dict, x: Array,
   Returns the five metrics of the module docstring (scalars). Pure; the
   caller decides whether its gradient matters (train_step uses none).
   """
-  z_mean, _, class_logits = model.apply(variables, x, method="encode",
-                                        train=False)
-  y = _evaluation_code(model, class_logits)
+  if model.variant == model_spec.M2:  # decodes one class at a time
+    z_mean, _, class_logits = model.apply(variables, x, method="encode",
+                                          train=False)
+    y = common.one_hot_argmax(class_logits)
+  else:  # the y the decoder trains on: per time step for the rnn family
+    z_mean, _, y = model.apply(variables, x, method="decoder_inputs")
 
   def reconstruction(z, y):
     loc, var = model.apply(variables, z, y, method="decode", train=False)

@@ -15,6 +15,7 @@ from ssvae import model_spec
 from ssvae import models
 from ssvae import steps
 from ssvae.models import dense
+from ssvae.models import rnn
 
 NUM_CLASSES = 10
 
@@ -295,3 +296,29 @@ def test_a_decoder_that_ignores_z_gains_nothing_through_z():
   assert split["z_reconstruction_gain"] == 0.0
   base = split["unlabeled_reconstruction"]
   assert np.isfinite(base) and base > 0
+
+
+def test_the_rnn_split_decodes_the_per_step_y_its_decoder_trains_on():
+  model = rnn.RnnVAE((6, 3), 4, hidden_sizes=(5, 7, 4),
+                     likelihood=model_spec.GAUSSIAN)
+  x = jax.random.normal(jax.random.key(0), (6, 6, 3))
+  variables = model.init(
+      {"params": jax.random.key(1), "latent": jax.random.key(2)}, x,
+      train=False)
+  split = steps.reconstruction_split(model, variables, x, DIAG_MASK,
+                                     model_spec.GAUSSIAN)
+
+  def reconstruction(y):
+    z_mean = model.apply(variables, x, method="decoder_inputs")[0]
+    loc, var = model.apply(variables, z_mean, y, method="decode")
+    return losses.unlabeled_mean(-losses.reconstruction_log_likelihood(
+        x, loc, var, model_spec.GAUSSIAN), DIAG_MASK)
+
+  step_y = model.apply(variables, x, method="decoder_inputs")[2]
+  window_logits = model.apply(variables, x, method="encode")[2]
+  assert step_y.shape == (6, 6, 4)
+  np.testing.assert_allclose(split["unlabeled_reconstruction"],
+                             reconstruction(step_y), rtol=1e-6)
+  assert not np.isclose(split["unlabeled_reconstruction"],
+                        reconstruction(jax.nn.softmax(window_logits)),
+                        rtol=1e-6)

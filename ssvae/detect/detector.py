@@ -26,7 +26,6 @@ from typing import Any, Optional
 import jax
 import numpy as np
 
-from ssvae.metrics import batching
 from ssvae import errors
 from ssvae import experiment as experiment_lib
 from ssvae import io_utils
@@ -34,9 +33,10 @@ from ssvae import model_spec
 from ssvae import rng
 from ssvae import run_dir
 from ssvae import steps
-from ssvae.metrics import anomaly
-from ssvae.detect import finetune
 from ssvae.detect import feedback
+from ssvae.detect import finetune
+from ssvae.metrics import anomaly
+from ssvae.metrics import batching
 
 DETECTOR_FILE = "detector.json"
 STATES = ("selected", "last")

@@ -48,7 +48,6 @@ import jax
 import ml_collections
 import numpy as np
 
-from ssvae.metrics import batching
 from ssvae import config_diff
 from ssvae import data as data_lib
 from ssvae import errors
@@ -59,8 +58,9 @@ from ssvae import rng
 from ssvae import steps
 from ssvae import train
 from ssvae import workdir as workdir_lib
-from ssvae.metrics import anomaly
 from ssvae.detect import feedback
+from ssvae.metrics import anomaly
+from ssvae.metrics import batching
 from ssvae.sweep import ledger
 
 ROUND_RESULTS = "round_results.json"

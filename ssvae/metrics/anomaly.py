@@ -3,7 +3,8 @@
 The score of x is the negative log of the Monte-Carlo reconstruction
 probability
 
-  p_rec(x) = (1/L) sum_l p(x | z_l, y),   z_l = mu(x) + exp(logvar(x)/2) * eps_l,
+  p_rec(x) = (1/L) sum_l p(x | z_l, y),
+  z_l = mu(x) + exp(logvar(x)/2) * eps_l,
 
 with eps_l ~ N(0, I) and y the decoder's view of the class head, exactly as
 the model decodes in evaluation (softmax(class_logits(x)) for the paper's
@@ -72,7 +73,8 @@ def anomaly_scores(encode_fn: EncodeFn, decode_fn: DecodeFn, x: np.ndarray,
                    rng: Array, num_samples: int, likelihood: str,
                    batch_size: int = 1000,
                    progress: bool = False) -> np.ndarray:
-  """Negative log reconstruction probability of every x; higher = more anomalous.
+  """Negative log reconstruction probability of every x; higher = more
+  anomalous.
 
   Returns float numpy [N]. Each batch draws its own noise from
   fold_in(rng, batch_index). progress: show a progress bar.

@@ -1,8 +1,8 @@
 """Model families and the factory that builds one from a config.
 
 Every model is a Flax linen module with the same API:
-  __call__(x, *, train, step=None) -> model_spec.ModelOutput  (step: the training
-    step, read by schedules such as the Gumbel-softmax temperature)
+  __call__(x, *, train, step=None) -> model_spec.ModelOutput  (step: the
+    training step, read by schedules such as the Gumbel-softmax temperature)
   encode(x, *, train=False) -> (z_mean, z_logvar, class_logits)
   decode(z, y=None, *, train=False) -> (recon_loc, recon_var)
 and uses the rng streams 'latent' (z sampling; needed whenever the variant has
@@ -182,6 +182,7 @@ def init_variables(model: nn.Module, rng: jax.Array,
 
 
 __all__ = [
-    "AUTO", "DECODER_Y_FAMILIES", "FAMILIES", "M2_FAMILIES", "build_model", "family_for_input", "init_variables", "CnnVAE", "DenseVAE",
+    "AUTO", "DECODER_Y_FAMILIES", "FAMILIES", "M2_FAMILIES", "build_model",
+    "family_for_input", "init_variables", "CnnVAE", "DenseVAE",
     "MultiHeadCnnVAE", "RnnVAE",
 ]

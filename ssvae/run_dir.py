@@ -7,10 +7,12 @@
   WORKDIR/tensorboard/    TensorBoard event files, seed_<s>/<split>
   WORKDIR/checkpoints/    orbax checkpoints (ssvae.checkpointing)
 
-`accept` checks, changing nothing, that a workdir can continue under a
-config; `ready` then sets damaged checkpoints aside, drops metrics past the
-resumed step and writes config.json. `load(workdir, which)` rebuilds a
-finished (or stopped) run for readers: generation, the detector, reports.
+`resume` readies a workdir to train: `accept` checks, changing nothing,
+that it can continue under a config; `ready` then sets damaged checkpoints
+aside, drops metrics past the resumed step and writes config.json; the
+newest intact checkpoint is restored. `metrics_writer` continues its
+curves. `load(workdir, which)` rebuilds a finished (or stopped) run for
+readers: generation, the detector, reports.
 """
 
 import os
@@ -140,6 +142,39 @@ def ready(config, workdir: str, ckpt: checkpointing.Checkpointer,
   truncate_metrics(os.path.join(workdir, METRICS_FILE), start or 0)
   io_utils.atomic_write_text(os.path.join(workdir, CONFIG_FILE),
                              config.to_json_best_effort(indent=2) + "\n")
+
+
+def resume(exp: experiment_lib.Experiment, workdir: str,
+           ckpt: checkpointing.Checkpointer,
+           init_state: Optional[steps.TrainState] = None
+           ) -> tuple[int, dict]:
+  """Readies a claimed workdir to train `exp`: accept, then (on the process
+  that writes) ready, then the newest intact checkpoint restored.
+
+  Returns (step to start from, 0 for a fresh run; the checkpoint tree:
+  state, selection, clock), fresh from `init_state` (default: a new
+  initialization) when the workdir has no checkpoint.
+  """
+  tree = checkpoint_tree(exp, init_state)
+  start, damaged = accept(exp.config, workdir, ckpt, tree)
+  if jax.process_index() == 0:
+    ready(exp.config, workdir, ckpt, start, damaged)
+  if not start:
+    return 0, tree
+  logging.info("Resuming %s from step %d.", workdir, start)
+  return start, ckpt.restore(start, like=tree)
+
+
+def metrics_writer(workdir: str, start: int) -> io_utils.MetricsWriter:
+  """The run's metrics.jsonl and TensorBoard writer, opened to continue
+  after step `start` (TensorBoard drops its events from start + 1 on, which
+  a resumed run rewrites); a sink on processes that do not write."""
+  if jax.process_index() != 0:
+    return io_utils.MetricsWriter(os.devnull)
+  return io_utils.MetricsWriter(
+      os.path.join(workdir, METRICS_FILE),
+      os.path.join(workdir, TENSORBOARD_DIR),
+      purge_step=start + 1 if start else None)
 
 
 def claimed(workdir: str):

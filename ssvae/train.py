@@ -397,17 +397,10 @@ class _RunTracker:
       raise
 
   def _restore(self, init_state) -> None:
-    exp, workdir, ckpt = self.exp, self.workdir, self.ckpt
-    self._is_writer = jax.process_index() == 0  # orbax syncs the hosts
-    ckpt_tree = run_dir.checkpoint_tree(exp, init_state)
-    start, damaged = run_dir.accept(exp.config, workdir, ckpt, ckpt_tree)
-    if self._is_writer:
-      run_dir.ready(exp.config, workdir, ckpt, start, damaged)
-    self.start = start or 0
+    exp = self.exp
+    self.start, ckpt_tree = run_dir.resume(exp, self.workdir, self.ckpt,
+                                           init_state)
     logging.info("%s", experiment_lib.describe_splits(exp))
-    if start:
-      logging.info("Resuming %s from step %d.", workdir, start)
-      ckpt_tree = ckpt.restore(start, like=ckpt_tree)
     self.state, self.selection = ckpt_tree["state"], ckpt_tree["selection"]
     self._wall0 = time.time() - float(ckpt_tree["clock"]["wall_s"])
     self._cpu0 = time.process_time() - float(ckpt_tree["clock"]["cpu_s"])
@@ -422,15 +415,7 @@ class _RunTracker:
     self.done = self.stop_reason == "early_stop"
 
   def __enter__(self):
-    if self._is_writer:
-      # A resumed run rewrites the steps after its checkpoint: TensorBoard
-      # drops the old events from start + 1 on.
-      self._writer = io_utils.MetricsWriter(
-          os.path.join(self.workdir, run_dir.METRICS_FILE),
-          os.path.join(self.workdir, run_dir.TENSORBOARD_DIR),
-          purge_step=self.start + 1 if self.start else None)
-    else:
-      self._writer = io_utils.MetricsWriter(os.devnull)
+    self._writer = run_dir.metrics_writer(self.workdir, self.start)
     return self
 
   def __exit__(self, *exc):

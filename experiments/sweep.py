@@ -16,8 +16,8 @@ cells train only from a clean checkout (commit first, or run from a clean
 --only=REGEX trains only the cells whose name matches (another order, or
 several jobs side by side); --shard=i/n trains cells i, i+n, ...;
 --stack_cells trains the cells that differ only in their points (label
-count, held-out class) as one program: the same numbers, and on an
-accelerator the whole table at once.
+count, held-out class) as one program: the same numbers (up to float32
+rounding), and on an accelerator the whole table at once.
 
 Overrides, e.g.:
   --config.num_seeds=3 --config.base.train.num_steps=1000
@@ -69,8 +69,8 @@ _ALLOW_DIRTY = flags.DEFINE_bool(
 _STACK_CELLS = flags.DEFINE_bool(
     "stack_cells", False, "Train the cells that differ only in their points "
     "(label count or fraction, held-out class) as one program, stacked "
-    "along the seed axis: the same numbers as one at a time, and on an "
-    "accelerator faster (ssvae/stacking.py).")
+    "along the seed axis: the numbers of one at a time (up to float32 "
+    "rounding), and on an accelerator faster (ssvae/stacking.py).")
 _MULTIHOST = cli.multihost_flags()
 for _holder in _MULTIHOST:
   flags.declare_key_flag(_holder)  # listed by --help with the flags above

@@ -346,9 +346,9 @@ def train_stacked(exps: Sequence[experiment_lib.Experiment],
                   stop_after_step: Optional[int] = None
                   ) -> list[Union[Run, errors.TrainingDiverged]]:
   """Trains several runs as one program (ssvae.stacking): each as train()
-  would, with the same numbers, in its own workdir, each resumed from its
-  own checkpoint. Runs that resume from different steps train one stack
-  per step, one after another.
+  would, with the same numbers up to float32 rounding, in its own workdir,
+  resumed from its own checkpoint. Runs that resume from different steps
+  train one stack per step, one after another.
 
   Returns, per run, its Run, or the TrainingDiverged error that stopped it
   alone (the others go on).

@@ -90,7 +90,8 @@ def run_cells(cells: Sequence[grid.Cell], workdir: str, *, devices=None,
 
   stack_cells: cells whose configs differ only in the points they train on
   (label count or fraction, held-out class: ssvae.stacking) train together
-  as one program, with the numbers each would have alone.
+  as one program, with the numbers each has alone (up to float32
+  rounding: ssvae/stacking.py).
 
   Each cell's results.json records the commit and machine that trained it
   (read once, before training: the code in memory). on_cell_end(results so

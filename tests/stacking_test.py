@@ -11,6 +11,7 @@ import pytest
 from configs import common
 from configs import default
 from ssvae import data as data_lib
+from ssvae import errors
 from ssvae import experiment as experiment_lib
 from ssvae import stacking
 from ssvae import train
@@ -159,3 +160,22 @@ def test_stack_refuses_runs_that_cannot_share_a_program():
                                                jax.devices()[:1])
   with pytest.raises(ValueError, match="sample batches differently"):
     stacking.stack([exps[0], all_labels])
+
+
+def test_a_diverged_run_stops_alone_and_the_others_finish(alone, tmp_path,
+                                                          monkeypatch):
+  workdirs = [str(tmp_path / str(i)) for i in range(len(CELLS))]
+  check_finite = train._check_finite
+
+  def run_1_diverges_after_step_5(metrics, first_step, seeds, workdir, ckpt):
+    if workdir == workdirs[1] and first_step >= 5:
+      raise train._diverged("Planted", workdir, ckpt, step=first_step + 1,
+                            seed=seeds[0])
+    check_finite(metrics, first_step, seeds, workdir, ckpt)
+
+  monkeypatch.setattr(train, "_check_finite", run_1_diverges_after_step_5)
+  outcomes = train.train_and_evaluate_stacked(experiments(), workdirs)
+  assert isinstance(outcomes[1], errors.TrainingDiverged)
+  assert outcomes[1].step == 6
+  assert not os.path.exists(os.path.join(workdirs[1], "results.json"))
+  assert_same_runs([workdirs[0], workdirs[2]], [alone[0], alone[2]])

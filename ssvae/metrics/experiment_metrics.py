@@ -158,6 +158,19 @@ def per_point_means(totals: dict) -> dict:
   return means
 
 
+@functools.lru_cache(maxsize=64)
+def _per_seed_eval_sums(model, likelihood: str, mesh):
+  """jit(vmap(steps.eval_sums)) over the seed axis, one per (model,
+  likelihood, mesh): a run's evaluators (validation, test, the final
+  metrics) share their compiled programs instead of compiling one each."""
+  seed_sharded = sharding.per_seed(mesh)
+  rep = sharding.replicated(mesh)
+  sums_fn = functools.partial(steps.eval_sums, model=model,
+                              likelihood=likelihood)
+  return jax.jit(jax.vmap(sums_fn, in_axes=(0, None, None, 0)),
+                 in_shardings=(seed_sharded, rep, rep, seed_sharded))
+
+
 def make_evaluator(exp, split: str = "test"):
   """Returns `evaluate(state) -> {metric: np.ndarray [S]}` over `split`.
 
@@ -169,12 +182,9 @@ def make_evaluator(exp, split: str = "test"):
   data = getattr(exp.dataset, split)
   if data is None:
     raise ValueError(f"Data set {exp.dataset.name!r} has no {split} split.")
-  sums_fn = functools.partial(steps.eval_sums, model=exp.model,
-                              likelihood=exp.dataset.likelihood)
   seed_sharded = sharding.per_seed(exp.mesh)
   rep = sharding.replicated(exp.mesh)
-  batched = jax.jit(jax.vmap(sums_fn, in_axes=(0, None, None, 0)),
-                    in_shardings=(seed_sharded, rep, rep, seed_sharded))
+  batched = _per_seed_eval_sums(exp.model, exp.dataset.likelihood, exp.mesh)
   batch_size = exp.config.train.eval_batch_size
   split_keys = jax.vmap(
       lambda k: jax.random.fold_in(k, EVAL_SPLITS.index(split)))(

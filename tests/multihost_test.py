@@ -3,11 +3,12 @@
 Two local processes of `python -m experiments.train --multihost`, 4 CPU
 devices each, train one run on the 8 global devices (a (seed 2, data 4)
 mesh spanning both); one process with 8 devices trains the same config.
-Their metrics.jsonl and results.json agree, only process 0 writes the run's
-files, and both resume from their checkpoints alike. A process started with
---num_processes=2 and no partner stops with one `error:` line. A sweep
-(`python -m experiments.sweep --multihost`) across two processes writes what
-one process writes.
+Their metrics.jsonl and results.json agree, and only process 0 writes the
+run's files. A sweep (`python -m experiments.sweep --multihost`) across two
+processes then resumes a copy of the two-process run from its last
+checkpoint (as after a kill of both) and writes what one process writes
+resuming the one-process run. A process started with --num_processes=2 and
+no partner stops with one `error:` line.
 
 The two runs agree to float32 rounding, not bitwise: the cross-process
 all-reduce (gloo) sums the data shards' gradients and evaluation sums in
@@ -18,23 +19,25 @@ compared with a relative tolerance of 1e-5, everything else exactly.
 
 What the module costs, and how it is kept small (measured on 2 cores): a
 process spends its CPU importing (~3 s), tracing (~1.5 s) and compiling
-(~65 small XLA programs, ~8-11 s cold); the steps themselves take
+(~40 small XLA programs, ~8 s cold); the steps themselves take
 milliseconds, so fewer steps, evaluations or checkpoints save nothing
 measurable. The processes share the test session's persistent compilation
 cache (tests/conftest.py sets JAX_COMPILATION_CACHE_DIR; _env keeps it),
 which cuts a one-process run, or a process 0, that finds its programs there
-from ~13 s of CPU to ~5-6 s. Process 1 of a pair gains nothing from it: jax
+to a few seconds of CPU. Process 1 of a pair gains nothing from it: jax
 writes the cache only from process 0, and process 1's cache keys differ
 from process 0's (its devices' topology), so every process 1 compiles
-everything, ~15 s of CPU a launch. So:
+everything, a launch of a pair costs ~15 s of CPU. So:
 - the train runs train the sweep's cell (_CELL_CONFIG), so the sweep's
   process 0 and its one-process run find their programs in the cache (the
   train runs' num_steps, eval_every and checkpoint_every are no part of a
   program);
+- the sweep is also the resume check, so there are two launches of a pair,
+  not three (the module took 64 s with a separate resume pair, 52 s
+  without, on a loaded machine);
 - one module fixture (`launches`) starts every process the tests check,
-  each group as soon as what it needs has finished (a resume after its first
-  run, a sweep after the train run that fills its cache), so the two cores
-  stay busy while process 0 of a pair waits for its partner.
+  each group as soon as what it needs has finished, so the two cores stay
+  busy while process 0 of a pair waits for its partner.
 """
 
 import csv
@@ -42,6 +45,7 @@ import itertools
 import json
 import math
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -56,10 +60,17 @@ _TIMEOUT_S = 600  # per group of processes; a hung job fails the test instead
 # imports: ssvae/cli.py), so 90 s bounds a hang even with the other
 # processes sharing the CPU.
 _ALONE_TIMEOUT_S = 90
-# The sweep: one cell of configs/table3_mnist_dense.py:quick, 2 seeds.
+# The sweep: one cell of configs/table3_mnist_dense.py:quick, 2 seeds,
+# trained to 40 steps with the train runs' evaluation and checkpoints. Its
+# run directory starts as a copy of a finished 20-step train run: the sweep
+# resumes it from that run's last checkpoint (as after a kill).
 _SWEEP_ARGS = ("--config=configs/table3_mnist_dense.py:quick",
                "--config.axes=((\"model.variant\", (\"semi_supervised\",)),"
-               " (\"data.num_labels\", (100,)))")
+               " (\"data.num_labels\", (100,)))",
+               "--config.base.train.num_steps=40",
+               "--config.base.train.eval_every=10",
+               "--config.base.train.checkpoint_every=10")
+_SWEEP_CELL = "variant=semi_supervised,num_labels=100"  # its run: runs/<this>
 # The train runs' experiment config: that cell's, as the sweep builds it
 # (ssvae/sweep/grid.py expand_cells), so that both compile the same
 # programs (the module docstring says why).
@@ -78,8 +89,9 @@ def get_config():
 '''
 _OVERRIDES = ("--config.train.eval_every=10",
               "--config.train.checkpoint_every=10")
-# Fields that measure the machine, not the run.
-_TIMING = ("examples_per_s", "wall_s", "cpu_s")
+# Fields that measure the machine, not the run (a sweep cell's results also
+# name the machine, whose device count differs).
+_TIMING = ("examples_per_s", "wall_s", "cpu_s", "machine")
 _LOG_NUMBERS = itertools.count()
 
 
@@ -208,56 +220,60 @@ def _succeeded(outcome) -> bool:
 def launches(tmp_path_factory):
   """Every process the tests check, run once for the module:
   - "two_20", "one_20": the two-process and the one-process train run, 20
-    steps, side by side; "two_40", "one_40": each resumed to 40 steps;
-  - "alone": process 0 of 2 with no partner;
-  - "sweep_two", "sweep_one": the sweep on two processes and on one.
+    steps, side by side;
+  - "sweep_two", "sweep_one": the sweep on two processes and on one, each
+    resuming a copy of that train run to 40 steps (_SWEEP_ARGS);
+  - "alone": process 0 of 2 with no partner.
   Returns the workdirs, each job's outcome (see _run_graph), and copies of
-  the train runs' files after 20 and after 40 steps."""
+  the runs' files after 20 steps (the train runs) and after 40 (the sweep
+  cells)."""
   root = tmp_path_factory.mktemp("multihost")
   config_file = root / "cell_config.py"
   config_file.write_text(_CELL_CONFIG)
   dirs = {name: root / name
           for name in ("two", "one", "alone", "sweep_two", "sweep_one")}
-  ports = dict(zip(("two_20", "two_40", "alone", "sweep_two"),
-                   _free_ports(4)))
+  ports = dict(zip(("two_20", "alone", "sweep_two"), _free_ports(3)))
   files = {}
 
-  def copy_files(name, num_steps):
+  def copy_files(name, num_steps, run):
     def on_success(results):
       del results
       files.setdefault(num_steps, {})[name] = {
-          f: (dirs[name] / f).read_text() if (dirs[name] / f).exists()
-          else None for f in ("metrics.jsonl", "results.json", "config.json")}
+          f: (run / f).read_text() if (run / f).exists() else None
+          for f in ("metrics.jsonl", "results.json", "config.json")}
     return on_success
 
-  def train(name, num_steps):
-    args = _train_args(config_file, num_steps)
+  def train(name):
+    args = _train_args(config_file, 20)
     if name == "one":
       return lambda: [_start(dirs["one"], 8, *args)]
-    return lambda: _two_processes(dirs["two"], ports[f"two_{num_steps}"],
-                                  *args)
+    return lambda: _two_processes(dirs["two"], ports["two_20"], *args)
 
-  def sweep(name):
-    if name == "sweep_one":
-      return lambda: [_start(dirs[name], 8, *_SWEEP_ARGS,
-                             module="experiments.sweep")]
-    return lambda: _two_processes(dirs[name], ports[name], *_SWEEP_ARGS,
-                                  module="experiments.sweep")
+  def sweep(name, train_run):
+    def start():
+      shutil.copytree(dirs[train_run], dirs[name] / "runs" / _SWEEP_CELL)
+      if name == "sweep_one":
+        return [_start(dirs[name], 8, *_SWEEP_ARGS,
+                       module="experiments.sweep")]
+      return _two_processes(dirs[name], ports[name], *_SWEEP_ARGS,
+                            module="experiments.sweep")
+    return start
 
   alone = lambda: [_start(dirs["alone"], 4, *_train_args(config_file, 20),
                           *_multihost_args(ports["alone"], 0, timeout=3))]
+  cell = lambda name: dirs[name] / "runs" / _SWEEP_CELL
   jobs = {
-      "two_20": ((), train("two", 20), _TIMEOUT_S, copy_files("two", 20)),
-      "one_20": ((), train("one", 20), _TIMEOUT_S, copy_files("one", 20)),
+      "two_20": ((), train("two"), _TIMEOUT_S,
+                 copy_files("two", 20, dirs["two"])),
+      "one_20": ((), train("one"), _TIMEOUT_S,
+                 copy_files("one", 20, dirs["one"])),
       "alone": ((), alone, _ALONE_TIMEOUT_S, None),
-      # The sweeps after the train runs that compile (and cache) their
-      # programs: process 0 of a pair, the one process.
-      "sweep_one": (("one_20",), sweep("sweep_one"), _TIMEOUT_S, None),
-      "one_40": (("one_20",), train("one", 40), _TIMEOUT_S,
-                 copy_files("one", 40)),
-      "sweep_two": (("two_20",), sweep("sweep_two"), _TIMEOUT_S, None),
-      "two_40": (("two_20",), train("two", 40), _TIMEOUT_S,
-                 copy_files("two", 40)),
+      # After the train runs they resume, which also compiled (and cached)
+      # their programs: process 0 of a pair, the one process.
+      "sweep_one": (("one_20",), sweep("sweep_one", "one"), _TIMEOUT_S,
+                    copy_files("one", 40, cell("sweep_one"))),
+      "sweep_two": (("two_20",), sweep("sweep_two", "two"), _TIMEOUT_S,
+                    copy_files("two", 40, cell("sweep_two"))),
   }
   return {"dirs": dirs, "outcomes": _run_graph(jobs), "files": files,
           "alone_port": ports["alone"]}
@@ -318,7 +334,13 @@ def _records(text: str) -> list:
 
 @pytest.mark.parametrize("num_steps", [20, 40])
 def test_two_processes_train_what_one_process_trains(launches, num_steps):
-  _succeeded_results(launches, f"two_{num_steps}", f"one_{num_steps}")
+  """After 20 steps (the train runs) and after their resumption to 40 (the
+  sweep cells, which started from copies of them)."""
+  jobs = {20: ("two_20", "one_20"), 40: ("sweep_two", "sweep_one")}
+  outputs = _succeeded_results(launches, *jobs[num_steps])
+  if num_steps == 40:  # resumed from the copied runs, not from scratch
+    for (_, _, err), *_ in outputs:
+      assert "from step 20." in err, err[-3000:]
   files = launches["files"][num_steps]
   for name in ("two", "one"):
     assert None not in files[name].values(), (name, files[name])
@@ -348,8 +370,8 @@ def test_only_process_0_writes_the_runs_files(launches):
   array_metadatas/process_1) and nothing else: outside checkpoints/ the
   two-process workdir holds the same files as the one-process one (no
   second lock, metrics or event file), and only process 0 prints."""
-  runs = dict(zip((20, 40), _succeeded_results(launches, "two_20", "two_40")))
-  _succeeded_results(launches, "one_40")
+  [(_, out0, _), (_, out1, _)], _ = _succeeded_results(launches, "two_20",
+                                                       "one_20")
 
   def files(workdir):
     return sorted(os.path.relpath(os.path.join(d, f), workdir)
@@ -360,11 +382,9 @@ def test_only_process_0_writes_the_runs_files(launches):
   assert outside(two) == outside(one)
   process_1 = [n for n in two if "process_1" in n]
   assert process_1 and all(n.startswith("checkpoints") for n in process_1)
-  for num_steps in (20, 40):
-    (_, out0, _), (_, out1, _) = runs[num_steps]
-    # (gloo prints its connections on stdout, from C++, in both.)
-    assert "Done:" in out0 and "Final test metrics" in out0
-    assert "Done:" not in out1 and "Final test metrics" not in out1
+  # (gloo prints its connections on stdout, from C++, in both.)
+  assert "Done:" in out0 and "Final test metrics" in out0
+  assert "Done:" not in out1 and "Final test metrics" not in out1
 
 
 def test_a_process_without_its_partner_stops_with_one_error_line(launches):

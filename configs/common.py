@@ -204,6 +204,12 @@ TUNED_RECIPES = {
     ("supervised", 100): {
         "optimizer.name": "rmsprop", "optimizer.decay": 0.9,
         "optimizer.momentum": 0.0, "optimizer.learning_rate": 1e-3},
+    ("semi_supervised", -1): {
+        "optimizer.name": "adam", "optimizer.decay": 0.999,
+        "optimizer.momentum": 0.9, "optimizer.learning_rate": 1e-3},
+    ("supervised", -1): {
+        "optimizer.name": "adam", "optimizer.decay": 0.999,
+        "optimizer.momentum": 0.9, "optimizer.learning_rate": 1e-3},
 }
 
 

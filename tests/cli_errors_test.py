@@ -964,6 +964,11 @@ READ_BACK_CASES = [
                              f"--out_md={p.tmp / 'c.md'}"),
             r"results\.json is not a sweep's results\.json .*give the "
             r"sweep's --workdir"),
+    refused("comparison_report_also_without_a_suffix",
+            lambda p: python("experiments.comparison_report",
+                             f"--workdir={p.tmp}", f"--also={p.tmp}",
+                             f"--out_md={p.tmp / 'c.md'}"),
+            r"--also='\S+': give DIR=SUFFIX"),
     refused("config_file_with_a_syntax_error",
             lambda p: python("experiments.train", config_file(p, BAD_SYNTAX),
                              f"--workdir={p.w}"),

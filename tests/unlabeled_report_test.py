@@ -141,3 +141,26 @@ def test_comparison_header_says_when_cells_came_from_a_dirty_tree():
   assert ("`def5678-dirty` (2 cells). **2 cells trained from a tree with "
           "uncommitted changes") in table
   assert "Quoted rows" not in table
+
+
+def test_comparison_adds_the_rows_of_another_ledger_with_its_source():
+  main = {"title": "T", "status": "complete (2 cells)", "protocol": {},
+          "git_commits": {"abc1234": 2},
+          "cells": [_ledger_cell("supervised", 100, accuracy=0.7),
+                    _ledger_cell("semi_supervised", 100, accuracy=0.76)]}
+  tuned = {"title": "T, tuned recipes (adam ...)", "status": "1 of 2 cells "
+           "pending", "protocol": {"train.patience": 10},
+           "git_commits": {"fed4321": 1},
+           "cells": [_ledger_cell("semi_supervised", 100, accuracy=0.78),
+                     _ledger_cell("semi_supervised", 1000)]}
+  table = report.comparison_markdown(
+      main, "a/results.json", extra=[(tuned, "b/results.json", "tuned")])
+  assert "| row | 100 labels | 1000 labels |" in table
+  assert "| paper's model | 0.7600 ± 0.0100 (n=3) | — |" in table
+  assert "| paper's model, tuned | 0.7800 ± 0.0100 (n=3) | pending |" in table
+  assert ("Rows marked `tuned`: T, tuned recipes (adam ...); from the sweep "
+          "ledger `b/results.json` (status: 1 of 2 cells pending)") in table
+  assert "`fed4321` (1 cells)" in table
+  with pytest.raises(errors.UserInputError, match="appear twice"):
+    report.comparison_markdown(main, "a/results.json",
+                               extra=[(main, "a/results.json", "")])

@@ -217,38 +217,69 @@ def check_ledger(ledger: dict, ledger_path: str) -> None:
         "rerun the sweep (python -m experiments.sweep) to rewrite it.")
 
 
-def comparison_markdown(ledger: dict, ledger_path: str,
-                        quoted: str | Sequence[str] = ()) -> str:
-  """A sweep's results.json as rows x label counts, test accuracy of the
-  validation-selected state (and validation accuracy beside it), with the
-  rows of each QUOTED[name] in `quoted` marked as quoted."""
+def _source(ledger: dict, ledger_path: str) -> str:
+  return (f"the sweep ledger `{ledger_path}` (status: {ledger['status']}). "
+          "Protocol: " + ", ".join(
+              f"{k}={v}" for k, v in ledger["protocol"].items()) + ".")
+
+
+def _commits(ledger: dict) -> str:
+  return "Trained at: " + ", ".join(
+      f"`{c}` ({n} cells)" for c, n in ledger["git_commits"].items()
+  ) + ledger_lib.dirty_note(ledger["git_commits"])
+
+
+def _ledger_rows(ledger: dict, ledger_path: str, suffix: str = "") -> dict:
+  """{row label: {num_labels: cell}} of a checked ledger; `suffix` is
+  appended to each label (", tuned recipe") to tell its rows apart."""
   check_ledger(ledger, ledger_path)
   cells = ledger["cells"]
   if not cells or any(_COLUMN_AXIS not in c["axes"] for c in cells):
     raise errors.UserInputError(
         f"{ledger_path}: a comparison needs a sweep over {_COLUMN_AXIS}.")
+  rows: dict[str, dict] = {}
+  for cell in cells:
+    label = row_label(cell["axes"], cells[0]["axes"]) + (
+        f", {suffix}" if suffix else "")
+    rows.setdefault(label, {})[cell["axes"][_COLUMN_AXIS]] = cell
+  return rows
+
+
+def comparison_markdown(ledger: dict, ledger_path: str,
+                        quoted: str | Sequence[str] = (),
+                        extra: Sequence[tuple[dict, str, str]] = ()) -> str:
+  """A sweep's results.json as rows x label counts, test accuracy of the
+  validation-selected state (and validation accuracy beside it), with the
+  rows of each QUOTED[name] in `quoted` marked as quoted.
+
+  extra: (ledger, path, suffix) of further sweeps over the same label
+  counts (e.g. the tuned-recipe tables), their rows named with the suffix
+  and their title and provenance in the header.
+  """
+  rows = _ledger_rows(ledger, ledger_path)
+  extra_rows = [_ledger_rows(*e) for e in extra]
+  for more in extra_rows:
+    clash = sorted(set(more) & set(rows))
+    if clash:
+      raise errors.UserInputError(
+          f"rows {clash} appear twice: give each extra ledger a suffix.")
+    rows.update(more)
   names = [quoted] if isinstance(quoted, str) and quoted else list(
       () if isinstance(quoted, str) else quoted)
   sources = [QUOTED[name][0] for name in names]
   quoted_rows = {label: values for name in names
                  for label, values in QUOTED[name][1].items()}
-  counts = sorted({c["axes"][_COLUMN_AXIS] for c in cells}.union(
-      *quoted_rows.values()))
-  rows: dict[str, dict] = {}
-  for cell in cells:
-    label = row_label(cell["axes"], cells[0]["axes"])
-    rows.setdefault(label, {})[cell["axes"][_COLUMN_AXIS]] = cell
+  counts = sorted(set().union(*(by_count for by_count in rows.values()),
+                              *quoted_rows.values()))
   header = "| row | " + " | ".join(f"{n} labels" for n in counts) + " |"
   rule = "|---|" + "---|" * len(counts)
-  lines = [f"# {ledger['title']}", "",
-           f"From the sweep ledger `{ledger_path}` (status: "
-           f"{ledger['status']}). Protocol: " + ", ".join(
-               f"{k}={v}" for k, v in ledger["protocol"].items()) + ".", "",
-           "Trained at: " + ", ".join(
-               f"`{c}` ({n} cells)" for c, n in ledger["git_commits"].items())
-           + ledger_lib.dirty_note(ledger["git_commits"]),
-           "", "## Test accuracy of the validation-selected state", "",
-           "Mean ± sample std over seeds (n seeds).", "", header, rule]
+  lines = [f"# {ledger['title']}", "", "From " + _source(ledger, ledger_path),
+           "", _commits(ledger)]
+  for more, path, suffix in extra:
+    lines += ["", f"Rows marked `{suffix}`: {more['title']}; from "
+              f"{_source(more, path)} {_commits(more)}"]
+  lines += ["", "## Test accuracy of the validation-selected state", "",
+            "Mean ± sample std over seeds (n seeds).", "", header, rule]
   lines += _metric_rows(rows, counts, "accuracy")
   for label, values in quoted_rows.items():
     lines.append(f"| {label} (quoted, not run here) | " + " | ".join(

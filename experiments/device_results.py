@@ -39,6 +39,11 @@ finished cells travel as one archive per table:
   python -m experiments.device_results summary --tables=... --results=DIR
     One line per finished cell: its steps, wall time and training
     throughput (`examples_per_s=`, compile and evaluation included).
+  python -m experiments.device_results datasets --tables=T1,T2
+    The data sets (data.name) the tables' cells read, one per line: what
+    `device_tables.sh --prepare` must carry (read from the configs, so a
+    table named for neither data set, e.g. recipe_search, still gets its
+    data).
 """
 
 import argparse
@@ -375,6 +380,14 @@ def plan(tables: list, results: str, shards: int, quick: bool,
   return jobs
 
 
+def datasets(tables: list, quick: bool = False) -> list[str]:
+  """The sorted data.name of every cell of the tables' sweeps."""
+  from ssvae.sweep import grid  # pylint: disable=g-import-not-at-top
+  return sorted({cell.config.data.name for table in tables
+                 for cell in grid.check_sweep(
+                     _load_config(config_arg(table, quick)))})
+
+
 def _train_rate(metrics_path: str, batch: int):
   """Examples/s of one seed over the last two thirds of the run's train
   records (compile at the start left out, evaluations in between kept);
@@ -443,6 +456,9 @@ def main(argv=None) -> int:
       p.add_argument("--out", required=True)
       p.add_argument("--logs", default="")
       p.add_argument("--force", action="store_true")
+  p = sub.add_parser("datasets")
+  p.add_argument("--tables", required=True)
+  p.add_argument("--quick", action="store_true")
   p = sub.add_parser("merge")
   p.add_argument("--from", dest="source", required=True)
   p.add_argument("--results", default=os.path.join(REPO, "results"))
@@ -462,6 +478,12 @@ def main(argv=None) -> int:
     with open(args.plan_file, "w") as f:
       for table, index, count, cells in jobs:
         f.write(f"{table} {index} {count} {len(cells)}\n")
+  elif args.command == "datasets":
+    try:
+      print("\n".join(datasets(tables, args.quick)))
+    except MergeRefused as e:
+      print(f"error: {e}", file=sys.stderr)
+      return 2
   elif args.command == "pack":
     os.makedirs(args.out, exist_ok=True)
     for table in tables:

@@ -88,10 +88,15 @@ if (( PREPARE )); then
   exclude=$(git rev-parse --git-path info/exclude)
   mkdir -p "$(dirname "$exclude")"
   grep -qxF "/$CARRY/" "$exclude" 2>/dev/null || echo "/$CARRY/" >> "$exclude"
-  want=()  # the data sets of the tables: *_mnist_* and *_fashion_mnist_*
-  [[ " $TABLES" =~ [0-9]_mnist_ ]] && want+=(mnist)
-  [[ " $TABLES" =~ _fashion_mnist_ ]] && want+=(fashion_mnist)
-  for name in "${want[@]}"; do
+  # The data sets the tables' cells read, from their configs.
+  want=$("$PY" -m experiments.device_results datasets --tables="$TABLES")
+  for name in $want; do
+    if [[ $name != mnist && $name != fashion_mnist ]]; then
+      echo "error: --tables=\"$TABLES\" read data set '$name', which" \
+        "--prepare cannot carry (only the IDX files of mnist and" \
+        "fashion_mnist); train that table here" >&2
+      exit 1
+    fi
     src=${DATA_SRC:-../shared/data}/$name
     mkdir -p "$CARRY/data/$name"
     cp -u "$src"/*-ubyte.gz "$CARRY/data/$name/"

@@ -128,13 +128,17 @@ def test_knob_search_needs_the_pick_and_its_quick_variant_runs(tmp_path):
   from ssvae.sweep import runner
   config = recipe_knobs.get_config("quick")
   cells = grid.check_sweep(config)
-  assert len(cells) == 9
+  assert len(cells) == 18
+  # The remedied model (the best one-model variant) first, then the paper's.
+  weights = [c.config.loss.unlabeled_entropy_weight for c in cells]
+  assert weights == [20.0] * 9 + [0.0] * 9
   cosine = [c for c in cells if c.config.optimizer.schedule ==
             "warmup_cosine"][0].config
   assert cosine.optimizer.decay_steps == cosine.train.num_steps
   assert cosine.optimizer.warmup_steps < cosine.train.num_steps
   config.base.train.num_steps = 4
-  config.axes = (("data.labeled_fraction_of_batch", (0.25,)),
+  config.axes = (("loss.unlabeled_entropy_weight", (20.0,)),
+                 ("data.labeled_fraction_of_batch", (0.25,)),
                  ("optimizer.schedule", ("constant", "exponential")))
   summary = runner.run_sweep(config, str(tmp_path), command="c",
                             devices=jax.devices()[:1])

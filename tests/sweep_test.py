@@ -102,6 +102,31 @@ def test_extra_grids_and_cell_overrides():
   assert cells[0].config.model.hidden_sizes == (8,)
 
 
+def test_settings_a_cell_override_sets_are_reported_per_cell_not_fixed():
+  config = common.new_sweep_config(
+      title="t", base=tiny_base(), metrics=("accuracy",), num_seeds=1,
+      axes=(("model.variant", ("semi_supervised", "supervised")),
+            ("data.num_labels", (20, 40))),
+      cell_overrides=(({"variant": "supervised"},
+                       {"optimizer.learning_rate": 3e-4,
+                        "train.patience": 2}),))
+  cells = grid.expand_cells(config)
+  fixed, per_cell = ledger_lib.settings_by_cell(config, cells)
+  assert "optimizer.learning_rate" not in fixed  # the base's 1e-3 is not
+  assert fixed["loss.alpha"] == config.base.loss.alpha  # every cell's
+  assert per_cell == {"optimizer.learning_rate": {
+      "0.001": "variant=semi_supervised", "0.0003": "variant=supervised"}}
+  protocol, per_cell_protocol = ledger_lib.settings_by_cell(
+      config, cells, ledger_lib.PROTOCOL_SETTINGS)
+  assert "train.patience" not in protocol and set(per_cell_protocol) == {
+      "train.patience"}
+  line = ledger_lib.protocol_line(protocol, per_cell_protocol)
+  assert "early stop after per cell evaluations" in line
+  assert ledger_lib.per_cell_line(per_cell) == (
+      "optimizer.learning_rate=0.001 (variant=semi_supervised), 0.0003 "
+      "(variant=supervised)")
+
+
 @pytest.mark.parametrize("fields, message", [
     (dict(axes=(("model.varient", ("supervised",)),)), "model.varient"),
     (dict(axes=(("data.num_labels", ("many",)),)), "data.num_labels='many'"),

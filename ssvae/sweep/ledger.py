@@ -300,17 +300,49 @@ PROTOCOL_SETTINGS = ("data.validation_size", "train.select_metric",
                      "train.num_steps")
 
 
-def fixed_settings(sweep_config, paths: Sequence[str] = KEY_SETTINGS) -> dict:
-  """`paths` of the base config that no axis varies, path -> value."""
+def settings_by_cell(sweep_config, cells: Sequence[grid.Cell],
+                     paths: Sequence[str] = KEY_SETTINGS
+                     ) -> tuple[dict, dict]:
+  """(fixed, per_cell) of the `paths` no axis varies, read from the cells'
+  own configs, so that a value a cell override sets is never reported as
+  the base's. fixed: path -> the one value every cell has. per_cell: path
+  -> {value as results.md writes it: the cells that have it}, the cells
+  named by the axis values they share (e.g. 'variant=m2')."""
   swept = set(grid.axis_paths(sweep_config))
-  fixed = {}
+  fixed, per_cell = {}, {}
   for path in paths:
-    if path not in swept:
-      try:
-        fixed[path] = grid.field_value(sweep_config.base, path)
-      except ValueError:  # a hand-made base without this field
-        pass
-  return fixed
+    if path in swept:
+      continue
+    try:
+      values = [grid.field_value(c.config, path) for c in cells]
+    except ValueError:  # a hand-made base without this field
+      continue
+    formatted = [grid.format_value(v) for v in values]
+    if len(set(formatted)) == 1:
+      fixed[path] = values[0]
+    elif formatted:
+      per_cell[path] = {v: _describe_cells(
+          [c for c, f in zip(cells, formatted) if f == v], cells)
+          for v in dict.fromkeys(formatted)}
+  return fixed, per_cell
+
+
+def _describe_cells(group: Sequence[grid.Cell],
+                    cells: Sequence[grid.Cell]) -> str:
+  """The axis values every cell of `group` shares and not every cell of
+  the sweep does ('variant=m2'), else the group's size."""
+  shared = [(k, v) for k, v in group[0].axes.items()
+            if all(c.axes.get(k) == v for c in group)
+            and not all(c.axes.get(k) == v for c in cells)]
+  return (", ".join(f"{k}={grid.format_value(v)}" for k, v in shared)
+          or f"{len(group)} cells")
+
+
+def per_cell_line(per_cell: dict) -> str:
+  return "; ".join(
+      f"{path}=" + ", ".join(f"{value} ({where})"
+                             for value, where in groups.items())
+      for path, groups in per_cell.items())
 
 
 def current_provenance(command: str) -> dict:
@@ -357,8 +389,11 @@ def _status(summary: Sequence[CellSummary]) -> str:
           "the command to continue (finished cells are kept)")
 
 
-def protocol_line(protocol: dict) -> str:
-  """The selection protocol in words, from the (unswept) protocol settings."""
+def protocol_line(protocol: dict, per_cell: Sequence[str] = ()) -> str:
+  """The selection protocol in words, from the (unswept) protocol settings;
+  one that differs between cells (a path in `per_cell`) reads 'per cell'."""
+  protocol = {"train.min_delta": 0.0, **protocol,
+              **{k: "per cell" for k in per_cell if k in PROTOCOL_SETTINGS}}
   if protocol.get("data.validation_size") == 0:
     return ("no validation split (data.validation_size=0): the last step is "
             f"reported, train.num_steps={protocol.get('train.num_steps')}")
@@ -373,7 +408,7 @@ def protocol_line(protocol: dict) -> str:
           f"split; each seed's state selected by validation {metric} every "
           f"{protocol.get('train.eval_every')} steps; early stop after "
           f"{protocol.get('train.patience')} evaluations without an "
-          f"improvement above {protocol.get('train.min_delta', 0.0)} (in the "
+          f"improvement above {protocol.get('train.min_delta')} (in the "
           "metric's units) "
           f"(patience 0 = never); step cap {protocol.get('train.num_steps')}. "
           "Test metrics are those of the selected state")
@@ -397,7 +432,8 @@ def results_markdown(title: str, info: dict, summary: Sequence[CellSummary],
                      axes: Sequence[str], metrics: Sequence[str],
                      fixed: Optional[dict] = None,
                      protocol: Optional[dict] = None,
-                     cost: Optional[dict] = None) -> str:
+                     cost: Optional[dict] = None,
+                     per_cell: Optional[dict] = None) -> str:
   lines = [f"# {title}", "",
            f"- Status: {_status(summary)}",
            f"- Command: `{info['command']}`",
@@ -405,13 +441,16 @@ def results_markdown(title: str, info: dict, summary: Sequence[CellSummary],
            + dirty_note(info["git_commits"]),
            f"- Machine: {_counted(info['machines'])}"]
   if protocol:
-    lines.append(f"- Protocol: {protocol_line(protocol)}.")
+    lines.append(f"- Protocol: {protocol_line(protocol, per_cell or ())}.")
   if cost:
     lines.append(f"- Cost of the finished cells: {_hours(cost['cpu_s'])} "
                  f"CPU time, {_hours(cost['wall_s'])} wall time.")
   if fixed:
     lines.append("- Fixed across rows: " + ", ".join(
         f"{path}={grid.format_value(value)}" for path, value in fixed.items()))
+  if per_cell:
+    lines.append("- Set per cell (the sweep's cell overrides): "
+                 + per_cell_line(per_cell))
   columns = [*metrics, "selected_step"] if protocol else list(metrics)
   lines += [f"- Entries: {STD_NOTE}; selected_step is the mean over seeds "
             "of the step each seed's reported state comes from.", "",
@@ -445,8 +484,10 @@ def write_outputs(workdir: str, sweep_config, cells: Sequence[grid.Cell],
     return summary
   finished = [results[c.name] for c in cells if c.name in results]
   info = provenance(command, finished)
-  fixed = fixed_settings(sweep_config)
-  protocol = fixed_settings(sweep_config, PROTOCOL_SETTINGS)
+  fixed, per_cell = settings_by_cell(sweep_config, cells)
+  protocol, per_cell_protocol = settings_by_cell(sweep_config, cells,
+                                                 PROTOCOL_SETTINGS)
+  per_cell.update(per_cell_protocol)
   cost = {k: float(sum(r.get(k, 0.0) for r in finished))
           for k in ("cpu_s", "wall_s")}
   io_utils.atomic_write_text(os.path.join(workdir, "results.csv"),
@@ -455,7 +496,8 @@ def write_outputs(workdir: str, sweep_config, cells: Sequence[grid.Cell],
                                                 *metrics]))
   io_utils.write_json(os.path.join(workdir, "results.json"), {
       "title": sweep_config.title, **info, "std": STD_NOTE, "axes": axes,
-      "fixed": fixed, "protocol": protocol, "cost": cost,
+      "fixed": fixed, "per_cell": per_cell, "protocol": protocol,
+      "cost": cost,
       "status": _status(summary),
       "metrics": metrics,
       "cells": [{"name": c.name, "axes": c.axes, "pending": c.pending,
@@ -466,7 +508,8 @@ def write_outputs(workdir: str, sweep_config, cells: Sequence[grid.Cell],
   io_utils.atomic_write_text(
       os.path.join(workdir, "results.md"),
       results_markdown(sweep_config.title, info, summary, axes,
-                       list(sweep_config.metrics), fixed, protocol, cost))
+                       list(sweep_config.metrics), fixed, protocol, cost,
+                       per_cell))
   for name in sweep_config.plots if finished else ():
     plots.write_plot(name, summary, os.path.join(workdir, f"{name}.png"))
   write_hparams_sessions(workdir, summary)

@@ -160,7 +160,7 @@ def test_comparison_adds_the_rows_of_another_ledger_with_its_source():
   assert "| paper's model, tuned | 0.7800 ± 0.0100 (n=3) | pending |" in table
   assert ("Rows marked `tuned`: T, tuned recipes (adam ...); from the sweep "
           "ledger `b/results.json` (status: 1 of 2 cells pending)") in table
-  assert "`fed4321` (1 cells)" in table
+  assert "`fed4321` (1 cell)" in table
   with pytest.raises(errors.UserInputError, match="appear twice"):
     report.comparison_markdown(main, "a/results.json",
                                extra=[(main, "a/results.json", "")])

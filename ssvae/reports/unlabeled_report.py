@@ -225,7 +225,8 @@ def _source(ledger: dict, ledger_path: str) -> str:
 
 def _commits(ledger: dict) -> str:
   return "Trained at: " + ", ".join(
-      f"`{c}` ({n} cells)" for c, n in ledger["git_commits"].items()
+      f"`{c}` ({n} cell{'s' * (n != 1)})"
+      for c, n in ledger["git_commits"].items()
   ) + ledger_lib.dirty_note(ledger["git_commits"])
 
 

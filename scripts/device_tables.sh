@@ -78,7 +78,7 @@ else PY=python3; fi
 # ------------------------------------------------------------------ prepare
 # Here, before a device is lent: what the device call must carry, in
 # .device_carry/ (git-ignored through .git/info/exclude):
-#   data/<name>/  the IDX files of the tables' data sets (from ../shared/data)
+#   data/<name>/  the files of the tables' data sets (from ../shared/data)
 #   wheels/       the packages the device image lacks (KINDS.md's list):
 #                 ml-collections and tensorboardX, at this venv's versions
 #   git_commit    HEAD (for a device copy without .git: $SSVAE_GIT_COMMIT)
@@ -91,15 +91,17 @@ if (( PREPARE )); then
   # The data sets the tables' cells read, from their configs.
   want=$("$PY" -m experiments.device_results datasets --tables="$TABLES")
   for name in $want; do
-    if [[ $name != mnist && $name != fashion_mnist ]]; then
-      echo "error: --tables=\"$TABLES\" read data set '$name', which" \
-        "--prepare cannot carry (only the IDX files of mnist and" \
-        "fashion_mnist); train that table here" >&2
-      exit 1
-    fi
     src=${DATA_SRC:-../shared/data}/$name
+    case $name in
+      mnist|fashion_mnist) files=("$src"/*-ubyte.gz) ;;
+      dsprites) files=("$src"/*.npz) ;;  # the 1.3 MB downsampled grid
+      *) echo "error: --tables=\"$TABLES\" read data set '$name', which" \
+           "--prepare cannot carry (it carries mnist, fashion_mnist and" \
+           "dsprites); train that table here" >&2
+         exit 1 ;;
+    esac
     mkdir -p "$CARRY/data/$name"
-    cp -u "$src"/*-ubyte.gz "$CARRY/data/$name/"
+    cp -u "${files[@]}" "$CARRY/data/$name/"
     echo "data $name: $(du -sh "$CARRY/data/$name" | cut -f1) from $src"
   done
   for pkg in ml-collections tensorboardX; do
@@ -171,13 +173,10 @@ if compgen -G "$CARRY/wheels/*.whl" > /dev/null; then
   export PYTHONPATH=$SITE${PYTHONPATH:+:$PYTHONPATH}
   say "installed $(ls "$CARRY"/wheels | tr '\n' ' ')into $SITE"
 fi
-for name in mnist fashion_mnist; do  # a known location of ssvae/data/idx.py
-  if [[ -d $CARRY/data/$name && ! -e $HOME/.cache/ssvae/$name ]]; then
-    mkdir -p "$HOME/.cache/ssvae"
-    ln -s "$REPO/$CARRY/data/$name" "$HOME/.cache/ssvae/$name"
-    say "data $name: $CARRY/data/$name as ~/.cache/ssvae/$name"
-  fi
-done
+if [[ -d $CARRY/data ]]; then  # every loader looks in $SSVAE_DATA_DIR/<name> first
+  export SSVAE_DATA_DIR=$REPO/$CARRY/data
+  say "data: $(ls "$CARRY/data" | tr '\n' ' ')in $CARRY/data (SSVAE_DATA_DIR)"
+fi
 command -v nvidia-smi > /dev/null && say "gpu: $(nvidia-smi \
   --query-gpu=name,memory.total,driver_version --format=csv,noheader)"
 if ! git rev-parse HEAD > /dev/null 2>&1 && [[ -f $CARRY/git_commit ]]; then

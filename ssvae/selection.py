@@ -98,11 +98,16 @@ def update(selection: Selection, state, score: jax.Array,
       evals_since_best=jnp.where(improved, 0, selection.evals_since_best + 1))
 
 
+def evals_since_best(selection: Selection) -> int:
+  """Evaluations since the seed that improved last improved: the run stops
+  when this reaches the patience."""
+  return int(np.min(sharding.to_host(selection.evals_since_best)))
+
+
 def patience_exhausted(selection: Selection, patience: int) -> bool:
   """True when every seed has gone `patience` evaluations without improving
   (patience 0: never)."""
-  return patience > 0 and bool(
-      np.all(sharding.to_host(selection.evals_since_best) >= patience))
+  return patience > 0 and evals_since_best(selection) >= patience
 
 
 def selected_state(state, selection: Selection):

@@ -409,6 +409,7 @@ class _RunTracker:
                         if getattr(exp.dataset, split) is not None}
     self._unlogged = None  # train steps since the last train record
     self.stop_reason = "num_steps"
+    self.evals_since_best = selection_lib.evals_since_best(self.selection)
     if selection_lib.patience_exhausted(self.selection,
                                         exp.config.train.patience):
       self.stop_reason = "early_stop"  # a resumed run that had stopped
@@ -450,7 +451,8 @@ class _RunTracker:
           step, state_of(), self.selection, self._evaluators, self.metric,
           self._writer, exp.seeds, sharding.per_seed(exp.mesh),
           cfg.min_delta)
-      if selection_lib.patience_exhausted(self.selection, cfg.patience):
+      self.evals_since_best = selection_lib.evals_since_best(self.selection)
+      if cfg.patience and self.evals_since_best >= cfg.patience:
         self.stop_reason = "early_stop"
         if self._unlogged is not None:  # the steps since the last record
           tail, self._unlogged = train_log_windows(None, self._unlogged,
@@ -532,7 +534,12 @@ def _train_rows(exp: experiment_lib.Experiment, trackers, rows, state,
           if stop_on_diverged:
             raise
           tracker.fail(e)
-      bar.set_postfix(loss=f"{float(metrics['loss'].mean()):.4g}")
+      postfix = {"loss": f"{float(metrics['loss'].mean()):.4g}"}
+      if cfg.patience:  # how near the early stop is (the nearest run's)
+        nearest = max((t.evals_since_best for t in trackers if not t.done),
+                      default=cfg.patience)
+        postfix["evals_since_best"] = f"{nearest}/{cfg.patience}"
+      bar.set_postfix(**postfix)
       if stop_after_step is not None and step >= stop_after_step:
         break
   for tracker, r in zip(trackers, rows):

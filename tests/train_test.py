@@ -386,7 +386,7 @@ def test_each_seed_keeps_the_state_of_its_best_validation_step(
 
 
 def test_training_stops_when_every_seed_has_exhausted_its_patience(
-    tmp_path, monkeypatch):
+    tmp_path, monkeypatch, capsys):
   _scripted_validation(monkeypatch, _SCRIPT)
   workdir = str(tmp_path)
   results = train.train_and_evaluate(_selection_config(patience=3), workdir)
@@ -396,6 +396,8 @@ def test_training_stops_when_every_seed_has_exhausted_its_patience(
   assert results["protocol"]["select_metric"] == "accuracy"
   assert results["validation_metrics"]["accuracy"] == [0.9, 0.8]
   assert set(results["last_metrics"]) == set(results["metrics"])
+  # The progress line says how near the stop is: the last one, at the stop.
+  assert "evals_since_best=3/3" in capsys.readouterr().err.splitlines()[-1]
   # Rerunning a stopped run trains nothing more.
   again = train.train(_selection_config(patience=3), workdir)
   assert again.stop_reason == "early_stop"

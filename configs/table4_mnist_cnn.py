@@ -6,7 +6,7 @@ rows (configs/table3_mnist_cnn.py), with its seeds and training length.
 
 Run (':quick' after the .py: digits, 4-channel convs, 10 steps, seconds):
   python -m experiments.sweep --config=configs/table4_mnist_cnn.py \
-      --workdir=workdirs/table4_mnist_cnn
+      --workdir=results/table4_mnist_cnn
 """
 
 from configs import common

@@ -53,6 +53,9 @@ CASES = {
                      "--conv_batch_size=2", "--conv_steps_per_call=1",
                      "--top=3"],
     "conv_forms": ["benchmarks.conv_forms", "2", "8", "4", "4"],
+    "cnn_batch_size": ["benchmarks.cnn_batch_size", "--batch_sizes=4,8",
+                       "--steps=4", "--rounds=1", "--num_seeds=1",
+                       "--num_train=200"],
     # + --data_dir and --workdir, in the test.
     "cnn_parity": ["benchmarks.cnn_parity", "--steps=1",
                    f"--num_labels={NUM_LABELS}", "--num_seeds=2",
@@ -75,7 +78,7 @@ NEEDS_TORCH = {"torch_step_cnn", "torch_step_dense",
 # cores), too slow for the default suite: they run with
 # SSVAE_SLOW_TESTS=1 (bash scripts/test.sh with it set runs everything).
 SLOW = {"train_step_cnn", "train_step_multihead_cnn", "m2_step",
-        "profile_step", "cnn_parity"}
+        "profile_step", "cnn_parity", "cnn_batch_size"}
 
 
 def write_tiny_mnist(directory: pathlib.Path) -> None:
@@ -149,3 +152,11 @@ def test_tiny_mnist_reads_back(tmp_path):
   data = idx.load_idx_dataset("mnist", str(tmp_path))
   assert (len(data.train), len(data.test)) == (NUM_TRAIN, NUM_TEST)
   assert sorted(set(data.train.y.tolist())) == list(range(10))
+
+
+def test_cnn_batch_size_picks_the_smallest_batch_near_the_fastest():
+  from benchmarks import cnn_batch_size
+  rates = {32: 300.0, 64: 380.0, 128: 400.0, 256: 390.0}
+  assert cnn_batch_size.pick(rates, 0.9) == 64   # 380 >= 0.9 * 400
+  assert cnn_batch_size.pick(rates, 0.7) == 32
+  assert cnn_batch_size.pick(rates, 1.0) == 128  # only the fastest

@@ -292,6 +292,7 @@ def machine_description() -> str:
 # Settings a reader needs to reproduce a table row, reported when not swept.
 KEY_SETTINGS = ("data.name", "model.family", "model.latent_dim",
                 "model.hidden_sizes", "loss.alpha", "loss.beta",
+                "optimizer.name", "optimizer.decay",
                 "optimizer.learning_rate", "optimizer.momentum",
                 "train.batch_size", "train.num_steps")
 # The model-selection protocol, stated in every table's header.

@@ -21,6 +21,13 @@ def min_seconds(fn, repeats: int) -> float:
   return min(times)
 
 
+def smallest_near_fastest(rates: dict, within: float) -> int:
+  """The smallest key (e.g. batch size) whose rate is >= within x the best
+  rate (benchmarks/cnn_batch_size.py's pick)."""
+  best = max(rates.values())
+  return min(k for k, r in rates.items() if r >= within * best)
+
+
 def synthetic_mnist(num_train: int = 10000) -> data_lib.Dataset:
   rng = np.random.default_rng(0)
   x = (rng.random((num_train, 28, 28, 1)) < 0.2).astype(np.float32)

@@ -63,12 +63,6 @@ def chunk_runner(batch_size: int, num_seeds: int, dataset, devices):
   return runner, steps_per_call
 
 
-def pick(rates: dict, within: float) -> int:
-  """The smallest batch size whose rate is >= within x the best rate."""
-  best = max(rates.values())
-  return min(b for b, r in rates.items() if r >= within * best)
-
-
 def main(_):
   try:
     sizes = sorted({int(b) for b in _BATCH_SIZES.value})
@@ -105,7 +99,7 @@ def main(_):
   for b in sizes:
     print(f"{b:6d} {rates[b]:11.1f} {rates[b] / rates[best]:10.2f} "
           f"{rates[b] / (b * _NUM_SEEDS.value):8.2f}")
-  chosen = pick(rates, _WITHIN.value)
+  chosen = chunk_timing.smallest_near_fastest(rates, _WITHIN.value)
   print(f"pick: batch {chosen}, the smallest within {_WITHIN.value:g} of the "
         f"fastest (batch {best})")
   print(f"examples_per_s={rates[chosen]:.1f} batch_size={chosen} "

@@ -104,10 +104,15 @@ def evals_since_best(selection: Selection) -> int:
   return int(np.min(sharding.to_host(selection.evals_since_best)))
 
 
+def out_of_patience(since_best: int, patience: int) -> bool:
+  """The stop rule on evals_since_best's value (patience 0: never)."""
+  return patience > 0 and since_best >= patience
+
+
 def patience_exhausted(selection: Selection, patience: int) -> bool:
   """True when every seed has gone `patience` evaluations without improving
   (patience 0: never)."""
-  return patience > 0 and evals_since_best(selection) >= patience
+  return out_of_patience(evals_since_best(selection), patience)
 
 
 def selected_state(state, selection: Selection):

@@ -410,8 +410,8 @@ class _RunTracker:
     self._unlogged = None  # train steps since the last train record
     self.stop_reason = "num_steps"
     self.evals_since_best = selection_lib.evals_since_best(self.selection)
-    if selection_lib.patience_exhausted(self.selection,
-                                        exp.config.train.patience):
+    if selection_lib.out_of_patience(self.evals_since_best,
+                                     exp.config.train.patience):
       self.stop_reason = "early_stop"  # a resumed run that had stopped
     self.done = self.stop_reason == "early_stop"
 
@@ -452,7 +452,7 @@ class _RunTracker:
           self._writer, exp.seeds, sharding.per_seed(exp.mesh),
           cfg.min_delta)
       self.evals_since_best = selection_lib.evals_since_best(self.selection)
-      if cfg.patience and self.evals_since_best >= cfg.patience:
+      if selection_lib.out_of_patience(self.evals_since_best, cfg.patience):
         self.stop_reason = "early_stop"
         if self._unlogged is not None:  # the steps since the last record
           tail, self._unlogged = train_log_windows(None, self._unlogged,
